@@ -1,0 +1,218 @@
+"""The `k8sgen` command: errors become one message and an exit code here, and only here."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generator import __version__, model, secrets
+from generator.errors import K8sgenError, SpecError
+from generator.load import load_spec
+from generator.render import render
+from generator.starter import StarterOptions, starter_spec
+from generator.validate import Findings, validate
+from generator.write import CREATED, UNCHANGED, stale_files, write_artifacts
+
+
+class K8sgenGroup(click.Group):
+    """Turns our own errors into exit 1 with a message; --debug keeps the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except K8sgenError as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            click.echo(str(exc) if isinstance(exc, SpecError) else f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=K8sgenGroup)
+@click.version_option(__version__, prog_name="k8sgen")
+@click.option("--debug", is_flag=True, help="Show tracebacks of failures.")
+def cli(debug: bool) -> None:
+    """Render cloud-init user-data that turns fresh VMs into a kubeadm cluster."""
+
+
+def _load(spec_path: Path) -> tuple[model.Cluster, Findings]:
+    loaded = load_spec(spec_path)
+    findings = validate(loaded)
+    for warning in findings.warnings:
+        click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
+    return model.build(loaded.data, loaded.base_dir), findings
+
+
+def default_secrets_path(spec_path: Path) -> Path:
+    name = spec_path.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            return spec_path.with_name(name[: -len(suffix)] + ".secrets.yaml")
+    return spec_path.with_name(name + ".secrets.yaml")
+
+
+SPEC_ARGUMENT = click.argument(
+    "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
+)
+SECRETS_OPTION = click.option(
+    "--secrets",
+    "secrets_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Secrets file (default: SPEC with .secrets.yaml in place of .yaml).",
+)
+
+
+@cli.command("validate")
+@SPEC_ARGUMENT
+def validate_command(spec_path: Path) -> None:
+    """Check SPEC; print every problem as FILE:LINE: field: message."""
+    cluster, _ = _load(spec_path)
+    click.echo(f"{spec_path}: valid ({len(cluster.nodes)} nodes, Kubernetes {cluster.version})")
+
+
+@cli.command("secrets")
+@SPEC_ARGUMENT
+@SECRETS_OPTION
+def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
+    """Create the secrets file of SPEC (or check the existing one)."""
+    cluster, _ = _load(spec_path)
+    path = secrets_path or default_secrets_path(spec_path)
+    value, created = secrets.load_or_create(path, cluster.name)
+    click.echo(f"{path}: {'created' if created else 'exists, valid'} (0600; keep it private)")
+    click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+
+
+@cli.command("render")
+@SPEC_ARGUMENT
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("output"),
+    show_default=True,
+    help="Output folder.",
+)
+@SECRETS_OPTION
+@click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
+def render_command(spec_path: Path, output: Path, secrets_path: Path | None, dry_run: bool) -> None:
+    """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
+    cluster, _ = _load(spec_path)
+    path = secrets_path or default_secrets_path(spec_path)
+    if dry_run and not path.exists():
+        cluster_secrets, created = secrets.generate(cluster.name), False
+        click.echo(f"{path}: would be created", err=True)
+    else:
+        cluster_secrets, created = secrets.load_or_create(path, cluster.name)
+    artifacts = render(cluster, cluster_secrets)
+    root = output / cluster.name
+    results = write_artifacts(root, artifacts, dry_run=dry_run)
+    if created:
+        click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
+    _summary(cluster, cluster_secrets, root, results, dry_run)
+    for stale in stale_files(root, artifacts):
+        click.echo(f"{stale}: not produced by this render (left in place)", err=True)
+
+
+def _summary(
+    cluster: model.Cluster,
+    value: secrets.ClusterSecrets,
+    root: Path,
+    results: Sequence[Any],
+    dry_run: bool,
+) -> None:
+    verb = "would write" if dry_run else "wrote"
+    counts = {s: sum(1 for r in results if r.status == s) for s in (CREATED, "changed", UNCHANGED)}
+    click.echo(
+        f"{root}: {verb} {len(results)} files "
+        f"({counts[CREATED]} created, {counts['changed']} changed, {counts[UNCHANGED]} unchanged)"
+    )
+    click.echo(f"cluster {cluster.name}: Kubernetes {cluster.version}, endpoint {cluster.endpoint}")
+    for node in cluster.nodes:
+        first = " (runs kubeadm init)" if node == cluster.init_node else ""
+        click.echo(f"  {node.name:<20} {node.role:<14} {node.ip or 'dhcp'}{first}")
+    click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+    click.echo(f"bootstrap token TTL: {cluster.token_ttl} from kubeadm init")
+
+
+@cli.command("init")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the starter spec here instead of standard output.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+@click.option("--name", default="demo", show_default=True, help="Cluster name.")
+@click.option(
+    "--kubernetes-version",
+    default=StarterOptions.kubernetes_version,
+    show_default=True,
+    help="Exact Kubernetes version.",
+)
+@click.option(
+    "--os",
+    "os_name",
+    default="ubuntu:24.04",
+    show_default=True,
+    help="FAMILY:VERSION of the node images.",
+)
+@click.option(
+    "--control-plane",
+    "control_planes",
+    multiple=True,
+    metavar="ADDRESS/PREFIX",
+    help="Static address of a control plane (repeat for several).",
+)
+@click.option(
+    "--worker",
+    "workers",
+    multiple=True,
+    metavar="ADDRESS/PREFIX",
+    help="Static address of a worker (repeat for several).",
+)
+@click.option("--gateway", help="Default gateway of the static addresses.")
+@click.option("--endpoint", help="API endpoint HOST:PORT (required with several control planes).")
+def init_command(
+    output: Path | None,
+    force: bool,
+    name: str,
+    kubernetes_version: str,
+    os_name: str,
+    control_planes: tuple[str, ...],
+    workers: tuple[str, ...],
+    gateway: str | None,
+    endpoint: str | None,
+) -> None:
+    """Write a commented starter spec that validates as written."""
+    family, _, os_version = os_name.partition(":")
+    options = StarterOptions(
+        name=name,
+        kubernetes_version=kubernetes_version,
+        os_family=family,
+        os_version=os_version,
+        control_planes=control_planes or StarterOptions.control_planes,
+        workers=workers or (() if control_planes else StarterOptions.workers),
+        gateway=gateway,
+        endpoint=endpoint,
+    )
+    text = starter_spec(options)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if output.exists() and not force:
+        raise K8sgenError(f"{output}: already exists (use --force to replace it)")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise K8sgenError(f"{output}: cannot write: {exc.strerror}") from exc
+    click.echo(f"{output}: written; next: k8sgen render {output}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="k8sgen")

@@ -1,0 +1,211 @@
+"""The validated spec as frozen data: defaults filled in, derived values computed once."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator import versions
+from generator.calico_patch import PatchError, patch_manifest
+from generator.errors import K8sgenError
+
+DEFAULT_POD_SUBNET = "10.244.0.0/16"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
+DEFAULT_DNS_DOMAIN = "cluster.local"
+DEFAULT_TOKEN_TTL = "24h"
+DEFAULT_NTP = ("ntp.aliyun.com",)
+API_PORT = 6443
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+CALICO_MANIFEST_URL = (
+    "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml"
+)
+
+# Each preset fills images, packages, containerd and registries.
+MIRROR_PRESETS: dict[str, dict[str, Any]] = {
+    "aliyun": {
+        "images": "registry.aliyuncs.com/google_containers",
+        "packages": "https://mirrors.aliyun.com/kubernetes-new/core/stable",
+        "containerd": "https://mirrors.aliyun.com/docker-ce",
+        "registries": {
+            "docker.io": ["https://docker.m.daocloud.io"],
+            "quay.io": ["https://quay.m.daocloud.io"],
+        },
+    },
+    "upstream": {
+        "images": "registry.k8s.io",
+        "packages": "https://pkgs.k8s.io/core:/stable:",
+        "containerd": "https://download.docker.com",
+        "registries": {},
+    },
+    "custom": {"registries": {}},
+}
+
+# The server each well-known registry really answers at (containerd hosts.toml `server`).
+REGISTRY_SERVERS = {"docker.io": "https://registry-1.docker.io"}
+
+
+@dataclass(frozen=True)
+class Mirrors:
+    preset: str
+    images: str
+    packages: str
+    containerd: str
+    registries: tuple[tuple[str, tuple[str, ...]], ...]  # sorted by registry
+
+    def package_repo(self, minor: versions.KubernetesMinor, package_format: str) -> str:
+        return f"{self.packages.rstrip('/')}/v{minor.name}/{package_format}/"
+
+
+@dataclass(frozen=True)
+class Calico:
+    version: str
+    release: versions.CalicoRelease
+    manifest_url: str | None  # downloaded and patched by the init node
+    manifest_file: Path | None  # read, patched and embedded at render time
+    manifest_patched: str | None  # that file with the pod CIDR set
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        return self.release.images(self.version)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    role: str
+    address: ipaddress.IPv4Interface | None
+    gateway: str | None
+    dns: tuple[str, ...]
+    interface: str | None
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+    @property
+    def ip(self) -> str | None:
+        return str(self.address.ip) if self.address else None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    version: str
+    kubernetes: versions.KubernetesMinor
+    pod_subnet: str
+    service_subnet: str
+    dns_domain: str
+    endpoint_host: str
+    endpoint_port: int
+    mirrors: Mirrors
+    calico: Calico
+    os: versions.OSRelease
+    token_ttl: str
+    token_override: str | None
+    ssh_keys: tuple[str, ...]
+    ntp: tuple[str, ...]
+    nodes: tuple[Node, ...]
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.endpoint_host}:{self.endpoint_port}"
+
+    @property
+    def init_node(self) -> Node:
+        """The first control plane in the list runs `kubeadm init`."""
+        return next(n for n in self.nodes if n.is_control_plane)
+
+    @property
+    def pause_image(self) -> str:
+        return f"{self.mirrors.images}/pause:{self.kubernetes.pause}"
+
+
+def build(data: dict[str, Any], base_dir: Path) -> Cluster:
+    """Model of a spec that `validate` accepted; reads a local Calico manifest if one is named."""
+    spec = data["spec"]
+    kube = spec["kubernetes"]
+    nodes = tuple(_node(n) for n in spec["nodes"])
+    host, port = _endpoint(spec.get("controlPlane", {}), nodes)
+    minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
+    bootstrap = spec.get("bootstrap", {})
+    pod_subnet = kube.get("podSubnet", DEFAULT_POD_SUBNET)
+    return Cluster(
+        name=data["metadata"]["name"],
+        version=kube["version"],
+        kubernetes=minor,
+        pod_subnet=pod_subnet,
+        service_subnet=kube.get("serviceSubnet", DEFAULT_SERVICE_SUBNET),
+        dns_domain=kube.get("dnsDomain", DEFAULT_DNS_DOMAIN),
+        endpoint_host=host,
+        endpoint_port=port,
+        mirrors=_mirrors(spec.get("mirrors", {})),
+        calico=_calico(spec.get("cni", {}).get("calico", {}), minor, pod_subnet, base_dir),
+        os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
+        token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
+        token_override=bootstrap.get("token"),
+        ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
+        ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
+        nodes=nodes,
+    )
+
+
+def _node(data: dict[str, Any]) -> Node:
+    address = data.get("address")
+    return Node(
+        name=data["name"],
+        role=data["role"],
+        address=ipaddress.IPv4Interface(address) if address else None,
+        gateway=data.get("gateway"),
+        dns=tuple(data.get("dns", ())),
+        interface=data.get("interface"),
+        labels=tuple(sorted(data.get("labels", {}).items())),
+    )
+
+
+def _endpoint(control_plane: dict[str, Any], nodes: tuple[Node, ...]) -> tuple[str, int]:
+    endpoint = control_plane.get("endpoint")
+    if endpoint:
+        host, port = endpoint.rsplit(":", 1)
+        return host, int(port)
+    first = next(n for n in nodes if n.is_control_plane)
+    assert first.ip, "validate requires an endpoint for a control plane without address"
+    return first.ip, API_PORT
+
+
+def _mirrors(data: dict[str, Any]) -> Mirrors:
+    preset = data.get("preset", "aliyun")
+    merged = {**MIRROR_PRESETS[preset], **{k: v for k, v in data.items() if k != "preset"}}
+    return Mirrors(
+        preset=preset,
+        images=merged["images"],
+        packages=merged["packages"],
+        containerd=merged["containerd"],
+        registries=tuple(sorted((k, tuple(v)) for k, v in merged["registries"].items())),
+    )
+
+
+def _calico(
+    data: dict[str, Any], minor: versions.KubernetesMinor, pod_subnet: str, base_dir: Path
+) -> Calico:
+    version = data.get("version", minor.calico_default)
+    manifest = data.get("manifest", CALICO_MANIFEST_URL.format(version=version))
+    release = versions.CALICO[versions.calico_minor_of(version)]
+    if manifest.startswith(("http://", "https://")):
+        return Calico(version, release, manifest, None, None)
+    path = base_dir / manifest
+    return Calico(version, release, None, path, _patched_manifest(path, pod_subnet))
+
+
+def _patched_manifest(path: Path, pod_subnet: str) -> str:
+    """Read and patch a local manifest now, so a bad file fails the render, not the node."""
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise K8sgenError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; is it calico.yaml?")
+        return patch_manifest(path.read_text("utf-8"), pod_subnet)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise K8sgenError(f"{path}: cannot read the Calico manifest: {exc}") from exc
+    except PatchError as exc:
+        raise K8sgenError(f"{path}: {exc}") from exc

@@ -1,0 +1,160 @@
+"""Per-node #cloud-config, built as data from one small partial per concern."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from importlib import resources
+from typing import Any
+
+from generator.model import REGISTRY_SERVERS, Cluster, Node
+from generator.render import kubeadm
+from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
+from generator.render.templating import render_template
+from generator.render.yamlio import dump, dump_all
+from generator.secrets import ClusterSecrets
+
+BOOTSTRAP_SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
+CALICO_PATCH_SCRIPT = "/usr/local/lib/k8sgen/calico_patch.py"
+CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
+CERTS_DIR = "/etc/containerd/certs.d"
+KERNEL_MODULES = ("overlay", "br_netfilter")
+SYSCTLS = (
+    ("net.bridge.bridge-nf-call-iptables", "1"),
+    ("net.bridge.bridge-nf-call-ip6tables", "1"),
+    ("net.ipv4.ip_forward", "1"),
+)
+HEADER = "#cloud-config\n"
+
+
+def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+    return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
+
+
+def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
+    files = [
+        *system_files(cluster, node),
+        *package_files(cluster),
+        *runtime_files(cluster),
+        *kubeadm_files(cluster, node, plan, secrets),
+        *cni_files(cluster, plan),
+        write_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+    ]
+    config: dict[str, Any] = {
+        "hostname": node.name,
+        "preserve_hostname": False,
+        "manage_etc_hosts": False,
+        "ntp": {"enabled": True, "servers": list(cluster.ntp)},
+    }
+    if cluster.ssh_keys:
+        config["ssh_authorized_keys"] = list(cluster.ssh_keys)
+    config["write_files"] = files
+    config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
+    return HEADER + dump(config)
+
+
+def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+    return [
+        write_file("/etc/k8sgen/hosts", hosts_block(cluster, node)),
+        write_file("/etc/modules-load.d/k8sgen.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
+        write_file("/etc/sysctl.d/99-k8sgen.conf", "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+    ]
+
+
+def hosts_block(cluster: Cluster, node: Node) -> str:
+    lines = [f"{n.ip} {n.name}" for n in cluster.nodes if n.ip]
+    if not node.ip:
+        lines.append(f"127.0.1.1 {node.name}")
+    return "# BEGIN k8sgen\n" + "".join(f"{line}\n" for line in lines) + "# END k8sgen\n"
+
+
+def apt_settings(cluster: Cluster) -> dict[str, str]:
+    """Repository lines, key URLs and the version pin for the apt path."""
+    repo = cluster.mirrors.package_repo(cluster.kubernetes, cluster.os.package_format)
+    docker = f"{cluster.mirrors.containerd.rstrip('/')}/linux/{cluster.os.family}"
+    return {
+        "kubernetes_list": f"deb [signed-by=/etc/apt/keyrings/kubernetes.asc] {repo} /\n",
+        "kubernetes_key": f"{repo}Release.key",
+        "containerd_list": (
+            f"deb [signed-by=/etc/apt/keyrings/docker.asc] {docker} {cluster.os.codename} stable\n"
+        ),
+        "containerd_key": f"{docker}/gpg",
+        "version_pin": f"{cluster.version}-*",
+    }
+
+
+def package_files(cluster: Cluster) -> list[dict[str, Any]]:
+    apt = apt_settings(cluster)
+    return [
+        write_file("/etc/k8sgen/apt/kubernetes.list", apt["kubernetes_list"]),
+        write_file("/etc/k8sgen/apt/containerd.list", apt["containerd_list"]),
+    ]
+
+
+def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
+    context = {"pause_image": cluster.pause_image, "certs_dir": CERTS_DIR}
+    files = [
+        write_file(
+            f"/etc/k8sgen/containerd/config-v{v}.toml",
+            render_template(f"containerd-config-v{v}.toml.j2", **context),
+        )
+        for v in (2, 3)
+    ]
+    for registry, mirrors in cluster.mirrors.registries:
+        server = REGISTRY_SERVERS.get(registry, f"https://{registry}")
+        hosts = render_template("hosts.toml.j2", registry=registry, server=server, mirrors=mirrors)
+        files.append(write_file(f"{CERTS_DIR}/{registry}/hosts.toml", hosts))
+    crictl = {
+        "runtime-endpoint": kubeadm.CRI_SOCKET,
+        "image-endpoint": kubeadm.CRI_SOCKET,
+        "timeout": 30,
+    }
+    files.append(write_file("/etc/crictl.yaml", dump(crictl)))
+    return files
+
+
+def kubeadm_files(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
+) -> list[dict[str, Any]]:
+    if plan.kind == INIT:
+        documents = kubeadm.init_documents(cluster, node, secrets)
+    else:
+        documents = kubeadm.join_documents(cluster, node, secrets)
+    files = [write_file("/etc/k8sgen/kubeadm.yaml", dump_all(documents), "0600")]
+    if plan.kind in (INIT, JOIN_CONTROL_PLANE):
+        files += shared_pki_files(secrets)
+    return files
+
+
+def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """kubeadm's manual certificate distribution: exactly these eight files."""
+    pki = "/etc/kubernetes/pki"
+    return [
+        write_file(f"{pki}/ca.crt", secrets.ca.cert),
+        write_file(f"{pki}/ca.key", secrets.ca.key, "0600"),
+        write_file(f"{pki}/sa.key", secrets.service_account.key, "0600"),
+        write_file(f"{pki}/sa.pub", secrets.service_account.pub),
+        write_file(f"{pki}/front-proxy-ca.crt", secrets.front_proxy_ca.cert),
+        write_file(f"{pki}/front-proxy-ca.key", secrets.front_proxy_ca.key, "0600"),
+        write_file(f"{pki}/etcd/ca.crt", secrets.etcd_ca.cert),
+        write_file(f"{pki}/etcd/ca.key", secrets.etcd_ca.key, "0600"),
+    ]
+
+
+def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
+    if plan.kind != INIT:
+        return []
+    if plan.calico_url:
+        source = resources.files("generator").joinpath("calico_patch.py").read_text("utf-8")
+        return [write_file(CALICO_PATCH_SCRIPT, source, "0755")]
+    assert cluster.calico.manifest_patched is not None
+    packed = gzip.compress(cluster.calico.manifest_patched.encode(), mtime=0)
+    embedded = write_file(CALICO_PATCHED, base64.b64encode(packed).decode())
+    embedded["encoding"] = "gz+b64"
+    return [embedded]
+
+
+def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
+    return render_template(
+        "bootstrap.sh.j2", cluster=cluster, node=node, plan=plan, apt=apt_settings(cluster)
+    )

@@ -1,0 +1,116 @@
+"""kubeadm configuration documents, as data, for the API version of the cluster's minor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.model import API_PORT, Cluster, Node
+from generator.secrets import ClusterSecrets
+
+CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
+KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
+TOKEN_USAGES = ["signing", "authentication"]
+
+
+def token(cluster: Cluster, secrets: ClusterSecrets) -> str:
+    return cluster.token_override or secrets.bootstrap_token
+
+
+def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """InitConfiguration + ClusterConfiguration + KubeletConfiguration for `kubeadm init`."""
+    api = cluster.kubernetes.kubeadm_api
+    init: dict[str, Any] = {
+        "apiVersion": api,
+        "kind": "InitConfiguration",
+        "bootstrapTokens": [
+            {
+                "token": token(cluster, secrets),
+                "description": f"k8sgen: nodes of cluster {cluster.name} join with this token",
+                "ttl": cluster.token_ttl,
+                "groups": TOKEN_GROUPS,
+                "usages": TOKEN_USAGES,
+            }
+        ],
+        "nodeRegistration": _node_registration(cluster, node),
+    }
+    if node.ip:
+        init["localAPIEndpoint"] = {"advertiseAddress": node.ip, "bindPort": API_PORT}
+    return [init, cluster_configuration(cluster), kubelet_configuration()]
+
+
+def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": cluster.kubernetes.kubeadm_api,
+        "kind": "ClusterConfiguration",
+        "clusterName": cluster.name,
+        "kubernetesVersion": f"v{cluster.version}",
+        "controlPlaneEndpoint": cluster.endpoint,
+        "imageRepository": cluster.mirrors.images,
+        "networking": {
+            "podSubnet": cluster.pod_subnet,
+            "serviceSubnet": cluster.service_subnet,
+            "dnsDomain": cluster.dns_domain,
+        },
+        "apiServer": {"certSANs": cert_sans(cluster)},
+    }
+
+
+def cert_sans(cluster: Cluster) -> list[str]:
+    """The endpoint host and every control-plane address, so any of them can serve the API."""
+    names = [cluster.endpoint_host]
+    names += [n.ip for n in cluster.nodes if n.is_control_plane and n.ip]
+    return list(dict.fromkeys(names))
+
+
+def kubelet_configuration() -> dict[str, Any]:
+    return {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
+
+
+def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """JoinConfiguration with the pre-shared token and CA hash; control planes also serve."""
+    join: dict[str, Any] = {
+        "apiVersion": cluster.kubernetes.kubeadm_api,
+        "kind": "JoinConfiguration",
+        "discovery": {
+            "bootstrapToken": {
+                "token": token(cluster, secrets),
+                "apiServerEndpoint": cluster.endpoint,
+                "caCertHashes": [secrets.ca_cert_hash],
+            }
+        },
+        "nodeRegistration": _node_registration(cluster, node),
+    }
+    if node.is_control_plane:
+        local: dict[str, Any] = {"bindPort": API_PORT}
+        if node.ip:
+            local = {"advertiseAddress": node.ip, **local}
+        join["controlPlane"] = {"localAPIEndpoint": local}
+    return [join]
+
+
+def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
+    registration: dict[str, Any] = {"name": node.name, "criSocket": CRI_SOCKET}
+    args = _kubelet_args(node)
+    if args:
+        registration["kubeletExtraArgs"] = _extra_args(cluster, args)
+    if node.is_control_plane and not any(not n.is_control_plane for n in cluster.nodes):
+        # No workers: leave control planes schedulable so workloads have somewhere to run.
+        registration["taints"] = []
+    return registration
+
+
+def _kubelet_args(node: Node) -> dict[str, str]:
+    args: dict[str, str] = {}
+    if node.ip:
+        # Pin the node IP: with several NICs the kubelet may otherwise pick the wrong one.
+        args["node-ip"] = node.ip
+    if node.labels:
+        args["node-labels"] = ",".join(f"{k}={v}" for k, v in node.labels)
+    return args
+
+
+def _extra_args(cluster: Cluster, args: dict[str, str]) -> Any:
+    if cluster.kubernetes.extra_args_as_list:
+        return [{"name": name, "value": value} for name, value in args.items()]
+    return dict(args)

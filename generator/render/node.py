@@ -1,0 +1,71 @@
+"""What each node does on first boot: its kind, what it waits for, what it pre-pulls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.model import API_PORT, Cluster, Node
+
+INIT = "init"
+JOIN_CONTROL_PLANE = "join-control-plane"
+JOIN_WORKER = "join-worker"
+API_WAIT_SECONDS = 3600  # the init node installs and pulls everything first: be patient
+PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    kind: str
+    phases: tuple[str, ...]
+    images: tuple[str, ...]  # pulled with crictl, beyond what kubeadm pulls itself
+    wait_url: str | None  # joiners wait until this /readyz answers "ok"
+    wait_what: str
+    wait_timeout: int
+    calico_url: str | None  # the init node downloads and patches this manifest
+
+
+def plan(cluster: Cluster, node: Node) -> NodePlan:
+    calico_images = cluster.calico.images
+    if node == cluster.init_node:
+        return NodePlan(
+            INIT,
+            (*PHASES, "cni", "report"),
+            calico_images,
+            None,
+            "",
+            0,
+            cluster.calico.manifest_url,
+        )
+    if node.is_control_plane:
+        previous = _previous_control_plane(cluster, node)
+        # Stacked etcd grows one member at a time: wait for the control plane before us.
+        host = previous.ip or cluster.endpoint_host
+        port = API_PORT if previous.ip else cluster.endpoint_port
+        return NodePlan(
+            JOIN_CONTROL_PLANE,
+            (*PHASES, "report"),
+            calico_images,
+            f"https://{host}:{port}/readyz",
+            f"the API server of {previous.name}",
+            API_WAIT_SECONDS,
+            None,
+        )
+    worker_images = (
+        f"{cluster.mirrors.images}/kube-proxy:v{cluster.version}",
+        cluster.pause_image,
+        *calico_images,
+    )
+    return NodePlan(
+        JOIN_WORKER,
+        (*PHASES, "report"),
+        worker_images,
+        f"https://{cluster.endpoint}/readyz",
+        "the cluster API endpoint",
+        API_WAIT_SECONDS,
+        None,
+    )
+
+
+def _previous_control_plane(cluster: Cluster, node: Node) -> Node:
+    control_planes = [n for n in cluster.nodes if n.is_control_plane]
+    return control_planes[control_planes.index(node) - 1]

@@ -1,0 +1,36 @@
+"""Jinja2 for shell scripts, TOML and prose: strict about undefined names, quoting by filter."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from generator.resources import resource_dir
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string; JSON's escapes are a subset TOML accepts."""
+    return json.dumps(value)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = lambda value: shlex.quote(str(value))
+    env.filters["toml"] = toml_string
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)

@@ -1,0 +1,200 @@
+"""The cluster's secrets: created once, stored 0600, reused, never silently replaced."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import secrets as random
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from generator.errors import SecretsError
+from generator.pki import (
+    CertPair,
+    discovery_hash,
+    key_matches_cert,
+    key_pem,
+    new_ca,
+    new_client_cert,
+    new_private_key,
+    public_key_pem,
+)
+
+API_VERSION = "k8sgen/v1alpha1"
+KIND = "ClusterSecrets"
+TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+ADMIN_USER = "kubernetes-admin"
+ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
+CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
+
+
+@dataclass(frozen=True)
+class ServiceAccountKey:
+    key: str  # PEM private key (sa.key)
+    pub: str  # PEM public key (sa.pub)
+
+
+@dataclass(frozen=True)
+class ClusterSecrets:
+    cluster: str
+    bootstrap_token: str
+    certificate_key: str  # 32 bytes hex: kubeadm's --certificate-key for uploaded certs
+    ca: CertPair
+    front_proxy_ca: CertPair
+    etcd_ca: CertPair
+    service_account: ServiceAccountKey
+    admin: CertPair  # client certificate for admin.conf
+
+    @property
+    def ca_cert_hash(self) -> str:
+        return discovery_hash(self.ca.cert)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "cluster": self.cluster,
+            "bootstrapToken": self.bootstrap_token,
+            "certificateKey": self.certificate_key,
+            "ca": _pair_data(self.ca),
+            "frontProxyCA": _pair_data(self.front_proxy_ca),
+            "etcdCA": _pair_data(self.etcd_ca),
+            "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
+            "admin": _pair_data(self.admin),
+        }
+
+
+def _pair_data(pair: CertPair) -> dict[str, str]:
+    return {"cert": pair.cert, "key": pair.key}
+
+
+def new_token() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return (
+        "".join(random.choice(alphabet) for _ in range(6))
+        + "."
+        + "".join(random.choice(alphabet) for _ in range(16))
+    )
+
+
+def generate(cluster: str, now: datetime.datetime | None = None) -> ClusterSecrets:
+    now = now or datetime.datetime.now(datetime.UTC)
+    ca = new_ca("kubernetes", now)
+    sa_key = new_private_key()
+    return ClusterSecrets(
+        cluster=cluster,
+        bootstrap_token=new_token(),
+        certificate_key=random.token_hex(32),
+        ca=ca,
+        front_proxy_ca=new_ca("front-proxy-ca", now),
+        etcd_ca=new_ca("etcd-ca", now),
+        service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
+        admin=new_client_cert(ca, ADMIN_USER, ADMIN_GROUP, now),
+    )
+
+
+def load_or_create(path: Path, cluster: str) -> tuple[ClusterSecrets, bool]:
+    """The secrets in PATH, or new ones written there; True when they were created."""
+    if path.exists() or path.is_symlink():
+        return load(path, cluster), False
+    created = generate(cluster)
+    write_new(path, created)
+    return created, True
+
+
+def write_new(path: Path, value: ClusterSecrets) -> None:
+    """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
+    text = "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
+        value.to_data(), sort_keys=False, default_flow_style=False, width=200
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # fails if PATH appeared meanwhile: never overwrite
+    except FileExistsError as exc:
+        raise SecretsError(f"{path}: already exists; not replacing it") from exc
+    except OSError as exc:
+        raise SecretsError(
+            f"{path}: cannot create the secrets file: {exc.strerror or exc}"
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load(path: Path, cluster: str) -> ClusterSecrets:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise SecretsError(f"{path}: cannot read the secrets file: {reason}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SecretsError(f"{path}: the secrets file is corrupt (not YAML): {exc}") from exc
+    value = _parse(path, data)
+    if value.cluster != cluster:
+        raise SecretsError(
+            f"{path}: these secrets belong to cluster {value.cluster!r}, not {cluster!r}; "
+            "pass --secrets with the right file, or move this one away to create new secrets"
+        )
+    return value
+
+
+def _parse(path: Path, data: Any) -> ClusterSecrets:
+    def corrupt(reason: str) -> SecretsError:
+        return SecretsError(f"{path}: the secrets file is corrupt: {reason}; it was not changed")
+
+    if (
+        not isinstance(data, dict)
+        or data.get("kind") != KIND
+        or data.get("apiVersion") != API_VERSION
+    ):
+        raise corrupt(f"expected apiVersion {API_VERSION} and kind {KIND}")
+    try:
+        value = ClusterSecrets(
+            cluster=str(data["cluster"]),
+            bootstrap_token=str(data["bootstrapToken"]),
+            certificate_key=str(data["certificateKey"]),
+            ca=_pair(data["ca"]),
+            front_proxy_ca=_pair(data["frontProxyCA"]),
+            etcd_ca=_pair(data["etcdCA"]),
+            service_account=ServiceAccountKey(
+                str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
+            ),
+            admin=_pair(data["admin"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise corrupt(f"missing or misplaced field {exc}") from exc
+    if not TOKEN_PATTERN.match(value.bootstrap_token):
+        raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
+    if not CERT_KEY_PATTERN.match(value.certificate_key):
+        raise corrupt("certificateKey must be 64 lowercase hex digits")
+    for name in (*CA_PAIRS, "admin"):
+        _check_pair(corrupt, name, data[name])
+    return value
+
+
+def _pair(data: Any) -> CertPair:
+    return CertPair(cert=str(data["cert"]), key=str(data["key"]))
+
+
+def _check_pair(corrupt: Any, name: str, data: Any) -> None:
+    try:
+        pair = _pair(data)
+        matches = key_matches_cert(pair)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise corrupt(f"{name}: not a PEM certificate and key ({exc})") from exc
+    if not matches:
+        raise corrupt(f"{name}: the key does not belong to the certificate")

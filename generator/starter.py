@@ -1,0 +1,35 @@
+"""`k8sgen init`: a commented starter spec, checked against the validator before it is shown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from generator.errors import K8sgenError, SpecError
+from generator.load import load_text
+from generator.render.templating import render_template
+from generator.validate import validate
+
+
+@dataclass(frozen=True)
+class StarterOptions:
+    name: str = "demo"
+    kubernetes_version: str = "1.33.4"
+    os_family: str = "ubuntu"
+    os_version: str = "24.04"
+    control_planes: tuple[str, ...] = ("192.168.220.110/24",)
+    workers: tuple[str, ...] = ("192.168.220.111/24", "192.168.220.112/24")
+    gateway: str | None = None
+    endpoint: str | None = None
+
+
+def starter_spec(options: StarterOptions) -> str:
+    nodes = [("control-plane", f"master{i}", a) for i, a in enumerate(options.control_planes, 1)]
+    nodes += [("worker", f"node{i}", a) for i, a in enumerate(options.workers, 1)]
+    # JSON strings are YAML scalars: every value is quoted whatever the user typed.
+    text = render_template("spec.yaml.j2", options=options, nodes=nodes, value=json.dumps)
+    try:
+        validate(load_text(text, "<starter spec>"))
+    except SpecError as exc:
+        raise K8sgenError(f"these options do not make a valid spec:\n{exc}") from exc
+    return text

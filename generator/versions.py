@@ -1,0 +1,113 @@
+"""Versions are data: what each supported Kubernetes minor, Calico release and OS needs.
+
+Code asks these tables; it does not branch on version literals elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KubernetesMinor:
+    minor: int
+    kubeadm_api: str  # apiVersion of kubeadm's Init/Cluster/JoinConfiguration
+    pause: str  # tag kubeadm expects for the sandbox image
+    etcd: str  # default etcd tag of kubeadm at the newest patch
+    coredns: str  # CoreDNS tag (pulled as <imageRepository>/coredns:<tag>)
+    calico_default: str
+    calico_tested: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"1.{self.minor}"
+
+    @property
+    def extra_args_as_list(self) -> bool:
+        """v1beta4 turned extraArgs maps into lists of {name, value}."""
+        return self.kubeadm_api == "kubeadm.k8s.io/v1beta4"
+
+
+V1BETA3 = "kubeadm.k8s.io/v1beta3"
+V1BETA4 = "kubeadm.k8s.io/v1beta4"
+
+KUBERNETES: dict[int, KubernetesMinor] = {
+    m.minor: m
+    for m in (
+        KubernetesMinor(
+            30, V1BETA3, "3.9", "3.5.15-0", "v1.11.3", "v3.28.5", ("v3.28", "v3.29", "v3.30")
+        ),
+        KubernetesMinor(
+            31, V1BETA4, "3.10", "3.5.15-0", "v1.11.3", "v3.30.7", ("v3.29", "v3.30", "v3.31")
+        ),
+        KubernetesMinor(32, V1BETA4, "3.10", "3.5.16-0", "v1.11.3", "v3.30.7", ("v3.30", "v3.31")),
+        KubernetesMinor(
+            33, V1BETA4, "3.10", "3.5.21-0", "v1.12.0", "v3.30.7", ("v3.30", "v3.31", "v3.32")
+        ),
+        KubernetesMinor(34, V1BETA4, "3.10.1", "3.6.4-0", "v1.12.1", "v3.31.7", ("v3.31", "v3.32")),
+        KubernetesMinor(35, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.31", "v3.32")),
+        KubernetesMinor(36, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.32",)),
+        KubernetesMinor(37, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.32",)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class CalicoRelease:
+    minor: str  # e.g. "v3.30"
+    registry: str  # where calico.yaml pulls its images from
+
+    def images(self, version: str) -> tuple[str, ...]:
+        """The images calico.yaml of this release references (checked against real manifests)."""
+        return tuple(f"{self.registry}/calico/{name}:{version}" for name in CALICO_IMAGE_NAMES)
+
+
+CALICO_IMAGE_NAMES = ("cni", "node", "kube-controllers")
+
+CALICO: dict[str, CalicoRelease] = {
+    r.minor: r
+    for r in (
+        CalicoRelease("v3.28", "docker.io"),
+        CalicoRelease("v3.29", "docker.io"),
+        CalicoRelease("v3.30", "docker.io"),
+        CalicoRelease("v3.31", "quay.io"),
+        CalicoRelease("v3.32", "quay.io"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class OSRelease:
+    family: str
+    version: str
+    codename: str  # docker-ce repositories are per codename
+    package_format: str  # "deb" (apt) for now
+
+
+OPERATING_SYSTEMS: dict[tuple[str, str], OSRelease] = {
+    (o.family, o.version): o
+    for o in (
+        OSRelease("ubuntu", "22.04", "jammy", "deb"),
+        OSRelease("ubuntu", "24.04", "noble", "deb"),
+        OSRelease("debian", "12", "bookworm", "deb"),
+        OSRelease("debian", "13", "trixie", "deb"),
+    )
+}
+
+
+def minor_of(version: str) -> int:
+    """1.33.4 -> 33."""
+    return int(version.split(".")[1])
+
+
+def calico_minor_of(version: str) -> str:
+    """v3.30.7 -> v3.30."""
+    return ".".join(version.split(".")[:2])
+
+
+def supported_minors() -> str:
+    return ", ".join(m.name for m in KUBERNETES.values())
+
+
+def supported_os() -> str:
+    return ", ".join(f"{o.family} {o.version}" for o in OPERATING_SYSTEMS.values())
