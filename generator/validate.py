@@ -286,11 +286,26 @@ def check_calico(data: dict[str, Any], findings: Findings) -> None:
                 f"known: {', '.join(versions.CALICO)}",
             )
         elif minor and calico_minor not in minor.calico_tested:
+            tested = ", ".join(minor.calico_tested) or "none yet"
             findings.warn(
                 ("spec", "cni", "calico", "version"),
                 f"Calico {calico_minor} is not among the releases tested with Kubernetes "
-                f"{minor.name} ({', '.join(minor.calico_tested)})",
+                f"{minor.name} ({tested})",
             )
+    elif minor and not minor.calico_tested:
+        findings.warn(
+            ("spec", "kubernetes", "version"),
+            f"no Calico release lists Kubernetes {minor.name} as tested yet; "
+            f"using {minor.calico_default}",
+        )
+    mirrors = data["spec"].get("mirrors", {})
+    if mirrors.get("preset", "aliyun") == "aliyun" and "manifest" not in calico:
+        findings.warn(
+            ("spec", "cni"),
+            "the Calico manifest will be downloaded from GitHub (raw.githubusercontent.com), "
+            "often unreachable from mainland China: set cni.calico.manifest to a local "
+            "calico.yaml to embed it, or to a URL on a reachable mirror",
+        )
     manifest = calico.get("manifest")
     if manifest is not None and not manifest.startswith(("http://", "https://")):
         path = findings.spec.base_dir / manifest

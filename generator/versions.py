@@ -31,25 +31,34 @@ class KubernetesMinor:
 V1BETA3 = "kubeadm.k8s.io/v1beta3"
 V1BETA4 = "kubeadm.k8s.io/v1beta4"
 
+# Tags are those of the newest patch of each minor as far as known (etcd moves within a
+# minor: kubeadm pulls the right etcd/CoreDNS itself; the node adopts kubeadm's pause tag
+# if it differs). calico_tested: Calico releases whose requirements page lists the minor.
+# fmt: off
 KUBERNETES: dict[int, KubernetesMinor] = {
     m.minor: m
     for m in (
-        KubernetesMinor(
-            30, V1BETA3, "3.9", "3.5.15-0", "v1.11.3", "v3.28.5", ("v3.28", "v3.29", "v3.30")
-        ),
-        KubernetesMinor(
-            31, V1BETA4, "3.10", "3.5.15-0", "v1.11.3", "v3.30.7", ("v3.29", "v3.30", "v3.31")
-        ),
-        KubernetesMinor(32, V1BETA4, "3.10", "3.5.16-0", "v1.11.3", "v3.30.7", ("v3.30", "v3.31")),
-        KubernetesMinor(
-            33, V1BETA4, "3.10", "3.5.21-0", "v1.12.0", "v3.30.7", ("v3.30", "v3.31", "v3.32")
-        ),
-        KubernetesMinor(34, V1BETA4, "3.10.1", "3.6.4-0", "v1.12.1", "v3.31.7", ("v3.31", "v3.32")),
-        KubernetesMinor(35, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.31", "v3.32")),
-        KubernetesMinor(36, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.32",)),
-        KubernetesMinor(37, V1BETA4, "3.10.1", "3.6.6-0", "v1.13.1", "v3.32.1", ("v3.32",)),
+        #               minor API      pause     etcd        CoreDNS    Calico default
+        KubernetesMinor(30, V1BETA3, "3.9",    "3.5.15-0", "v1.11.3", "v3.28.5",
+                        ("v3.28", "v3.29")),
+        KubernetesMinor(31, V1BETA4, "3.10",   "3.5.24-0", "v1.11.3", "v3.30.7",
+                        ("v3.29", "v3.30")),
+        KubernetesMinor(32, V1BETA4, "3.10",   "3.5.24-0", "v1.11.3", "v3.30.7",
+                        ("v3.29", "v3.30", "v3.31", "v3.32")),
+        KubernetesMinor(33, V1BETA4, "3.10",   "3.5.24-0", "v1.12.0", "v3.30.7",
+                        ("v3.30", "v3.31", "v3.32")),
+        KubernetesMinor(34, V1BETA4, "3.10.1", "3.6.5-0",  "v1.12.1", "v3.31.7",
+                        ("v3.30", "v3.31", "v3.32")),
+        KubernetesMinor(35, V1BETA4, "3.10.1", "3.6.6-0",  "v1.13.1", "v3.32.1",
+                        ("v3.30", "v3.31", "v3.32")),
+        KubernetesMinor(36, V1BETA4, "3.10.2", "3.6.10-0", "v1.14.2", "v3.32.1",
+                        ("v3.32",)),
+        # Not released upstream as of this table: no Calico release lists it yet.
+        KubernetesMinor(37, V1BETA4, "3.10.2", "3.7.0-0",  "v1.14.3", "v3.32.1",
+                        ()),
     )
 }
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,257 @@
+"""One invalid spec per check, with the exact message and line an operator would see."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from generator import model, versions
+from generator.errors import SpecError
+from generator.load import load_text
+from generator.resources import load_schema
+from generator.validate import validate
+
+from .conftest import EXAMPLES, REPO
+
+BASE = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def spec_text(mutate: Mutation) -> str:
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def errors_of(mutate: Mutation) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        validate(load_text(spec_text(mutate), "spec.yaml", REPO / "examples"))
+    return str(caught.value).splitlines()
+
+
+def set_path(path: str, value: Any) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = data
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
+        target[last] = value
+
+    return mutate
+
+
+def nodes(*entries: dict[str, Any]) -> Mutation:
+    return set_path("spec.nodes", list(entries))
+
+
+CP = {"name": "cp1", "role": "control-plane", "address": "192.168.1.10/24"}
+W1 = {"name": "w1", "role": "worker", "address": "192.168.1.11/24"}
+
+CASES: list[tuple[str, Mutation, str]] = [
+    (
+        "unsupported minor",
+        set_path("spec.kubernetes.version", "1.29.9"),
+        "spec.kubernetes.version: Kubernetes 1.29.9 is not supported; supported minors: 1.30,",
+    ),
+    (
+        "unsupported os",
+        set_path("spec.os.version", "20.04"),
+        "spec.os.version: ubuntu 20.04 is not supported; supported: ubuntu 22.04",
+    ),
+    (
+        "pod subnet with host bits",
+        set_path("spec.kubernetes.podSubnet", "10.244.1.0/16"),
+        "spec.kubernetes.podSubnet: '10.244.1.0/16' is not a valid network: "
+        "10.244.1.0/16 has host bits set; did you mean 10.244.0.0/16?",
+    ),
+    (
+        "overlapping subnets",
+        set_path("spec.kubernetes.serviceSubnet", "10.244.128.0/20"),
+        "spec.kubernetes.serviceSubnet: 10.244.128.0/20 overlaps the pod subnet 10.244.0.0/16",
+    ),
+    (
+        "service subnet too large",
+        set_path("spec.kubernetes.serviceSubnet", "10.0.0.0/8"),
+        "spec.kubernetes.serviceSubnet: 10.0.0.0/8 is larger than kube-apiserver allows",
+    ),
+    (
+        "node inside pod subnet",
+        nodes({**CP, "address": "10.244.3.4/24"}),
+        "spec.nodes[0].address: 10.244.3.4 lies inside the podSubnet 10.244.0.0/16",
+    ),
+    (
+        "node inside service subnet",
+        nodes({**CP, "address": "10.100.0.5/24"}),
+        "spec.nodes[0].address: 10.100.0.5 lies inside the serviceSubnet 10.96.0.0/12",
+    ),
+    (
+        "duplicate names",
+        nodes(CP, {**W1, "name": "cp1"}),
+        "spec.nodes[1].name: 'cp1' is also node 0",
+    ),
+    (
+        "duplicate addresses",
+        nodes(CP, {**W1, "address": "192.168.1.10/24"}),
+        "spec.nodes[1].address: 192.168.1.10 is also the address of node 0",
+    ),
+    (
+        "invalid octet",
+        nodes(CP, {**W1, "address": "192.168.1.300/24"}),
+        "spec.nodes[1].address: not a valid IPv4 address/prefix",
+    ),
+    (
+        "network address",
+        nodes(CP, {**W1, "address": "192.168.1.0/24"}),
+        "spec.nodes[1].address: 192.168.1.0/24 is not a usable host address",
+    ),
+    (
+        "gateway outside",
+        nodes({**CP, "gateway": "192.168.2.1"}),
+        "spec.nodes[0].gateway: 192.168.2.1 must be another address inside the node's network",
+    ),
+    ("no control plane", nodes(W1), "spec.nodes: no node has role control-plane"),
+    (
+        "several control planes, no endpoint",
+        nodes(CP, {**CP, "name": "cp2", "address": "192.168.1.12/24"}),
+        "spec.controlPlane: endpoint is required with 2 control planes",
+    ),
+    (
+        "dhcp control plane, no endpoint",
+        nodes({"name": "cp1", "role": "control-plane"}),
+        "spec.controlPlane: endpoint is required when the control plane has no static address",
+    ),
+    (
+        "endpoint port",
+        set_path("spec.controlPlane.endpoint", "192.168.1.10:70000"),
+        "spec.controlPlane.endpoint: port 70000 is outside 1-65535",
+    ),
+    (
+        "custom mirrors incomplete",
+        set_path("spec.mirrors", {"preset": "custom", "images": "r.example/k8s"}),
+        "spec.mirrors: containerd is required with preset custom",
+    ),
+    (
+        "unknown calico",
+        set_path("spec.cni", {"calico": {"version": "v3.12.0"}}),
+        "spec.cni.calico.version: Calico v3.12 is not known to k8sgen",
+    ),
+    (
+        "missing manifest file",
+        set_path("spec.cni", {"calico": {"manifest": "nope/calico.yaml"}}),
+        "spec.cni.calico.manifest: nope/calico.yaml: no such file",
+    ),
+    (
+        "bad token",
+        set_path("spec.bootstrap.token", "ABCDEF.0123456789abcdef"),
+        "spec.bootstrap.token: a bootstrap token looks like abcdef.0123456789abcdef",
+    ),
+    (
+        "restricted label",
+        nodes({**CP, "labels": {"node-role.kubernetes.io/worker": ""}}),
+        "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",
+    ),
+    (
+        "unknown field",
+        set_path("spec.kubernetes.podCidr", "10.1.0.0/16"),
+        "spec.kubernetes.podCidr: unknown field (expected one of: dnsDomain, podSubnet,",
+    ),
+    (
+        "wrong enum",
+        nodes({**CP, "role": "master"}),
+        "spec.nodes[0].role: 'master' is not one of ['control-plane', 'worker']",
+    ),
+    (
+        "unquoted version",
+        set_path("spec.os.version", 24.04),
+        'spec.os.version: 24.04 must be a string: quote it, e.g. "24.04"',
+    ),
+    (
+        "shell metacharacters",
+        set_path("spec.mirrors.images", "r.example/$(reboot)"),
+        "spec.mirrors.images: 'r.example/$(reboot)' is not valid here",
+    ),
+    (
+        "shell metacharacters in url",
+        set_path("spec.mirrors.packages", "https://x.example/`id`"),
+        "spec.mirrors.packages: 'https://x.example/`id`' is not valid here",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_check_reports_its_problem(mutate: Mutation, expected: str) -> None:
+    lines = errors_of(mutate)
+    assert any(line.split(": ", 1)[1].startswith(expected) for line in lines), lines
+    assert all(line.startswith("spec.yaml:") for line in lines)
+
+
+def test_every_problem_is_reported_at_once_sorted_by_line() -> None:
+    def several(data: dict[str, Any]) -> None:
+        data["spec"]["nodes"][1]["role"] = "master"
+        data["spec"]["nodes"][2]["bogus"] = 1
+        data["metadata"]["name"] = "Demo_1"
+
+    lines = errors_of(several)
+    assert len(lines) == 3
+    numbers = [int(line.split(":")[1]) for line in lines]
+    assert numbers == sorted(numbers)
+    text = spec_text(several).splitlines()
+    # Each reported line really holds the field it names.
+    assert "Demo_1" in text[numbers[0] - 1]
+    assert "master" in text[numbers[1] - 1]
+    assert "bogus" in text[numbers[2] - 1]
+
+
+def test_warnings_do_not_refuse_the_spec() -> None:
+    text = spec_text(set_path("spec.bootstrap.tokenTTL", "0"))
+    findings = validate(load_text(text, "spec.yaml"))
+    messages = [w.message for w in findings.warnings]
+    assert any("never expires" in m for m in messages)
+    assert any("often unreachable from mainland China" in m for m in messages)
+
+
+def test_schema_is_valid_and_describes_every_field() -> None:
+    schema = load_schema("cluster.schema.json")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    undocumented = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for name, sub in node.get("properties", {}).items():
+                if "description" not in sub and "$ref" not in sub:
+                    undocumented.append(f"{where}.{name}")
+            for key, sub in node.items():
+                walk(sub, f"{where}.{key}")
+
+    walk(schema, "")
+    # metadata, spec and their immediate containers are described by their $defs.
+    assert [u for u in undocumented if not u.endswith((".metadata", ".spec"))] == []
+
+
+def test_schema_defaults_are_the_model_defaults() -> None:
+    defs = load_schema("cluster.schema.json")["$defs"]
+    kube = defs["kubernetes"]["properties"]
+    assert kube["podSubnet"]["default"] == model.DEFAULT_POD_SUBNET
+    assert kube["serviceSubnet"]["default"] == model.DEFAULT_SERVICE_SUBNET
+    assert kube["dnsDomain"]["default"] == model.DEFAULT_DNS_DOMAIN
+    assert defs["bootstrap"]["properties"]["tokenTTL"]["default"] == model.DEFAULT_TOKEN_TTL
+    assert defs["mirrors"]["properties"]["preset"]["enum"] == list(model.MIRROR_PRESETS)
+    ntp = load_schema("cluster.schema.json")["properties"]["spec"]["properties"]["ntp"]
+    assert tuple(ntp["default"]) == model.DEFAULT_NTP
+
+
+def test_os_enum_matches_the_support_table() -> None:
+    families = load_schema("cluster.schema.json")["$defs"]["os"]["properties"]["family"]["enum"]
+    assert sorted(families) == sorted({o.family for o in versions.OPERATING_SYSTEMS.values()})
+
+
+def test_examples_validate() -> None:
+    assert EXAMPLES
+    for spec in EXAMPLES:
+        validate(load_text(spec.read_text(), str(spec), spec.parent))
