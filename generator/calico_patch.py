@@ -14,6 +14,9 @@ from typing import Any
 import yaml
 
 POOL_VARIABLE = "CALICO_IPV4POOL_CIDR"
+# libyaml's loader and dumper when present: calico.yaml is hundreds of kilobytes.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class PatchError(Exception):
@@ -23,7 +26,7 @@ class PatchError(Exception):
 def patch_manifest(text: str, pod_cidr: str) -> str:
     """The manifest with the calico-node container's pool CIDR set to pod_cidr."""
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise PatchError(f"not a YAML manifest: {exc}") from exc
     container = _calico_node_container(documents)
@@ -35,7 +38,7 @@ def patch_manifest(text: str, pod_cidr: str) -> str:
             break
     else:
         env.append(entry)
-    return yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, explicit_start=True)
 
 
 def _calico_node_container(documents: list[Any]) -> dict[str, Any]:

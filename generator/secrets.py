@@ -142,7 +142,12 @@ def load(path: Path, cluster: str) -> ClusterSecrets:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SecretsError(f"{path}: the secrets file is corrupt (not YAML): {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or "invalid YAML"
+        raise SecretsError(
+            f"{path}: the secrets file is corrupt (not YAML{where}: {reason}); it was not changed"
+        ) from exc
     value = _parse(path, data)
     if value.cluster != cluster:
         raise SecretsError(

@@ -41,14 +41,25 @@ def validate(spec: LoadedSpec) -> Findings:
     """Every problem at once; raises SpecError when there is any, else returns the warnings."""
     findings = Findings(spec)
     schema_problems(spec, findings)
-    if not findings.problems:
-        # Semantic checks assume the shapes the schema guarantees.
-        for check in SEMANTIC_CHECKS:
-            check(spec.data, findings)
+    _semantic_problems(spec, findings)
     if findings.problems:
         raise SpecError(spec.filename, findings.problems)
     findings.warnings.sort()
     return findings
+
+
+def _semantic_problems(spec: LoadedSpec, findings: Findings) -> None:
+    """Run every check that the data's shape allows, so all problems come out at once."""
+    flagged = {p.path for p in findings.problems}
+    semantic = Findings(spec)
+    for check in SEMANTIC_CHECKS:
+        try:
+            check(spec.data, semantic)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            continue  # that part of the spec is malformed: the schema already said how
+    # A field the schema already flagged needs no second message.
+    findings.problems += [p for p in semantic.problems if p.path not in flagged]
+    findings.warnings += semantic.warnings
 
 
 def schema_problems(spec: LoadedSpec, findings: Findings) -> None:

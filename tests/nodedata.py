@@ -14,7 +14,7 @@ from .conftest import Rendered
 def cloud_config(rendered: Rendered, node: str) -> dict[str, Any]:
     text = rendered.text(f"nodes/{node}/user-data")
     assert text.startswith("#cloud-config\n")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = yaml.load(text, Loader=yaml.CSafeLoader)
     return data
 
 

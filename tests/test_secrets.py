@@ -85,7 +85,7 @@ def corrupt_cases(good: dict[str, object]) -> list[tuple[str, str, str]]:
     swapped = dict(good, ca=good["etcdCA"] | {"key": good["ca"]["key"]})  # type: ignore[operator,index]
     return [
         ("other cluster", yaml.safe_dump(other), "belong to cluster 'other', not 'demo'"),
-        ("not yaml", "a: [", "corrupt (not YAML)"),
+        ("not yaml", "a: [", "corrupt (not YAML at line 1"),
         ("not secrets", "a: 1\n", "corrupt: expected apiVersion k8sgen/v1alpha1"),
         (
             "missing field",

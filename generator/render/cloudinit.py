@@ -156,5 +156,5 @@ def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
 
 def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
     return render_template(
-        "bootstrap.sh.j2", cluster=cluster, node=node, plan=plan, apt=apt_settings(cluster)
+        "bootstrap/main.sh.j2", cluster=cluster, node=node, plan=plan, apt=apt_settings(cluster)
     )

@@ -1,0 +1,79 @@
+"""Golden output trees of the examples, secrets masked; `--update-golden` rewrites them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.secrets import ClusterSecrets
+
+from .conftest import EXAMPLES, REPO, Rendered, render_spec
+
+GOLDEN = REPO / "tests" / "golden"
+PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\n.*?-----END \1-----", re.DOTALL)
+BASE64_PEM = re.compile(r"LS0tLS1CRUdJT[A-Za-z0-9+/=]+")
+MASKED_IN_MANIFEST = ("user-data", "admin.conf")
+
+
+def mask(text: str, secrets: ClusterSecrets) -> str:
+    """Replace every secret (and what depends on it) with a stable placeholder."""
+    text = PEM.sub(lambda m: f"-----BEGIN {m[1]}----- (masked) -----END {m[1]}-----", text)
+    text = BASE64_PEM.sub("(masked base64 PEM)", text)
+    for value, name in (
+        (secrets.bootstrap_token, "(masked token)"),
+        (secrets.ca_cert_hash, "sha256:(masked CA hash)"),
+        (secrets.certificate_key, "(masked certificate key)"),
+    ):
+        text = text.replace(value, name)
+    return text
+
+
+def mask_manifest(text: str) -> str:
+    data = json.loads(text)
+    for entry in data["files"]:
+        if entry["path"].endswith(MASKED_IN_MANIFEST):
+            entry["sha256"] = "(masked: depends on secrets)"
+            entry["bytes"] = "(masked: depends on secrets)"
+    return json.dumps(data, indent=2) + "\n"
+
+
+def masked_tree(rendered: Rendered) -> dict[str, str]:
+    tree = {}
+    for path, artifact in rendered.artifacts.items():
+        text = artifact.content.decode()
+        tree[path] = mask_manifest(text) if path == "manifest.json" else mask(text, rendered.secrets)
+    return tree
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
+def test_golden_tree(spec: Path, request: pytest.FixtureRequest) -> None:
+    tree = masked_tree(render_spec(spec))
+    folder = GOLDEN / spec.stem
+    if request.config.getoption("--update-golden"):
+        for old in folder.rglob("*") if folder.exists() else []:
+            if old.is_file():
+                old.unlink()
+        for path, text in tree.items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_text(text)
+    on_disk = {
+        str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()
+    }
+    assert sorted(on_disk) == sorted(tree), "run scripts/test --update-golden and review the diff"
+    for path, text in tree.items():
+        assert on_disk[path] == text, f"{spec.stem}/{path} differs from tests/golden"
+
+
+def test_masking_leaves_no_secret(demo_secrets: ClusterSecrets) -> None:
+    rendered = render_spec(REPO / "examples" / "single.yaml", demo_secrets)
+    everything = "".join(masked_tree(rendered).values())
+    pems = [demo_secrets.ca.key, demo_secrets.ca.cert, demo_secrets.service_account.key]
+    for pem in pems:
+        assert pem.splitlines()[1] not in everything
+    assert "(masked) -----END RSA PRIVATE KEY-----" in everything
+    assert demo_secrets.bootstrap_token not in everything
+    assert base64.b64encode(demo_secrets.ca.cert.encode()).decode()[:40] not in everything
