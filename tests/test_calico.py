@@ -23,10 +23,11 @@ def version_of(path: Path) -> str:
 
 def pool_cidrs(text: str) -> list[str]:
     for document in yaml.load_all(text, Loader=yaml.CSafeLoader):
-        if document and document["kind"] == "DaemonSet" and document["metadata"]["name"] == "calico-node":
-            (container,) = [
-                c for c in document["spec"]["template"]["spec"]["containers"] if c["name"] == "calico-node"
-            ]
+        if not document or document["kind"] != "DaemonSet":
+            continue
+        if document["metadata"]["name"] == "calico-node":
+            containers = document["spec"]["template"]["spec"]["containers"]
+            (container,) = [c for c in containers if c["name"] == "calico-node"]
             return [e["value"] for e in container["env"] if e["name"] == POOL_VARIABLE]
     raise AssertionError("no calico-node DaemonSet")
 

@@ -35,7 +35,8 @@ def copy_spec(tmp_path: Path, source: Path = SINGLE, **changes: object) -> Path:
 
 
 def all_files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 def test_validate_ok(runner: CliRunner, tmp_path: Path) -> None:
@@ -53,7 +54,8 @@ def test_validate_reports_every_problem_on_stderr(runner: CliRunner, tmp_path: P
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(f"{spec}:") and "spec.kubernetes.version: Kubernetes 1.20.1" in lines[0]
+    assert lines[0].startswith(f"{spec}:")
+    assert "spec.kubernetes.version: Kubernetes 1.20.1" in lines[0]
     assert "spec.nodes[1].role: 'master' is not one of" in lines[1]
     assert "Traceback" not in result.stderr
 
@@ -65,7 +67,8 @@ def test_render_writes_the_contract_tree_with_modes(runner: CliRunner, tmp_path:
     assert result.exit_code == 0, result.stderr
     root = out / "demo"
     expected = {"admin.conf", "manifest.json"} | {
-        f"nodes/{n}/{f}" for n in ("master1", "node1", "node2")
+        f"nodes/{n}/{f}"
+        for n in ("master1", "node1", "node2")
         for f in ("user-data", "meta-data", "network-config")
     }
     assert set(all_files(root)) == expected
@@ -153,7 +156,8 @@ def test_secrets_of_another_cluster_are_refused(runner: CliRunner, tmp_path: Pat
     other = tmp_path / "other.secrets.yaml"
     assert runner.invoke(cli, ["secrets", str(spec), "--secrets", str(other)]).exit_code == 0
     renamed = copy_spec(tmp_path, metadata__name="prod")
-    result = runner.invoke(cli, ["render", str(renamed), "--secrets", str(other), "-o", str(tmp_path)])
+    args = ["render", str(renamed), "--secrets", str(other), "-o", str(tmp_path)]
+    result = runner.invoke(cli, args)
     assert result.exit_code == 1
     assert "belong to cluster 'demo', not 'prod'" in result.stderr
 
@@ -176,7 +180,8 @@ def test_usage_errors_exit_2(runner: CliRunner) -> None:
 def test_missing_spec_is_one_clear_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
-    assert result.stderr == f"error: {tmp_path / 'nope.yaml'}: cannot read the spec: No such file or directory\n"
+    missing = tmp_path / "nope.yaml"
+    assert result.stderr == f"error: {missing}: cannot read the spec: No such file or directory\n"
 
 
 def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
@@ -187,12 +192,12 @@ def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_init_writes_a_spec_that_validates(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "starter.yaml"
-    result = runner.invoke(cli, [
-        "init", "-o", str(target), "--name", "lab", "--os", "debian:12",
-        "--control-plane", "10.1.0.10/24", "--control-plane", "10.1.0.11/24",
-        "--control-plane", "10.1.0.12/24", "--worker", "10.1.0.20/24",
-        "--gateway", "10.1.0.1", "--endpoint", "10.1.0.5:6443",
-    ])
+    options = (
+        "--name lab --os debian:12 --control-plane 10.1.0.10/24 --control-plane 10.1.0.11/24"
+        " --control-plane 10.1.0.12/24 --worker 10.1.0.20/24 --gateway 10.1.0.1"
+        " --endpoint 10.1.0.5:6443"
+    )
+    result = runner.invoke(cli, ["init", "-o", str(target), *options.split()])
     assert result.exit_code == 0, result.stderr
     text = target.read_text()
     assert text.count("# ") > 10  # commented for a person
@@ -206,7 +211,8 @@ def test_init_writes_a_spec_that_validates(runner: CliRunner, tmp_path: Path) ->
 def test_init_defaults_to_stdout_and_refuses_bad_options(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["init"])
     assert result.exit_code == 0 and result.stdout.startswith("# k8sgen cluster spec")
-    bad = runner.invoke(cli, ["init", "--control-plane", "1.2.3.4/24", "--control-plane", "1.2.3.5/24"])
+    two = ["--control-plane", "1.2.3.4/24", "--control-plane", "1.2.3.5/24"]
+    bad = runner.invoke(cli, ["init", *two])
     assert bad.exit_code == 1
     assert "endpoint is required with 2 control planes" in bad.stderr
     hostile = runner.invoke(cli, ["init", "--name", 'x"; rm -rf /'])

@@ -45,7 +45,8 @@ def masked_tree(rendered: Rendered) -> dict[str, str]:
     tree = {}
     for path, artifact in rendered.artifacts.items():
         text = artifact.content.decode()
-        tree[path] = mask_manifest(text) if path == "manifest.json" else mask(text, rendered.secrets)
+        is_manifest = path == "manifest.json"
+        tree[path] = mask_manifest(text) if is_manifest else mask(text, rendered.secrets)
     return tree
 
 
@@ -60,9 +61,7 @@ def test_golden_tree(spec: Path, request: pytest.FixtureRequest) -> None:
         for path, text in tree.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / path).write_text(text)
-    on_disk = {
-        str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()
-    }
+    on_disk = {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
     assert sorted(on_disk) == sorted(tree), "run scripts/test --update-golden and review the diff"
     for path, text in tree.items():
         assert on_disk[path] == text, f"{spec.stem}/{path} differs from tests/golden"
