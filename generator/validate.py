@@ -14,6 +14,7 @@ import jsonschema
 from generator import versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
+from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
 from generator.resources import load_schema
 
 SCHEMA_FILE = "cluster.schema.json"
@@ -106,7 +107,7 @@ def _pattern_hint(error: jsonschema.ValidationError) -> str:
     return f"must match {error.validator_value}"
 
 
-# --- semantic checks: each receives the schema-valid data -------------------------------
+# --- semantic checks: a check that meets malformed data raises and is skipped -----------
 
 Check = Callable[[dict[str, Any], Findings], None]
 
@@ -134,7 +135,8 @@ def check_os(data: dict[str, Any], findings: Findings) -> None:
 def check_subnets(data: dict[str, Any], findings: Findings) -> None:
     kube = data["spec"]["kubernetes"]
     networks = {}
-    for name, default in (("podSubnet", "10.244.0.0/16"), ("serviceSubnet", "10.96.0.0/12")):
+    defaults = (("podSubnet", DEFAULT_POD_SUBNET), ("serviceSubnet", DEFAULT_SERVICE_SUBNET))
+    for name, default in defaults:
         network = _network(kube.get(name, default), ("spec", "kubernetes", name), findings)
         if network:
             networks[name] = network
