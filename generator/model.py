@@ -16,6 +16,8 @@ DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
+DEFAULT_ARCH = "amd64"
+DEFAULT_FIREWALLD = "disabled"
 API_PORT = 6443
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 CALICO_MANIFEST_URL = (
@@ -108,6 +110,8 @@ class Cluster:
     ssh_keys: tuple[str, ...]
     ntp: tuple[str, ...]
     nodes: tuple[Node, ...]
+    arch: versions.Architecture = versions.ARCHITECTURES[DEFAULT_ARCH]
+    firewalld: str = DEFAULT_FIREWALLD  # rpm families: "disabled" or "open"
 
     @property
     def endpoint(self) -> str:
@@ -149,6 +153,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
         ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
         nodes=nodes,
+        arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
+        firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
     )
 
 

@@ -124,11 +124,22 @@ def check_kubernetes_version(data: dict[str, Any], findings: Findings) -> None:
 
 def check_os(data: dict[str, Any], findings: Findings) -> None:
     os_spec = data["spec"]["os"]
-    if (os_spec["family"], os_spec["version"]) not in versions.OPERATING_SYSTEMS:
+    family = versions.OS_FAMILIES[os_spec["family"]]
+    if (family.name, os_spec["version"]) not in versions.OPERATING_SYSTEMS:
+        hint = ""
+        if family.version_id == "major" and "." in os_spec["version"]:
+            hint = f' ({family.name} is named by its major release, e.g. "9", not 9.4)'
         findings.error(
             ("spec", "os", "version"),
-            f"{os_spec['family']} {os_spec['version']} is not supported; "
+            f"{family.name} {os_spec['version']} is not supported{hint}; "
             f"supported: {versions.supported_os()}",
+        )
+    if "firewalld" in os_spec and not family.firewalld:
+        with_firewalld = ", ".join(f.name for f in versions.OS_FAMILIES.values() if f.firewalld)
+        findings.error(
+            ("spec", "os", "firewalld"),
+            f"{family.name} images do not run firewalld; the setting applies to "
+            f"{with_firewalld} only: remove it",
         )
 
 

@@ -86,12 +86,54 @@ CALICO: dict[str, CalicoRelease] = {
 
 
 @dataclass(frozen=True)
+class OSFamily:
+    name: str  # spec.os.family
+    os_release_id: str  # ID= in /etc/os-release (openEuler writes it mixed case)
+    version_id: str  # how VERSION_ID matches spec.os.version: "exact", or "major" ("9.4" -> "9")
+    package_format: str  # "deb" (apt) or "rpm" (dnf)
+    selinux: bool  # images boot with SELinux enforcing: the node sets it permissive
+    firewalld: bool  # images run firewalld: spec.os.firewalld applies
+    # dnf capability of the versionlock plugin: python3-dnf-plugin-versionlock on EL 8/9
+    # (where yum-plugin-versionlock is an alias); naming the capability spares us guessing
+    # each distribution's package name.
+    versionlock: str = ""
+
+
+DNF_VERSIONLOCK = "dnf-command(versionlock)"
+
+OS_FAMILIES: dict[str, OSFamily] = {
+    f.name: f
+    for f in (
+        OSFamily("ubuntu", "ubuntu", "exact", "deb", selinux=False, firewalld=False),
+        OSFamily("debian", "debian", "exact", "deb", selinux=False, firewalld=False),
+        OSFamily("rocky", "rocky", "major", "rpm", True, True, DNF_VERSIONLOCK),
+        OSFamily("almalinux", "almalinux", "major", "rpm", True, True, DNF_VERSIONLOCK),
+        OSFamily("openeuler", "openEuler", "exact", "rpm", True, True, DNF_VERSIONLOCK),
+    )
+}
+
+
+@dataclass(frozen=True)
 class OSRelease:
     family: str
     version: str
-    codename: str  # docker-ce repositories are per codename
-    package_format: str  # "deb" (apt) for now
+    codename: str  # deb: the docker-ce suite; "" on rpm systems
+    package_format: str  # "deb" (apt) or "rpm" (dnf)
+    # rpm: docker-ce tree under <containerd mirror>/linux/ that provides containerd.io.
+    # docker-ce publishes no openEuler tree: openEuler takes the EL8 build (glibc 2.28 floor,
+    # as kubespray does); openEuler's own containerd is 1.2.0 built with no_cri.
+    docker_ce_tree: str = ""
+    extra_packages: tuple[str, ...] = ()  # rpm: installed next to kubelet and containerd
 
+    @property
+    def traits(self) -> OSFamily:
+        return OS_FAMILIES[self.family]
+
+
+# EL: kubeadm's preflight wants `tc` (iproute-tc); EL8 images have only platform-python,
+# and the init node runs python3 to patch the Calico manifest.
+EL8_PACKAGES = ("iproute-tc", "python3")
+EL9_PACKAGES = ("iproute-tc",)
 
 OPERATING_SYSTEMS: dict[tuple[str, str], OSRelease] = {
     (o.family, o.version): o
@@ -100,6 +142,33 @@ OPERATING_SYSTEMS: dict[tuple[str, str], OSRelease] = {
         OSRelease("ubuntu", "24.04", "noble", "deb"),
         OSRelease("debian", "12", "bookworm", "deb"),
         OSRelease("debian", "13", "trixie", "deb"),
+        OSRelease("rocky", "8", "", "rpm", "rhel/8", EL8_PACKAGES),
+        OSRelease("rocky", "9", "", "rpm", "rhel/9", EL9_PACKAGES),
+        OSRelease("almalinux", "8", "", "rpm", "rhel/8", EL8_PACKAGES),
+        OSRelease("almalinux", "9", "", "rpm", "rhel/9", EL9_PACKAGES),
+        OSRelease("openeuler", "22.03", "", "rpm", "rhel/8"),
+        OSRelease("openeuler", "24.03", "", "rpm", "rhel/8"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str  # spec.arch; also the Go/OCI name: images are pulled for linux/<name>
+    deb: str  # dpkg architecture (apt `arch=`)
+    rpm: str  # rpm basearch, and what `uname -m` prints
+
+    @property
+    def platform(self) -> str:
+        return f"linux/{self.name}"
+
+
+# Every OS release above is supported on both.
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("amd64", "amd64", "x86_64"),
+        Architecture("arm64", "arm64", "aarch64"),
     )
 }
 

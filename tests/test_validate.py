@@ -65,6 +65,30 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.os.version: ubuntu 20.04 is not supported; supported: ubuntu 22.04",
     ),
     (
+        "rhel family point release",
+        set_path("spec.os", {"family": "rocky", "version": "8.10"}),
+        "spec.os.version: rocky 8.10 is not supported (rocky is named by its major release, "
+        'e.g. "9", not 9.4); supported: ubuntu 22.04, ubuntu 24.04, debian 12, debian 13, '
+        "rocky 8, rocky 9, almalinux 8, almalinux 9, openeuler 22.03, openeuler 24.03",
+    ),
+    (
+        "openeuler spelled as in os-release",
+        set_path("spec.os", {"family": "openEuler", "version": "22.03"}),
+        "spec.os.family: 'openEuler' is not one of ['ubuntu', 'debian', 'rocky', 'almalinux', "
+        "'openeuler']",
+    ),
+    (
+        "firewalld on a family without it",
+        set_path("spec.os.firewalld", "open"),
+        "spec.os.firewalld: ubuntu images do not run firewalld; the setting applies to rocky, "
+        "almalinux, openeuler only: remove it",
+    ),
+    (
+        "unknown architecture",
+        set_path("spec.arch", "riscv64"),
+        "spec.arch: 'riscv64' is not one of ['amd64', 'arm64']",
+    ),
+    (
         "pod subnet with host bits",
         set_path("spec.kubernetes.podSubnet", "10.244.1.0/16"),
         "spec.kubernetes.podSubnet: '10.244.1.0/16' is not a valid network: "
