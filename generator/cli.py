@@ -163,6 +163,12 @@ def _summary(
     help="FAMILY:VERSION of the node images.",
 )
 @click.option(
+    "--arch",
+    default=StarterOptions.arch,
+    show_default=True,
+    help="CPU architecture of the nodes (amd64 or arm64).",
+)
+@click.option(
     "--control-plane",
     "control_planes",
     multiple=True,
@@ -184,6 +190,7 @@ def init_command(
     name: str,
     kubernetes_version: str,
     os_name: str,
+    arch: str,
     control_planes: tuple[str, ...],
     workers: tuple[str, ...],
     gateway: str | None,
@@ -196,6 +203,7 @@ def init_command(
         kubernetes_version=kubernetes_version,
         os_family=family,
         os_version=os_version,
+        arch=arch,
         control_planes=control_planes or StarterOptions.control_planes,
         workers=workers or (() if control_planes else StarterOptions.workers),
         gateway=gateway,

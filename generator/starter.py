@@ -17,6 +17,7 @@ class StarterOptions:
     kubernetes_version: str = "1.33.4"
     os_family: str = "ubuntu"
     os_version: str = "24.04"
+    arch: str = "amd64"
     control_planes: tuple[str, ...] = ("192.168.220.110/24",)
     workers: tuple[str, ...] = ("192.168.220.111/24", "192.168.220.112/24")
     gateway: str | None = None

@@ -101,6 +101,8 @@ def manifest(cluster: Cluster, artifacts: list[Artifact]) -> bytes:
         "cluster": cluster.name,
         "kubernetesVersion": cluster.version,
         "endpoint": cluster.endpoint,
+        "os": {"family": cluster.os.family, "version": cluster.os.version},
+        "platform": cluster.arch.platform,
         "nodes": [
             {"name": n.name, "role": n.role, "bootstrap": plan(cluster, n).kind, "address": n.ip}
             for n in cluster.nodes

@@ -8,7 +8,8 @@ from importlib import resources
 from typing import Any
 
 from generator.model import REGISTRY_SERVERS, Cluster, Node
-from generator.render import kubeadm
+from generator.render import kubeadm, rpm
+from generator.render.firewall import firewalld_plan
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
 from generator.render.templating import render_template
 from generator.render.yamlio import dump, dump_all
@@ -48,6 +49,8 @@ def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecr
     }
     if cluster.ssh_keys:
         config["ssh_authorized_keys"] = list(cluster.ssh_keys)
+    if cluster.os.package_format == "rpm":
+        config["yum_repos"] = rpm.yum_repos(cluster)
     config["write_files"] = files
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
     return HEADER + dump(config)
@@ -70,13 +73,17 @@ def hosts_block(cluster: Cluster, node: Node) -> str:
 
 def apt_settings(cluster: Cluster) -> dict[str, str]:
     """Repository lines, key URLs and the version pin for the apt path."""
-    repo = cluster.mirrors.package_repo(cluster.kubernetes, cluster.os.package_format)
+    repo = cluster.mirrors.package_repo(cluster.kubernetes, "deb")
     docker = f"{cluster.mirrors.containerd.rstrip('/')}/linux/{cluster.os.family}"
+    arch = cluster.arch.deb
     return {
-        "kubernetes_list": f"deb [signed-by=/etc/apt/keyrings/kubernetes.asc] {repo} /\n",
+        "kubernetes_list": (
+            f"deb [arch={arch} signed-by=/etc/apt/keyrings/kubernetes.asc] {repo} /\n"
+        ),
         "kubernetes_key": f"{repo}Release.key",
         "containerd_list": (
-            f"deb [signed-by=/etc/apt/keyrings/docker.asc] {docker} {cluster.os.codename} stable\n"
+            f"deb [arch={arch} signed-by=/etc/apt/keyrings/docker.asc] {docker} "
+            f"{cluster.os.codename} stable\n"
         ),
         "containerd_key": f"{docker}/gpg",
         "version_pin": f"{cluster.version}-*",
@@ -84,6 +91,8 @@ def apt_settings(cluster: Cluster) -> dict[str, str]:
 
 
 def package_files(cluster: Cluster) -> list[dict[str, Any]]:
+    if cluster.os.package_format != "deb":
+        return []  # dnf: cloud-init's yum_repos writes the repositories
     apt = apt_settings(cluster)
     return [
         write_file("/etc/k8sgen/apt/kubernetes.list", apt["kubernetes_list"]),
@@ -156,5 +165,11 @@ def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
 
 def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
     return render_template(
-        "bootstrap/main.sh.j2", cluster=cluster, node=node, plan=plan, apt=apt_settings(cluster)
+        "bootstrap/main.sh.j2",
+        cluster=cluster,
+        node=node,
+        plan=plan,
+        apt=apt_settings(cluster),
+        dnf=rpm.dnf_settings(cluster),
+        firewalld=firewalld_plan(cluster, node),
     )

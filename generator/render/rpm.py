@@ -1,0 +1,72 @@
+"""The dnf path (rocky, almalinux, openeuler): repositories for cloud-init's `yum_repos`
+module, packages pinned in rpm form, held with the versionlock plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.model import Cluster
+
+# Our own repository ids (and so file names): cloud-init's yum_repos skips a repository
+# whose file already exists, and images often carry an old "kubernetes.repo".
+KUBERNETES_REPO = "k8sgen-kubernetes"
+CONTAINERD_REPO = "k8sgen-docker-ce"
+REPO_DIR = "/etc/yum.repos.d"
+# Excluded in the repository as pkgs.k8s.io advises, so `dnf upgrade` never moves them;
+# installed with --disableexcludes.
+KUBERNETES_EXCLUDES = ("kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni")
+PINNED = ("kubelet", "kubeadm", "kubectl")
+HELD = (*KUBERNETES_EXCLUDES, "containerd.io")
+
+
+def kubernetes_repo_url(cluster: Cluster) -> str:
+    return cluster.mirrors.package_repo(cluster.kubernetes, "rpm")
+
+
+def containerd_tree(cluster: Cluster) -> str:
+    """<mirror>/linux/rhel/8: the docker-ce tree of this OS release."""
+    return f"{cluster.mirrors.containerd.rstrip('/')}/linux/{cluster.os.docker_ce_tree}"
+
+
+def yum_repos(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """cloud-init `yum_repos`: written to /etc/yum.repos.d before the bootstrap runs."""
+    kubernetes = kubernetes_repo_url(cluster)
+    docker = containerd_tree(cluster)
+    return {
+        KUBERNETES_REPO: {
+            "name": f"Kubernetes v{cluster.kubernetes.name} (k8sgen)",
+            "baseurl": kubernetes,
+            "enabled": True,
+            "gpgcheck": True,
+            "gpgkey": f"{kubernetes}repodata/repomd.xml.key",
+            "exclude": " ".join(KUBERNETES_EXCLUDES),
+            # A dead mirror must fail the install, not be skipped quietly.
+            "skip_if_unavailable": False,
+        },
+        CONTAINERD_REPO: {
+            "name": "docker-ce stable, for containerd.io (k8sgen)",
+            # Architecture spelled out, not $basearch: the node checks `uname -m` against it.
+            "baseurl": f"{docker}/{cluster.arch.rpm}/stable",
+            "enabled": True,
+            "gpgcheck": True,
+            "gpgkey": f"{docker.rsplit('/', 1)[0]}/gpg",
+            "skip_if_unavailable": False,
+            # As kubespray sets for docker-ce on EL8: modular filtering must not hide it.
+            "module_hotfixes": True,
+        },
+    }
+
+
+def dnf_settings(cluster: Cluster) -> dict[str, Any]:
+    """What install-rpm.sh.j2 needs: repository files to expect, packages, what to hold."""
+    return {
+        "kubernetes_repo": KUBERNETES_REPO,
+        "repo_files": tuple(f"{REPO_DIR}/{r}.repo" for r in (KUBERNETES_REPO, CONTAINERD_REPO)),
+        "packages": (
+            "containerd.io",
+            *(f"{name}-{cluster.version}" for name in PINNED),
+            *cluster.os.extra_packages,
+        ),
+        "versionlock": cluster.os.traits.versionlock,
+        "held": HELD,
+    }
