@@ -199,15 +199,27 @@ def test_crictl_and_kernel_settings(rendered_examples: list[Rendered]) -> None:
 
 
 def test_package_repositories_are_the_exact_minor(rendered_examples: list[Rendered]) -> None:
+    formats = set()
     for rendered, node in every_node(rendered_examples):
         cluster = rendered.cluster
+        formats.add(cluster.os.package_format)
+        script = scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]
+        if cluster.os.package_format == "rpm":
+            repos = cloud_config(rendered, node)["yum_repos"]
+            assert repos["k8sgen-kubernetes"]["baseurl"].endswith(
+                f"/v{cluster.kubernetes.name}/rpm/"
+            )
+            for package in ("kubelet", "kubeadm", "kubectl"):
+                assert f"{package}-{cluster.version}" in script.split()
+            assert "dnf versionlock add kubelet kubeadm kubectl" in script
+            continue
         lists = files(rendered, node)
         line = lists["/etc/k8sgen/apt/kubernetes.list"]["content"]
         assert f"/v{cluster.kubernetes.name}/deb/ /" in line
-        script = scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]
         for package in ("kubelet", "kubeadm", "kubectl"):
             assert f"{package}='{cluster.version}-*'" in script
         assert "apt-mark hold kubelet kubeadm kubectl" in script
+    assert formats == {"deb", "rpm"}
 
 
 def test_admin_kubeconfig_is_signed_by_the_cluster_ca(
