@@ -4,6 +4,7 @@ command, shellcheck and bash itself."""
 
 from __future__ import annotations
 
+import configparser
 import copy
 import json
 import re
@@ -14,8 +15,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from generator import model, secrets, versions
+from generator.cli import cli
 from generator.render import firewall, rpm
 from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
@@ -120,10 +123,13 @@ def test_schema_enums_are_the_tables() -> None:
     assert os_def["firewalld"]["default"] == model.DEFAULT_FIREWALLD
 
 
+def cloud_init_python() -> list[str]:
+    return Path(need("cloud-init")).read_text().splitlines()[0].removeprefix("#!").split()
+
+
 def test_cloud_init_runs_our_modules_on_every_rpm_family() -> None:
     """cloud-init skips a module on a distro it does not list: ask the real package."""
-    tool = Path(need("cloud-init"))
-    interpreter = tool.read_text().splitlines()[0].removeprefix("#!").split()
+    interpreter = cloud_init_python()
     program = (
         "import json\n"
         "from cloudinit.config import cc_ntp, cc_yum_add_repo\n"
@@ -137,6 +143,42 @@ def test_cloud_init_runs_our_modules_on_every_rpm_family() -> None:
         assert family.os_release_id in distros["ntp"], family.name
         if family.package_format == "rpm":
             assert family.os_release_id in distros["yum"], family.name
+
+
+WRITE_REPOS = """
+import inspect, json, logging, sys
+from cloudinit.config import cc_yum_add_repo
+cfg = {"yum_repos": json.load(sys.stdin), "yum_repo_dir": sys.argv[1]}
+log = logging.getLogger("test")
+if "log" in inspect.signature(cc_yum_add_repo.handle).parameters:
+    cc_yum_add_repo.handle("yum_repos", cfg, None, log, [])
+else:
+    cc_yum_add_repo.handle("yum_repos", cfg, None, [])
+"""
+
+
+def test_cloud_init_writes_the_repository_files_dnf_expects(tmp_path: Path) -> None:
+    """cloud-init's own module turns our yum_repos into the .repo files the script checks."""
+    rendered = render_spec(REPO / "examples" / "rocky9.yaml")
+    repos = cloud_config(rendered, "rocky-cp1")["yum_repos"]
+    result = subprocess.run(
+        [*cloud_init_python(), "-c", WRITE_REPOS, str(tmp_path)],
+        input=json.dumps(repos),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = rpm.dnf_settings(rendered.cluster)["repo_files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(f).name for f in expected)
+    parser = configparser.ConfigParser()
+    parser.read([tmp_path / Path(f).name for f in expected])
+    kubernetes = parser[rpm.KUBERNETES_REPO]
+    assert kubernetes["baseurl"].endswith("/v1.32/rpm/")
+    assert kubernetes["exclude"] == "kubelet kubeadm kubectl cri-tools kubernetes-cni"
+    assert (kubernetes["gpgcheck"], kubernetes["skip_if_unavailable"]) == ("1", "0")
+    docker = parser[rpm.CONTAINERD_REPO]
+    assert docker["baseurl"].endswith("/linux/rhel/9/x86_64/stable")
+    assert (docker["module_hotfixes"], docker["skip_if_unavailable"]) == ("1", "0")
 
 
 # --- oracles on every family x architecture --------------------------------------------------
@@ -444,3 +486,18 @@ def test_both_architectures_pull_the_manifest_images(
         fixture = FIXTURES / "calico" / f"calico-{rendered.cluster.calico.version}.yaml"
         referenced = set(re.findall(r"^\s*image:\s*(\S+)\s*$", fixture.read_text(), re.M))
         assert referenced == set(release.images(rendered.cluster.calico.version))
+
+
+def test_init_writes_a_starter_for_any_family_and_arch(tmp_path: Path) -> None:
+    target = tmp_path / "kunpeng.yaml"
+    result = CliRunner().invoke(
+        cli, ["init", "-o", str(target), "--os", "openeuler:24.03", "--arch", "arm64"]
+    )
+    assert result.exit_code == 0, result.stderr
+    rendered = render_spec(target)
+    assert rendered.cluster.os.traits.os_release_id == "openEuler"
+    assert rendered.cluster.arch.rpm == "aarch64"
+    assert rendered.cluster.firewalld == "disabled"
+    bad = CliRunner().invoke(cli, ["init", "--arch", "riscv64"])
+    assert bad.exit_code == 1
+    assert "spec.arch: 'riscv64' is not one of ['amd64', 'arm64']" in bad.stderr
