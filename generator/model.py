@@ -19,6 +19,10 @@ DEFAULT_NTP = ("ntp.aliyun.com",)
 DEFAULT_ARCH = "amd64"
 DEFAULT_FIREWALLD = "disabled"
 API_PORT = 6443
+DEFAULT_KUBE_VIP_IMAGE = f"{versions.KUBE_VIP_REPOSITORY}:{versions.KUBE_VIP_VERSION}"
+CERTIFICATES_FILES = "files"  # the shared CA material is in each control plane's user-data
+CERTIFICATES_UPLOAD = "upload"  # kubeadm init --upload-certs; the upload expires after 2 hours
+DEFAULT_CERTIFICATE_DISTRIBUTION = CERTIFICATES_FILES
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 CALICO_MANIFEST_URL = (
     "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml"
@@ -32,6 +36,7 @@ MIRROR_PRESETS: dict[str, dict[str, Any]] = {
         "containerd": "https://mirrors.aliyun.com/docker-ce",
         "registries": {
             "docker.io": ["https://docker.m.daocloud.io"],
+            "ghcr.io": ["https://ghcr.m.daocloud.io"],
             "quay.io": ["https://quay.m.daocloud.io"],
         },
     },
@@ -74,6 +79,15 @@ class Calico:
 
 
 @dataclass(frozen=True)
+class Vip:
+    """A virtual IP that kube-vip moves between the control planes."""
+
+    address: str
+    interface: str
+    image: str
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     role: str
@@ -112,6 +126,8 @@ class Cluster:
     nodes: tuple[Node, ...]
     arch: versions.Architecture = versions.ARCHITECTURES[DEFAULT_ARCH]
     firewalld: str = DEFAULT_FIREWALLD  # rpm families: "disabled" or "open"
+    vip: Vip | None = None
+    certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
 
     @property
     def endpoint(self) -> str:
@@ -123,6 +139,11 @@ class Cluster:
         return next(n for n in self.nodes if n.is_control_plane)
 
     @property
+    def control_planes(self) -> tuple[Node, ...]:
+        """In spec order: the order in which they init and join."""
+        return tuple(n for n in self.nodes if n.is_control_plane)
+
+    @property
     def pause_image(self) -> str:
         return f"{self.mirrors.images}/pause:{self.kubernetes.pause}"
 
@@ -132,7 +153,9 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     spec = data["spec"]
     kube = spec["kubernetes"]
     nodes = tuple(_node(n) for n in spec["nodes"])
-    host, port = _endpoint(spec.get("controlPlane", {}), nodes)
+    control_plane = spec.get("controlPlane", {})
+    vip = _vip(control_plane.get("vip"))
+    host, port = _endpoint(control_plane, vip, nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     bootstrap = spec.get("bootstrap", {})
     pod_subnet = kube.get("podSubnet", DEFAULT_POD_SUBNET)
@@ -155,6 +178,10 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         nodes=nodes,
         arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
         firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
+        vip=vip,
+        certificate_distribution=control_plane.get(
+            "certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION
+        ),
     )
 
 
@@ -171,11 +198,21 @@ def _node(data: dict[str, Any]) -> Node:
     )
 
 
-def _endpoint(control_plane: dict[str, Any], nodes: tuple[Node, ...]) -> tuple[str, int]:
+def _vip(data: dict[str, Any] | None) -> Vip | None:
+    if data is None:
+        return None
+    return Vip(data["address"], data["interface"], data.get("image", DEFAULT_KUBE_VIP_IMAGE))
+
+
+def _endpoint(
+    control_plane: dict[str, Any], vip: Vip | None, nodes: tuple[Node, ...]
+) -> tuple[str, int]:
     endpoint = control_plane.get("endpoint")
     if endpoint:
         host, port = endpoint.rsplit(":", 1)
         return host, int(port)
+    if vip:
+        return vip.address, API_PORT
     first = next(n for n in nodes if n.is_control_plane)
     assert first.ip, "validate requires an endpoint for a control plane without address"
     return first.ip, API_PORT

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import versions
+from generator import validate_ha, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -270,12 +270,14 @@ def check_labels(data: dict[str, Any], findings: Findings) -> None:
 def check_endpoint(data: dict[str, Any], findings: Findings) -> None:
     control_planes = [n for n in data["spec"]["nodes"] if n["role"] == "control-plane"]
     endpoint = data["spec"].get("controlPlane", {}).get("endpoint")
+    if endpoint is None and "vip" in data["spec"].get("controlPlane", {}):
+        return  # the VIP's address:6443 (validate_ha checks the VIP)
     if endpoint is None:
         if len(control_planes) > 1:
             findings.error(
                 ("spec", "controlPlane"),
                 f"endpoint is required with {len(control_planes)} control planes "
-                "(a load balancer or VIP in front of all of them, HOST:PORT)",
+                "(a load balancer in front of all of them, HOST:PORT), or a vip",
             )
         elif control_planes and "address" not in control_planes[0]:
             findings.error(
@@ -366,6 +368,7 @@ SEMANTIC_CHECKS: tuple[Check, ...] = (
     check_mirrors,
     check_calico,
     check_bootstrap,
+    *validate_ha.CHECKS,
 )
 
 

@@ -27,6 +27,20 @@ class KubernetesMinor:
         """v1beta4 turned extraArgs maps into lists of {name, value}."""
         return self.kubeadm_api == "kubeadm.k8s.io/v1beta4"
 
+    @property
+    def timeouts_in_own_section(self) -> bool:
+        """v1beta4 moved discovery.timeout (and others) to a `timeouts` section."""
+        return self.kubeadm_api == V1BETA4
+
+    @property
+    def has_super_admin_conf(self) -> bool:
+        """kubeadm init writes super-admin.conf; admin.conf gets its rights only after init."""
+        return self.minor >= SUPER_ADMIN_CONF_FROM_MINOR
+
+
+# From 1.29 admin.conf is bound to cluster-admin by an RBAC binding that `kubeadm init` creates
+# through the API, and the break-glass super-admin.conf exists on the init node only.
+SUPER_ADMIN_CONF_FROM_MINOR = 29
 
 V1BETA3 = "kubeadm.k8s.io/v1beta3"
 V1BETA4 = "kubeadm.k8s.io/v1beta4"
@@ -83,6 +97,13 @@ CALICO: dict[str, CalicoRelease] = {
         CalicoRelease("v3.32", "quay.io"),
     )
 }
+
+
+# kube-vip (static pod, ARP, leader election) for spec.controlPlane.vip. v0.8.9: long-lived and
+# widely deployed. Later releases had control-plane regressions: v1.0.1-v1.0.3 stalled elections
+# (kube-vip#1377); v1.2.2 dials the VIP itself for its lease, a deadlock on cold start (#1654).
+KUBE_VIP_REPOSITORY = "ghcr.io/kube-vip/kube-vip"
+KUBE_VIP_VERSION = "v0.8.9"
 
 
 @dataclass(frozen=True)

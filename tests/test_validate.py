@@ -50,6 +50,18 @@ def nodes(*entries: dict[str, Any]) -> Mutation:
     return set_path("spec.nodes", list(entries))
 
 
+def vip(address: str, **more: str) -> Mutation:
+    return set_path("spec.controlPlane.vip", {"address": address, "interface": "ens3", **more})
+
+
+def both(*mutations: Mutation) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(data)
+
+    return mutate
+
+
 CP = {"name": "cp1", "role": "control-plane", "address": "192.168.1.10/24"}
 W1 = {"name": "w1", "role": "worker", "address": "192.168.1.11/24"}
 
@@ -205,6 +217,57 @@ CASES: list[tuple[str, Mutation, str]] = [
         set_path("spec.mirrors.packages", "https://x.example/`id`"),
         "spec.mirrors.packages: 'https://x.example/`id`' is not valid here",
     ),
+    (
+        "vip outside the control planes' network",
+        vip("192.168.221.10"),
+        "spec.controlPlane.vip.address: 192.168.221.10 is outside 192.168.220.0/24, "
+        "the network of control planes master1",
+    ),
+    (
+        "vip is a node's address",
+        vip("192.168.220.111"),
+        "spec.controlPlane.vip.address: 192.168.220.111 is also the address of node 1 (node1)",
+    ),
+    (
+        "vip is the broadcast address",
+        vip("192.168.220.255"),
+        "spec.controlPlane.vip.address: 192.168.220.255 is not a usable host address",
+    ),
+    (
+        "vip inside the service subnet",
+        vip("10.96.0.10"),
+        "spec.controlPlane.vip.address: 10.96.0.10 lies inside the serviceSubnet 10.96.0.0/12",
+    ),
+    (
+        "vip octet",
+        vip("192.168.220.300"),
+        "spec.controlPlane.vip.address: not a valid IPv4 address",
+    ),
+    (
+        "vip without interface",
+        set_path("spec.controlPlane.vip", {"address": "192.168.220.100"}),
+        "spec.controlPlane.vip: 'interface' is a required property",
+    ),
+    (
+        "vip image with shell metacharacters",
+        vip("192.168.220.100", image="ghcr.io/kube-vip/kube-vip:$(id)"),
+        "spec.controlPlane.vip.image: 'ghcr.io/kube-vip/kube-vip:$(id)' is not valid here",
+    ),
+    (
+        "endpoint is another address than the vip",
+        both(vip("192.168.220.100"), set_path("spec.controlPlane.endpoint", "192.168.220.99:6443")),
+        "spec.controlPlane.endpoint: 192.168.220.99 is not the vip 192.168.220.100",
+    ),
+    (
+        "endpoint port with a vip",
+        both(vip("192.168.220.100"), set_path("spec.controlPlane.endpoint", "api.example:8443")),
+        "spec.controlPlane.endpoint: port 8443: with a vip the endpoint port is 6443",
+    ),
+    (
+        "unknown certificate distribution",
+        set_path("spec.controlPlane.certificateDistribution", "copy"),
+        "spec.controlPlane.certificateDistribution: 'copy' is not one of ['files', 'upload']",
+    ),
 ]
 
 
@@ -266,6 +329,11 @@ def test_schema_defaults_are_the_model_defaults() -> None:
     assert kube["dnsDomain"]["default"] == model.DEFAULT_DNS_DOMAIN
     assert defs["bootstrap"]["properties"]["tokenTTL"]["default"] == model.DEFAULT_TOKEN_TTL
     assert defs["mirrors"]["properties"]["preset"]["enum"] == list(model.MIRROR_PRESETS)
+    control_plane = defs["controlPlane"]["properties"]
+    assert control_plane["certificateDistribution"]["default"] == (
+        model.DEFAULT_CERTIFICATE_DISTRIBUTION
+    )
+    assert defs["vip"]["properties"]["image"]["default"] == model.DEFAULT_KUBE_VIP_IMAGE
     ntp = load_schema("cluster.schema.json")["properties"]["spec"]["properties"]["ntp"]
     assert tuple(ntp["default"]) == model.DEFAULT_NTP
 
