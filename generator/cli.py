@@ -13,7 +13,7 @@ import click
 from generator import __version__, model, secrets
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
-from generator.render import render
+from generator.render import ha, render
 from generator.starter import StarterOptions, starter_spec
 from generator.validate import Findings, validate
 from generator.write import CREATED, UNCHANGED, stale_files, write_artifacts
@@ -137,6 +137,8 @@ def _summary(
         click.echo(f"  {node.name:<20} {node.role:<14} {node.ip or 'dhcp'}{first}")
     click.echo(f"CA certificate hash: {value.ca_cert_hash}")
     click.echo(f"bootstrap token TTL: {cluster.token_ttl} from kubeadm init")
+    for line in ha.summary(cluster):
+        click.echo(line)
 
 
 @cli.command("init")

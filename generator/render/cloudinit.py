@@ -7,8 +7,8 @@ import gzip
 from importlib import resources
 from typing import Any
 
-from generator.model import REGISTRY_SERVERS, Cluster, Node
-from generator.render import kubeadm, rpm
+from generator.model import CERTIFICATES_FILES, REGISTRY_SERVERS, Cluster, Node
+from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
 from generator.render.templating import render_template
@@ -38,6 +38,7 @@ def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecr
         *package_files(cluster),
         *runtime_files(cluster),
         *kubeadm_files(cluster, node, plan, secrets),
+        *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
         write_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
     ]
@@ -68,6 +69,7 @@ def hosts_block(cluster: Cluster, node: Node) -> str:
     lines = [f"{n.ip} {n.name}" for n in cluster.nodes if n.ip]
     if not node.ip:
         lines.append(f"127.0.1.1 {node.name}")
+    lines += kubevip.hosts_lines(cluster, node)
     return "# BEGIN k8sgen\n" + "".join(f"{line}\n" for line in lines) + "# END k8sgen\n"
 
 
@@ -130,9 +132,20 @@ def kubeadm_files(
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
     files = [write_file("/etc/k8sgen/kubeadm.yaml", dump_all(documents), "0600")]
-    if plan.kind in (INIT, JOIN_CONTROL_PLANE):
+    # The init node always starts from the pre-generated CAs (their hash is in every join);
+    # joining control planes get them here, or download them when init uploaded them.
+    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
+    if plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode):
         files += shared_pki_files(secrets)
     return files
+
+
+def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+    # 0600 like kubeadm's own static pod manifests.
+    return [
+        write_file(path, dump(manifest), "0600")
+        for path, manifest in kubevip.manifests(cluster, node).items()
+    ]
 
 
 def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
@@ -172,4 +185,5 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         apt=apt_settings(cluster),
         dnf=rpm.dnf_settings(cluster),
         firewalld=firewalld_plan(cluster, node),
+        kube_vip=kubevip.steps(cluster, node),
     )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.model import API_PORT, Cluster, Node
+from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
 from generator.secrets import ClusterSecrets
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
 TOKEN_USAGES = ["signing", "authentication"]
+# A joiner starts once the API server before it answers /readyz; the init node creates the
+# bootstrap token (and cluster-info) a few minutes later at worst: keep discovery patient.
+DISCOVERY_TIMEOUT = "15m0s"  # kubeadm's default is 5m0s
 
 
 def token(cluster: Cluster, secrets: ClusterSecrets) -> str:
@@ -36,6 +39,9 @@ def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
     }
     if node.ip:
         init["localAPIEndpoint"] = {"advertiseAddress": node.ip, "bindPort": API_PORT}
+    if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
+        # Pre-generated, so the joiners' configuration carries it before init runs.
+        init["certificateKey"] = secrets.certificate_key
     return [init, cluster_configuration(cluster), kubelet_configuration()]
 
 
@@ -57,8 +63,10 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
 
 
 def cert_sans(cluster: Cluster) -> list[str]:
-    """The endpoint host and every control-plane address, so any of them can serve the API."""
+    """The endpoint host, the VIP and every control-plane address: any of them serves the API."""
     names = [cluster.endpoint_host]
+    if cluster.vip:
+        names.append(cluster.vip.address)
     names += [n.ip for n in cluster.nodes if n.is_control_plane and n.ip]
     return list(dict.fromkeys(names))
 
@@ -81,11 +89,17 @@ def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
         },
         "nodeRegistration": _node_registration(cluster, node),
     }
+    if cluster.kubernetes.timeouts_in_own_section:
+        join["timeouts"] = {"discovery": DISCOVERY_TIMEOUT}
+    else:
+        join["discovery"]["timeout"] = DISCOVERY_TIMEOUT
     if node.is_control_plane:
         local: dict[str, Any] = {"bindPort": API_PORT}
         if node.ip:
             local = {"advertiseAddress": node.ip, **local}
         join["controlPlane"] = {"localAPIEndpoint": local}
+        if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
+            join["controlPlane"]["certificateKey"] = secrets.certificate_key
     return [join]
 
 

@@ -10,6 +10,8 @@ INIT = "init"
 JOIN_CONTROL_PLANE = "join-control-plane"
 JOIN_WORKER = "join-worker"
 API_WAIT_SECONDS = 3600  # the init node installs and pulls everything first: be patient
+API_WAIT_FIRST_DELAY = 5  # seconds between /readyz probes, doubling up to the next value
+API_WAIT_MAX_DELAY = 60
 PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
 
 
@@ -22,15 +24,19 @@ class NodePlan:
     wait_what: str
     wait_timeout: int
     calico_url: str | None  # the init node downloads and patches this manifest
+    wait_first_delay: int = API_WAIT_FIRST_DELAY
+    wait_max_delay: int = API_WAIT_MAX_DELAY
 
 
 def plan(cluster: Cluster, node: Node) -> NodePlan:
     calico_images = cluster.calico.images
+    # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
+    control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
     if node == cluster.init_node:
         return NodePlan(
             INIT,
             (*PHASES, "cni", "report"),
-            calico_images,
+            control_plane_images,
             None,
             "",
             0,
@@ -44,7 +50,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         return NodePlan(
             JOIN_CONTROL_PLANE,
             (*PHASES, "report"),
-            calico_images,
+            control_plane_images,
             f"https://{host}:{port}/readyz",
             f"the API server of {previous.name}",
             API_WAIT_SECONDS,
