@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,11 @@ class Cluster:
     @property
     def pause_image(self) -> str:
         return f"{self.mirrors.images}/pause:{self.kubernetes.pause}"
+
+    @cached_property
+    def host_lines(self) -> str:
+        """'IP NAME' lines of every node with a static address: computed once, not per node."""
+        return "".join(f"{n.ip} {n.name}\n" for n in self.nodes if n.ip)
 
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:

@@ -66,11 +66,9 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:
-    lines = [f"{n.ip} {n.name}" for n in cluster.nodes if n.ip]
-    if not node.ip:
-        lines.append(f"127.0.1.1 {node.name}")
-    lines += kubevip.hosts_lines(cluster, node)
-    return "# BEGIN k8sgen\n" + "".join(f"{line}\n" for line in lines) + "# END k8sgen\n"
+    own = "" if node.address else f"127.0.1.1 {node.name}\n"
+    own += "".join(f"{line}\n" for line in kubevip.hosts_lines(cluster, node))
+    return "# BEGIN k8sgen\n" + cluster.host_lines + own + "# END k8sgen\n"
 
 
 def apt_settings(cluster: Cluster) -> dict[str, str]:
