@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from generator import __version__, model, secrets
+from generator import __version__, budget, model, secrets
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
-from generator.render import ha, render
+from generator.render import Rendering, RenderOptions, ha
 from generator.starter import StarterOptions, starter_spec
 from generator.validate import Findings, validate
 from generator.write import CREATED, UNCHANGED, stale_files, write_artifacts
@@ -99,22 +99,45 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
 )
 @SECRETS_OPTION
 @click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
-def render_command(spec_path: Path, output: Path, secrets_path: Path | None, dry_run: bool) -> None:
+@click.option("--iso", is_flag=True, help="Also write a NoCloud seed ISO (cidata.iso) per node.")
+@click.option("--gzip", "gzipped", is_flag=True, help="Write user-data gzip-compressed.")
+@click.option(
+    "--platform",
+    type=click.Choice(sorted(budget.PLATFORMS)),
+    help="Refuse to render user-data larger than this platform accepts.",
+)
+def render_command(
+    spec_path: Path,
+    output: Path,
+    secrets_path: Path | None,
+    dry_run: bool,
+    iso: bool,
+    gzipped: bool,
+    platform: str | None,
+) -> None:
     """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
     cluster, _ = _load(spec_path)
     path = secrets_path or default_secrets_path(spec_path)
-    if dry_run and not path.exists():
-        cluster_secrets, created = secrets.generate(cluster.name), False
-        click.echo(f"{path}: would be created", err=True)
+    if path.exists() or path.is_symlink():
+        cluster_secrets, created = secrets.load(path, cluster.name), False
     else:
-        cluster_secrets, created = secrets.load_or_create(path, cluster.name)
-    artifacts = render(cluster, cluster_secrets)
+        cluster_secrets, created = secrets.generate(cluster.name), True
+    if platform:
+        # Before anything is written: a refused render leaves no files and no secrets behind.
+        budget.check(cluster, cluster_secrets, budget.PLATFORMS[platform], gzipped)
+    if created and dry_run:
+        click.echo(f"{path}: would be created", err=True)
+    elif created:
+        secrets.write_new(path, cluster_secrets)
+    rendering = Rendering(cluster, cluster_secrets, RenderOptions(iso=iso, gzip=gzipped))
     root = output / cluster.name
-    results = write_artifacts(root, artifacts, dry_run=dry_run)
-    if created:
+    results = write_artifacts(root, rendering, dry_run=dry_run)
+    if created and not dry_run:
         click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
     _summary(cluster, cluster_secrets, root, results, dry_run)
-    for stale in stale_files(root, artifacts):
+    for line in budget.size_table(rendering.sizes):
+        click.echo(line)
+    for stale in stale_files(root, [r.path for r in results]):
         click.echo(f"{stale}: not produced by this render (left in place)", err=True)
 
 

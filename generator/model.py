@@ -129,6 +129,7 @@ class Cluster:
     firewalld: str = DEFAULT_FIREWALLD  # rpm families: "disabled" or "open"
     vip: Vip | None = None
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
+    baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
 
     @property
     def endpoint(self) -> str:
@@ -188,6 +189,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         certificate_distribution=control_plane.get(
             "certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION
         ),
+        baked=bootstrap.get("baked", False),
     )
 
 

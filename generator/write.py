@@ -68,9 +68,9 @@ def _write_atomic(target: Path, content: bytes, mode: int) -> None:
         raise K8sgenError(f"{target}: cannot write: {exc.strerror}") from exc
 
 
-def stale_files(root: Path, artifacts: Iterable[Artifact]) -> list[Path]:
+def stale_files(root: Path, written: Iterable[Path]) -> list[Path]:
     """Files under root/nodes that this render did not produce (a node removed from the spec)."""
-    produced = {root / a.path for a in artifacts}
+    produced = set(written)
     nodes = root / "nodes"
     if not nodes.is_dir():
         return []

@@ -44,3 +44,23 @@ def kubeadm_documents(rendered: Rendered, node: str) -> list[dict[str, Any]]:
 
 def node_names(rendered: Rendered) -> list[str]:
     return [n.name for n in rendered.cluster.nodes]
+
+
+def installed_files(rendered: Rendered, node: str) -> dict[str, dict[str, Any]]:
+    """The files a node has at first boot: a baked image's (packer/files/), then user-data's."""
+    result: dict[str, dict[str, Any]] = {}
+    if rendered.cluster.baked:
+        prefix = "packer/files"
+        for path, artifact in rendered.artifacts.items():
+            if path.startswith(prefix + "/"):
+                target = path.removeprefix(prefix)
+                result[target] = {"path": target, "content": artifact.content.decode()}
+    result.update(files(rendered, node))
+    return result
+
+
+def install_script(rendered: Rendered, node: str) -> str:
+    """The script that installs the packages: the bake's for a baked image, else the node's."""
+    if rendered.cluster.baked:
+        return rendered.text("packer/bake.sh")
+    return scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]

@@ -66,7 +66,7 @@ def test_render_writes_the_contract_tree_with_modes(runner: CliRunner, tmp_path:
     result = runner.invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     root = out / "demo"
-    expected = {"admin.conf", "manifest.json"} | {
+    expected = {"admin.conf", "manifest.json", "terraform/main.tf.json", "terraform/README.md"} | {
         f"nodes/{n}/{f}"
         for n in ("master1", "node1", "node2")
         for f in ("user-data", "meta-data", "network-config")
@@ -78,7 +78,7 @@ def test_render_writes_the_contract_tree_with_modes(runner: CliRunner, tmp_path:
     secrets_file = tmp_path / "cluster.secrets.yaml"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert "created the cluster secrets" in result.stdout
-    assert "11 created, 0 changed, 0 unchanged" in result.stdout
+    assert "13 created, 0 changed, 0 unchanged" in result.stdout
     assert "master1" in result.stdout and "(runs kubeadm init)" in result.stdout
 
 
@@ -93,7 +93,7 @@ def test_render_twice_is_byte_identical_and_reports_unchanged(
     assert runner.invoke(cli, ["render", str(spec), "-o", str(second_out)]).exit_code == 0
     assert all_files(second_out) == first
     again = runner.invoke(cli, ["render", str(spec), "-o", str(out)])
-    assert "0 created, 0 changed, 11 unchanged" in again.stdout
+    assert "0 created, 0 changed, 13 unchanged" in again.stdout
     assert "created the cluster secrets" not in again.stdout
 
 
@@ -106,7 +106,7 @@ def test_changed_spec_reports_changed_and_stale(runner: CliRunner, tmp_path: Pat
     spec.write_text(yaml.safe_dump(data))
     result = runner.invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 0
-    assert "8 files (0 created, 3 changed, 5 unchanged)" in result.stdout
+    assert "10 files (0 created, 4 changed, 6 unchanged)" in result.stdout
     assert "nodes/node2/user-data: not produced by this render (left in place)" in result.stderr
 
 
@@ -125,7 +125,7 @@ def test_dry_run_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(cli, ["render", str(spec), "-o", str(out), "--dry-run"])
     assert result.exit_code == 0, result.stderr
-    assert "would write 11 files" in result.stdout
+    assert "would write 13 files" in result.stdout
     assert not out.exists() and not default_secrets_path(spec).exists()
 
 

@@ -15,7 +15,15 @@ import yaml
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 
 from .conftest import FIXTURES, REPO, Rendered, need
-from .nodedata import cloud_config, files, kubeadm_documents, node_names, scripts
+from .nodedata import (
+    cloud_config,
+    files,
+    install_script,
+    installed_files,
+    kubeadm_documents,
+    node_names,
+    scripts,
+)
 
 CLOUD_INIT = FIXTURES / "cloud-init"
 SHARED_PKI = {
@@ -163,7 +171,7 @@ def test_secrets_reach_only_the_nodes_that_need_them(rendered_examples: list[Ren
 
 def test_containerd_configs_parse_and_carry_the_settings(rendered_examples: list[Rendered]) -> None:
     for rendered in rendered_examples:
-        node_files = files(rendered, rendered.cluster.init_node.name)
+        node_files = installed_files(rendered, rendered.cluster.init_node.name)
         pause = rendered.cluster.pause_image
         v2 = tomllib.loads(node_files["/etc/k8sgen/containerd/config-v2.toml"]["content"])
         cri = v2["plugins"]["io.containerd.grpc.v1.cri"]
@@ -188,7 +196,7 @@ def test_containerd_configs_parse_and_carry_the_settings(rendered_examples: list
 
 def test_crictl_and_kernel_settings(rendered_examples: list[Rendered]) -> None:
     for rendered, node in every_node(rendered_examples):
-        node_files = files(rendered, node)
+        node_files = installed_files(rendered, node)
         crictl = yaml.safe_load(node_files["/etc/crictl.yaml"]["content"])
         assert crictl["runtime-endpoint"] == "unix:///var/run/containerd/containerd.sock"
         assert node_files["/etc/modules-load.d/k8sgen.conf"]["content"].split() == [
@@ -203,7 +211,7 @@ def test_package_repositories_are_the_exact_minor(rendered_examples: list[Render
     for rendered, node in every_node(rendered_examples):
         cluster = rendered.cluster
         formats.add(cluster.os.package_format)
-        script = scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]
+        script = install_script(rendered, node)
         if cluster.os.package_format == "rpm":
             repos = cloud_config(rendered, node)["yum_repos"]
             assert repos["k8sgen-kubernetes"]["baseurl"].endswith(
@@ -213,7 +221,7 @@ def test_package_repositories_are_the_exact_minor(rendered_examples: list[Render
                 assert f"{package}-{cluster.version}" in script.split()
             assert "dnf versionlock add kubelet kubeadm kubectl" in script
             continue
-        lists = files(rendered, node)
+        lists = installed_files(rendered, node)
         line = lists["/etc/k8sgen/apt/kubernetes.list"]["content"]
         assert f"/v{cluster.kubernetes.name}/deb/ /" in line
         for package in ("kubelet", "kubeadm", "kubectl"):

@@ -188,6 +188,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.bootstrap.token: a bootstrap token looks like abcdef.0123456789abcdef",
     ),
     (
+        "baked not a boolean",
+        set_path("spec.bootstrap.baked", "yes"),
+        "spec.bootstrap.baked: 'yes' is not of type 'boolean'",
+    ),
+    (
         "restricted label",
         nodes({**CP, "labels": {"node-role.kubernetes.io/worker": ""}}),
         "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",

@@ -1,13 +1,23 @@
-"""Rendering is pure: a model and its secrets in, a list of artifacts out, same bytes every time."""
+"""Rendering is pure: a model and its secrets in, artifacts out, same bytes every time.
+
+Artifacts come one node at a time (`Rendering` is a generator), so a 1,000-node fleet with seed
+ISOs never sits in memory: the writer stores each node's files before the next is rendered, and
+the manifest needs only each file's hash and size.
+"""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from generator.iso import seed_iso
 from generator.model import Cluster, Node
+from generator.render import packer, terraform
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import user_data
 from generator.render.node import plan
@@ -15,32 +25,108 @@ from generator.render.yamlio import dump
 from generator.secrets import ADMIN_USER, ClusterSecrets
 
 MANIFEST = "manifest.json"
+ISO_NAME = "cidata.iso"
 
 
-def render(cluster: Cluster, secrets: ClusterSecrets) -> list[Artifact]:
-    artifacts = [Artifact("admin.conf", dump(admin_kubeconfig(cluster, secrets)).encode(), 0o600)]
-    for node in cluster.nodes:
-        artifacts += node_artifacts(cluster, node, secrets)
-    artifacts.append(Artifact(MANIFEST, manifest(cluster, artifacts)))
-    return artifacts
+@dataclass(frozen=True)
+class RenderOptions:
+    iso: bool = False  # a NoCloud seed ISO beside each node's files
+    gzip: bool = False  # user-data written gzip-compressed (cloud-init detects it)
 
 
-def node_artifacts(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[Artifact]:
-    node_plan = plan(cluster, node)
+@dataclass(frozen=True)
+class UserDataSize:
+    node: str
+    raw: int
+    gzip: int
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the manifest says about a file: no content, so it stays small."""
+
+    path: str
+    sha256: str
+    size: int
+    mode: int
+    node: str | None
+    role: str | None
+
+
+class Rendering:
+    """The artifacts of one render, produced as they are iterated; then `sizes` holds every
+    node's user-data size (raw and gzip) for the summary and the size budget."""
+
+    def __init__(
+        self, cluster: Cluster, secrets: ClusterSecrets, options: RenderOptions | None = None
+    ) -> None:
+        self.cluster = cluster
+        self.secrets = secrets
+        self.options = options or RenderOptions()
+        self.sizes: list[UserDataSize] = []
+
+    def __iter__(self) -> Iterator[Artifact]:
+        self.sizes = []
+        records: list[FileRecord] = []
+        for artifact in self._artifacts():
+            records.append(_record(artifact))
+            yield artifact
+        yield Artifact(MANIFEST, manifest(self.cluster, records))
+
+    def _artifacts(self) -> Iterator[Artifact]:
+        cluster, secrets = self.cluster, self.secrets
+        yield Artifact("admin.conf", dump(admin_kubeconfig(cluster, secrets)).encode(), 0o600)
+        for node in cluster.nodes:
+            artifacts, size = node_artifacts(cluster, node, secrets, self.options)
+            self.sizes.append(size)
+            yield from artifacts
+        yield from terraform.artifacts(cluster, gzipped=self.options.gzip, iso=self.options.iso)
+        if cluster.baked:
+            yield from packer.artifacts(cluster)
+
+
+def render(
+    cluster: Cluster, secrets: ClusterSecrets, options: RenderOptions | None = None
+) -> list[Artifact]:
+    """Every artifact at once: for tests and small clusters; the CLI streams a `Rendering`."""
+    return list(Rendering(cluster, secrets, options))
+
+
+def _record(artifact: Artifact) -> FileRecord:
+    return FileRecord(
+        artifact.path,
+        hashlib.sha256(artifact.content).hexdigest(),
+        len(artifact.content),
+        artifact.mode,
+        artifact.node,
+        artifact.role,
+    )
+
+
+def user_data_bytes(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> tuple[bytes, bytes]:
+    """A node's user-data, raw and gzip-compressed (no name, no time: same bytes every time)."""
+    raw = user_data(cluster, node, plan(cluster, node), secrets).encode()
+    return raw, gzip.compress(raw, compresslevel=9, mtime=0)
+
+
+def node_artifacts(
+    cluster: Cluster, node: Node, secrets: ClusterSecrets, options: RenderOptions
+) -> tuple[list[Artifact], UserDataSize]:
     folder = f"nodes/{node.name}"
-
-    def artifact(name: str, text: str, mode: int) -> Artifact:
-        return Artifact(f"{folder}/{name}", text.encode(), mode, node.name, node.role)
-
-    # user-data carries the bootstrap token (and CA keys on control planes): 0600.
-    result = [
-        artifact("user-data", user_data(cluster, node, node_plan, secrets), 0o600),
-        artifact("meta-data", dump(meta_data(cluster, node)), 0o644),
+    raw, packed = user_data_bytes(cluster, node, secrets)
+    seed = [
+        # user-data carries the bootstrap token (and CA keys on control planes): 0600.
+        ("user-data", packed if options.gzip else raw, 0o600),
+        ("meta-data", dump(meta_data(cluster, node)).encode(), 0o644),
     ]
     network = network_config(node)
     if network is not None:
-        result.append(artifact("network-config", dump(network), 0o644))
-    return result
+        seed.append(("network-config", dump(network).encode(), 0o644))
+    result = [Artifact(f"{folder}/{n}", c, m, node.name, node.role) for n, c, m in seed]
+    if options.iso:
+        iso = seed_iso([(name, content) for name, content, _ in seed])
+        result.append(Artifact(f"{folder}/{ISO_NAME}", iso, 0o600, node.name, node.role))
+    return result, UserDataSize(node.name, len(raw), len(packed))
 
 
 def meta_data(cluster: Cluster, node: Node) -> dict[str, str]:
@@ -96,7 +182,7 @@ def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any
     }
 
 
-def manifest(cluster: Cluster, artifacts: list[Artifact]) -> bytes:
+def manifest(cluster: Cluster, records: list[FileRecord]) -> bytes:
     data = {
         "cluster": cluster.name,
         "kubernetesVersion": cluster.version,
@@ -109,14 +195,14 @@ def manifest(cluster: Cluster, artifacts: list[Artifact]) -> bytes:
         ],
         "files": [
             {
-                "path": a.path,
-                "sha256": hashlib.sha256(a.content).hexdigest(),
-                "bytes": len(a.content),
-                "mode": f"{a.mode:04o}",
-                "node": a.node,
-                "role": a.role,
+                "path": r.path,
+                "sha256": r.sha256,
+                "bytes": r.size,
+                "mode": f"{r.mode:04o}",
+                "node": r.node,
+                "role": r.role,
             }
-            for a in artifacts
+            for r in records
         ],
     }
     return (json.dumps(data, indent=2) + "\n").encode()

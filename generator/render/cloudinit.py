@@ -10,6 +10,7 @@ from typing import Any
 from generator.model import CERTIFICATES_FILES, REGISTRY_SERVERS, Cluster, Node
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
+from generator.render.image import IMAGE_MARKER, image_marker
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
 from generator.render.templating import render_template
 from generator.render.yamlio import dump, dump_all
@@ -33,10 +34,17 @@ def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, 
 
 
 def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
+    return HEADER + dump(cloud_config(cluster, node, plan, secrets))
+
+
+def cloud_config(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
+) -> dict[str, Any]:
+    # A baked image already holds the package and runtime configuration.
+    image_files = [] if cluster.baked else [*package_files(cluster), *runtime_files(cluster)]
     files = [
         *system_files(cluster, node),
-        *package_files(cluster),
-        *runtime_files(cluster),
+        *image_files,
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
@@ -54,7 +62,7 @@ def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecr
         config["yum_repos"] = rpm.yum_repos(cluster)
     config["write_files"] = files
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
-    return HEADER + dump(config)
+    return config
 
 
 def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
@@ -184,4 +192,6 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         dnf=rpm.dnf_settings(cluster),
         firewalld=firewalld_plan(cluster, node),
         kube_vip=kubevip.steps(cluster, node),
+        image_marker=image_marker(cluster),
+        image_marker_path=IMAGE_MARKER,
     )

@@ -13,6 +13,10 @@ API_WAIT_SECONDS = 3600  # the init node installs and pulls everything first: be
 API_WAIT_FIRST_DELAY = 5  # seconds between /readyz probes, doubling up to the next value
 API_WAIT_MAX_DELAY = 60
 PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
+# What a Packer build runs once, and what first boot of such an image runs instead of PHASES:
+# "image" checks that the image was baked for this spec.
+BAKE_PHASES = ("prepare", "install", "runtime", "prepull")
+BAKED_PHASES = ("prepare", "image", "kubeadm")
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,11 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
     control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
+    phases = BAKED_PHASES if cluster.baked else PHASES
     if node == cluster.init_node:
         return NodePlan(
             INIT,
-            (*PHASES, "cni", "report"),
+            (*phases, "cni", "report"),
             control_plane_images,
             None,
             "",
@@ -49,7 +54,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         port = API_PORT if previous.ip else cluster.endpoint_port
         return NodePlan(
             JOIN_CONTROL_PLANE,
-            (*PHASES, "report"),
+            (*phases, "report"),
             control_plane_images,
             f"https://{host}:{port}/readyz",
             f"the API server of {previous.name}",
@@ -63,7 +68,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     )
     return NodePlan(
         JOIN_WORKER,
-        (*PHASES, "report"),
+        (*phases, "report"),
         worker_images,
         f"https://{cluster.endpoint}/readyz",
         "the cluster API endpoint",

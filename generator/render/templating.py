@@ -12,6 +12,11 @@ import jinja2
 from generator.resources import resource_dir
 
 
+def hcl_string(value: str) -> str:
+    """An HCL quoted string: JSON's escapes, and no template sequences (${ and %{ doubled)."""
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
 def toml_string(value: str) -> str:
     """A TOML basic string; JSON's escapes are a subset TOML accepts."""
     return json.dumps(value)
@@ -29,6 +34,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["q"] = lambda value: shlex.quote(str(value))
     env.filters["toml"] = toml_string
+    env.filters["hcl"] = hcl_string
     return env
 
 

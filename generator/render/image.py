@@ -1,0 +1,26 @@
+"""What a baked image is baked for: recorded in the image, checked on first boot."""
+
+from __future__ import annotations
+
+import json
+
+from generator import __version__
+from generator.model import Cluster
+
+IMAGE_MARKER = "/etc/k8sgen/image.json"
+
+
+def image_marker(cluster: Cluster) -> str:
+    """Everything the bake put into the image (versions, mirrors, images, k8sgen's own version,
+    which decides the config files): a node whose spec says otherwise needs another image."""
+    data = {
+        "k8sgen": __version__,
+        "kubernetesVersion": cluster.version,
+        "os": f"{cluster.os.family} {cluster.os.version}",
+        "imageRepository": cluster.mirrors.images,
+        "packages": cluster.mirrors.packages,
+        "containerd": cluster.mirrors.containerd,
+        "registries": {name: list(urls) for name, urls in cluster.mirrors.registries},
+        "images": list(cluster.calico.images),
+    }
+    return json.dumps(data, sort_keys=True) + "\n"

@@ -1,0 +1,89 @@
+"""The Packer bake: a template, its provisioning script and the files it installs.
+
+The script runs the bootstrap phases that need no cluster (prepare, install, runtime, prepull)
+once, at image-build time, from the same partials as first boot; nodes of a spec with
+`bootstrap.baked: true` then skip them and check the image instead (phase "image").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.model import Cluster
+from generator.render.artifact import Artifact
+from generator.render.cloudinit import (
+    apt_settings,
+    package_files,
+    runtime_files,
+    system_files,
+    write_file,
+)
+from generator.render.image import IMAGE_MARKER, image_marker
+from generator.render.node import BAKE_PHASES, NodePlan
+from generator.render.templating import render_template
+
+FOLDER = "packer"
+TEMPLATE = "k8sgen.pkr.hcl"
+SCRIPT = "bake.sh"
+BAKE = "bake"  # the plan kind of the bake: pulls what any node of the cluster needs
+FILES_DESTINATION = "/tmp/k8sgen-files"
+HOSTS_FILE = "/etc/k8sgen/hosts"
+EMPTY_HOSTS_BLOCK = "# BEGIN k8sgen\n# END k8sgen\n"  # first boot fills it in
+# The default user of each family's cloud images (the Packer variable ssh_username).
+DEFAULT_USERS = {"ubuntu": "ubuntu", "debian": "debian", "rocky": "rocky", "almalinux": "almalinux"}
+
+
+def bake_plan(cluster: Cluster) -> NodePlan:
+    return NodePlan(
+        kind=BAKE,
+        phases=("files", *BAKE_PHASES, "seal"),
+        images=cluster.calico.images,  # kubeadm pulls the control-plane images, pause included
+        wait_url=None,
+        wait_what="",
+        wait_timeout=0,
+        calico_url=None,
+    )
+
+
+def image_files(cluster: Cluster) -> list[dict[str, Any]]:
+    """What user-data would write for prepare, install and runtime, minus the node's hosts."""
+    system = [f for f in system_files(cluster, cluster.init_node) if f["path"] != HOSTS_FILE]
+    return [
+        write_file(HOSTS_FILE, EMPTY_HOSTS_BLOCK),
+        *system,
+        *package_files(cluster),
+        *runtime_files(cluster),
+    ]
+
+
+def image_name(cluster: Cluster) -> str:
+    return f"k8sgen-{cluster.name}-k8s-{cluster.version}-{cluster.os.family}-{cluster.os.version}"
+
+
+def artifacts(cluster: Cluster) -> list[Artifact]:
+    files = image_files(cluster)
+    plan = bake_plan(cluster)
+    script = render_template(
+        "packer/bake.sh.j2",
+        cluster=cluster,
+        plan=plan,
+        files=files,
+        apt=apt_settings(cluster),
+        image_marker_path=IMAGE_MARKER,
+    )
+    template = render_template(
+        "packer/k8sgen.pkr.hcl.j2",
+        cluster=cluster,
+        os_name=f"{cluster.os.family} {cluster.os.version}",
+        default_user=DEFAULT_USERS.get(cluster.os.family, cluster.os.family),
+        output_directory=f"output-{image_name(cluster)}",
+        image_name=f"{image_name(cluster)}.qcow2",
+        files_destination=FILES_DESTINATION,
+        phases=plan.phases,
+    )
+    uploaded = [*files, write_file(IMAGE_MARKER, image_marker(cluster))]
+    return [
+        *(Artifact(f"{FOLDER}/files{f['path']}", f["content"].encode()) for f in uploaded),
+        Artifact(f"{FOLDER}/{SCRIPT}", script.encode(), 0o755),
+        Artifact(f"{FOLDER}/{TEMPLATE}", template.encode()),
+    ]
