@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from generator.errors import K8sgenError
 from generator.model import Cluster, Node
 from generator.render import UserDataSize, user_data_bytes
-from generator.render.cloudinit import BOOTSTRAP_SCRIPT, CALICO_PATCHED, cloud_config
+from generator.render.cloudinit import (
+    BOOTSTRAP_SCRIPT,
+    CALICO_PATCH_SCRIPT,
+    CALICO_PATCHED,
+    cloud_config,
+)
 from generator.render.node import plan
 from generator.secrets import ClusterSecrets
 
@@ -90,41 +95,28 @@ class BudgetError(K8sgenError):
     """User-data does not fit the platform named with --platform."""
 
 
-# (path or path prefix in write_files, what it is, how to make it smaller)
-PARTS: tuple[tuple[str, str, str], ...] = (
-    (
-        CALICO_PATCHED,
-        "embedded Calico manifest",
-        "set cni.calico.manifest to the URL of calico.yaml on a mirror the nodes reach "
-        "(the init node downloads it) instead of a local file",
-    ),
-    (
-        "/etc/kubernetes/pki/",
-        "CA material (kubeadm's shared certificates, control planes only)",
-        "control planes need it: use --gzip or a seed ISO",
-    ),
-    (
-        "/etc/k8sgen/hosts",
-        "/etc/hosts block (one line per node with a static address)",
-        "it grows with the fleet",
-    ),
-    (
-        BOOTSTRAP_SCRIPT,
-        "bootstrap script",
-        "a baked image (spec.bootstrap.baked: true) leaves install, runtime and prepull out",
-    ),
-    (
-        "/etc/k8sgen/containerd/",
-        "containerd configuration",
-        "a baked image (spec.bootstrap.baked: true) holds it instead",
-    ),
-    (
-        "/etc/containerd/certs.d/",
-        "registry mirror configuration",
-        "a baked image (spec.bootstrap.baked: true) holds it instead",
-    ),
-    ("/etc/k8sgen/kubeadm.yaml", "kubeadm configuration", ""),
+# Ways to make user-data smaller, by the parts they remove.
+USE_URL, BAKE = "url", "bake"
+REMEDIES = {
+    USE_URL: "set cni.calico.manifest to the URL of calico.yaml on a mirror the nodes reach "
+    "(the init node downloads it) instead of embedding a local file",
+    BAKE: "bake the image (spec.bootstrap.baked: true, Packer template in OUT/<cluster>/packer/): "
+    "user-data then leaves out the install, runtime and prepull steps and their configuration",
+}
+# (path or path prefix in write_files, what it is, the remedy that removes it)
+PARTS: tuple[tuple[str, str, str | None], ...] = (
+    (CALICO_PATCHED, "embedded Calico manifest", USE_URL),
+    ("/etc/kubernetes/pki/", "CA material (kubeadm's shared certificates, control planes)", None),
+    ("/etc/k8sgen/hosts", "/etc/hosts block (a line per node with a static address)", None),
+    (BOOTSTRAP_SCRIPT, "bootstrap script", BAKE),
+    ("/etc/k8sgen/containerd/", "containerd configuration", BAKE),
+    ("/etc/containerd/certs.d/", "registry mirror configuration", BAKE),
+    ("/etc/k8sgen/apt/", "package repositories", BAKE),
+    ("/etc/crictl.yaml", "crictl configuration", BAKE),
+    (CALICO_PATCH_SCRIPT, "Calico manifest patcher (init node)", None),
+    ("/etc/k8sgen/kubeadm.yaml", "kubeadm configuration", None),
 )
+OTHER = "other files"
 
 
 def large_parts(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[tuple[str, int]]:
@@ -132,7 +124,7 @@ def large_parts(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[t
     totals: dict[str, int] = {}
     config = cloud_config(cluster, node, plan(cluster, node), secrets)
     for entry in config["write_files"]:
-        label = next((p[1] for p in PARTS if entry["path"].startswith(p[0])), "other files")
+        label = next((p[1] for p in PARTS if entry["path"].startswith(p[0])), OTHER)
         totals[label] = totals.get(label, 0) + len(entry["content"].encode())
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
@@ -187,11 +179,12 @@ def overflow_message(
     lines.append(f"largest parts of {node.name}'s user-data:")
     lines += [f"  {label}: {size:,} bytes" for label, size in parts[:5]]
     lines.append("what to do:")
-    lines += [f"  - {advice}" for advice in _advice(platform, gzipped, over, parts)]
+    lines += [f"  - {advice}" for advice in _advice(cluster, platform, gzipped, over, parts)]
     return "\n".join(lines)
 
 
 def _advice(
+    cluster: Cluster,
     platform: Platform,
     gzipped: bool,
     over: Sequence[UserDataSize],
@@ -200,10 +193,13 @@ def _advice(
     advice = []
     if not gzipped and all(fits(s, platform, gzipped=True) for s in over):
         advice.append("render with --gzip: every node then fits (cloud-init decompresses it)")
-    labels = {label for label, _ in parts}
-    for _, label, hint in PARTS:
-        if label in labels and hint and "gzip" not in hint:
-            advice.append(f"{label}: {hint}")
+    sizes = dict(parts)
+    for remedy, text in REMEDIES.items():
+        if remedy == BAKE and cluster.baked:
+            continue
+        saved = sum(sizes.get(label, 0) for _, label, r in PARTS if r == remedy)
+        if saved:
+            advice.append(f"{text} (up to {saved:,} bytes less before compression)")
     advice.append(
         "deliver by seed ISO where the platform takes one (VMware, Proxmox, KVM): "
         "k8sgen render --iso, no size limit"

@@ -33,6 +33,10 @@ def write_artifacts(
         elif status == UNCHANGED and not dry_run and _mode(target) != artifact.mode:
             os.chmod(target, artifact.mode)
         results.append(WriteResult(target, status))
+    if not dry_run and any(r.status != UNCHANGED for r in results):
+        # One flush to disk for the whole render: an fsync per file cost 15 s of a 1,000-node
+        # render with ISOs. Each file still appears whole (rename); after a crash, render again.
+        os.sync()
     return results
 
 
@@ -60,8 +64,6 @@ def _write_atomic(target: Path, content: bytes, mode: int) -> None:
         os.fchmod(fd, mode)  # before any byte lands: secrets are never world-readable
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

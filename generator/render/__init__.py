@@ -106,7 +106,8 @@ def _record(artifact: Artifact) -> FileRecord:
 def user_data_bytes(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> tuple[bytes, bytes]:
     """A node's user-data, raw and gzip-compressed (no name, no time: same bytes every time)."""
     raw = user_data(cluster, node, plan(cluster, node), secrets).encode()
-    return raw, gzip.compress(raw, compresslevel=9, mtime=0)
+    # Level 6, gzip's and Go's default: within bytes of level 9 at half the time per node.
+    return raw, gzip.compress(raw, compresslevel=6, mtime=0)
 
 
 def node_artifacts(

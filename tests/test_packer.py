@@ -1,0 +1,129 @@
+"""The Packer bake: the template parsed by python-hcl2, the script by shellcheck, and the
+user-data of a baked image, which must install nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+import yaml
+from hcl2.utils import SerializationOptions
+
+from generator.render.image import IMAGE_MARKER
+
+from .conftest import REPO, Rendered, need, render_spec
+from .nodedata import files, scripts
+
+BAKED = REPO / "examples" / "baked.yaml"
+BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
+
+
+@pytest.fixture(scope="module")
+def baked() -> Rendered:
+    return render_spec(BAKED)
+
+
+def template(rendered: Rendered) -> dict[str, Any]:
+    options = SerializationOptions(
+        with_comments=False, explicit_blocks=False, strip_string_quotes=True
+    )
+    data: dict[str, Any] = hcl2.loads(
+        rendered.text("packer/k8sgen.pkr.hcl"), serialization_options=options
+    )
+    return data
+
+
+def packer_files(rendered: Rendered) -> dict[str, str]:
+    prefix = "packer/files"
+    return {
+        path.removeprefix(prefix): artifact.content.decode()
+        for path, artifact in rendered.artifacts.items()
+        if path.startswith(prefix + "/")
+    }
+
+
+def run_phases(script: str) -> list[str]:
+    return [line.split()[1] for line in script.splitlines() if line.startswith("run_phase ")]
+
+
+def test_template_parses_and_wires_files_script_and_seed(baked: Rendered) -> None:
+    data = template(baked)
+    plugins = data["packer"][0]["required_plugins"][0]
+    assert plugins["qemu"]["source"] == "github.com/hashicorp/qemu"
+    variables = {name for block in data["variable"] for name in block}
+    assert {"base_image_url", "base_image_checksum", "ssh_public_key"} <= variables
+    source = data["source"][0]["qemu"]["k8sgen"]
+    assert source["disk_image"] is True
+    assert source["cd_label"] == "cidata"
+    assert source["vm_name"] == "k8sgen-baked-k8s-1.33.4-ubuntu-24.04.qcow2"
+    build = data["build"][0]
+    assert build["sources"] == ["source.qemu.k8sgen"]
+    (mkdir,), (upload,), (bake,) = (list(p.values()) for p in build["provisioner"])
+    destination = upload["destination"]
+    assert mkdir["inline"] == [f"mkdir -p {destination}"]
+    assert upload["source"] == "${path.root}/files/"
+    assert bake["script"] == "${path.root}/bake.sh"
+    assert f"K8SGEN_FILES={destination}" in bake["environment_vars"]
+    assert bake["execute_command"].startswith("sudo ")
+
+
+def test_bake_script_passes_shellcheck(baked: Rendered, tmp_path: Path) -> None:
+    path = tmp_path / "bake.sh"
+    path.write_text(baked.text("packer/bake.sh"))
+    assert baked.artifacts["packer/bake.sh"].mode == 0o755
+    result = subprocess.run(
+        [need("shellcheck"), "--severity=style", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_bake_runs_the_build_time_phases_and_installs_every_uploaded_file(
+    baked: Rendered,
+) -> None:
+    script = baked.text("packer/bake.sh")
+    assert run_phases(script) == ["files", "prepare", "install", "runtime", "prepull", "seal"]
+    assert "apt-mark hold kubelet kubeadm kubectl containerd.io" in script
+    assert "kubeadm config images pull --kubernetes-version" in script
+    for image in baked.cluster.calico.images:
+        assert f"{image} " in script
+    uploaded = packer_files(baked)
+    for path in uploaded:
+        assert f'"$FILES_DIR"{path} {path}' in script, path
+    assert "cloud-init clean --logs" in script.split("phase_seal()")[1]
+    assert "kubeadm.yaml" not in " ".join(uploaded)  # the image holds no cluster secret
+    assert not any("/pki/" in path for path in uploaded)
+
+
+def test_baked_user_data_installs_nothing_and_checks_the_image(baked: Rendered) -> None:
+    marker = packer_files(baked)[IMAGE_MARKER].rstrip("\n")
+    for node in ("cp1", "w1"):
+        node_files = files(baked, node)
+        assert not any(p.startswith(("/etc/k8sgen/apt/", "/etc/k8sgen/containerd/")) for p in node_files)
+        script = scripts(baked, node)[BOOTSTRAP]
+        for needle in ("apt-get", "apt-mark", "phase_install", "phase_runtime", "phase_prepull"):
+            assert needle not in script, needle
+        phases = run_phases(script)
+        assert phases[:3] == ["prepare", "image", "kubeadm"]
+        assert "install" not in phases and "prepull" not in phases
+        assert f"expected='{marker}'" in script  # what the bake writes into the image
+    assert run_phases(scripts(baked, "cp1")[BOOTSTRAP])[-2:] == ["cni", "report"]
+
+
+def test_image_marker_follows_the_settings(baked: Rendered, tmp_path: Path) -> None:
+    data = yaml.safe_load(BAKED.read_text())
+    data["spec"]["kubernetes"]["version"] = "1.33.5"
+    spec = tmp_path / "newer.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    newer = render_spec(spec)
+    assert packer_files(newer)[IMAGE_MARKER] != packer_files(baked)[IMAGE_MARKER]
+    assert '"kubernetesVersion": "1.33.5"' in packer_files(newer)[IMAGE_MARKER]
+
+
+def test_an_image_that_is_not_baked_renders_no_packer_folder() -> None:
+    rendered = render_spec(REPO / "examples" / "single.yaml")
+    assert not any(path.startswith("packer/") for path in rendered.artifacts)
+    script = scripts(rendered, "master1")[BOOTSTRAP]
+    assert run_phases(script)[:5] == ["prepare", "install", "runtime", "prepull", "kubeadm"]

@@ -1,0 +1,75 @@
+"""Rendering streams: one node at a time, the manifest from hashes, secrets made once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator import secrets
+from generator.cli import cli
+from generator.render import RenderOptions, Rendering, render
+
+from .conftest import REPO, render_spec
+
+HA = REPO / "examples" / "ha-external-lb.yaml"
+
+
+def test_nodes_are_rendered_only_as_the_writer_asks_for_them() -> None:
+    base = render_spec(HA)
+    rendering = Rendering(base.cluster, base.secrets, RenderOptions(iso=True))
+    stream = iter(rendering)
+    seen = []
+    for artifact in stream:
+        seen.append(artifact.path)
+        if artifact.path == "nodes/cp1/cidata.iso":
+            break
+    # The first node is complete; nothing of the second one exists yet.
+    assert [s.node for s in rendering.sizes] == ["cp1"]
+    assert not any(p.startswith("nodes/cp2/") for p in seen)
+    rest = [a.path for a in stream]
+    assert [s.node for s in rendering.sizes] == ["cp1", "cp2", "cp3", "w1", "w2"]
+    assert rest[-1] == "manifest.json"
+
+
+def test_manifest_lists_every_artifact_with_its_hash_and_size() -> None:
+    base = render_spec(HA)
+    artifacts = render(base.cluster, base.secrets, RenderOptions(iso=True, gzip=True))
+    *files, manifest = artifacts
+    data = json.loads(manifest.content)
+    assert [f["path"] for f in data["files"]] == [a.path for a in files]
+    for entry, artifact in zip(data["files"], files, strict=True):
+        assert entry["sha256"] == hashlib.sha256(artifact.content).hexdigest()
+        assert entry["bytes"] == len(artifact.content)
+        assert entry["mode"] == f"{artifact.mode:04o}"
+        assert (entry["node"], entry["role"]) == (artifact.node, artifact.role)
+    roles = {e["node"]: e["role"] for e in data["files"] if e["node"]}
+    assert roles == {"cp1": "control-plane", "cp2": "control-plane", "cp3": "control-plane",
+                     "w1": "worker", "w2": "worker"}
+
+
+def test_a_fleet_render_generates_the_secrets_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load(HA.read_text())
+    data["spec"]["nodes"] += [
+        {"name": f"w{i}", "role": "worker", "address": f"192.168.10.{i}/24"} for i in range(30, 60)
+    ]
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    calls = []
+    real = secrets.generate
+
+    def counting(cluster: str) -> secrets.ClusterSecrets:
+        calls.append(cluster)
+        return real(cluster)
+
+    monkeypatch.setattr(secrets, "generate", counting)
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out"), "--iso"])
+    assert result.exit_code == 0, result.stderr
+    assert calls == ["prod"]
+    assert len(list((tmp_path / "out" / "prod" / "nodes").glob("*/cidata.iso"))) == 35
