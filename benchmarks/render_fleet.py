@@ -50,7 +50,9 @@ def render(spec: Path, out: Path) -> tuple[float, int]:
     _, status, usage = _wait(child)
     elapsed = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"k8sgen render failed: {child.stderr.read().decode() if child.stderr else ''}")
+        raise SystemExit(
+            f"k8sgen render failed: {child.stderr.read().decode() if child.stderr else ''}"
+        )
     return elapsed, usage.ru_maxrss
 
 
@@ -73,7 +75,11 @@ def localds_loop(nodes_dir: Path, limit: int | None) -> tuple[float, int]:
         command = [tool]
         if (folder / "network-config").exists():
             command += ["-N", str(folder / "network-config")]
-        command += [str(folder / "localds.iso"), str(folder / "user-data"), str(folder / "meta-data")]
+        command += [
+            str(folder / "localds.iso"),
+            str(folder / "user-data"),
+            str(folder / "meta-data"),
+        ]
         subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start, len(folders)
 
@@ -101,7 +107,11 @@ def main() -> None:
         print(f"cloud-localds loop on the same seeds ({count} nodes):")
         print(
             f"  {count:>5} nodes: {seconds:6.2f} s wall, {seconds / count * 1000:6.2f} ms/node"
-            + (f" (x{args.nodes / count:.0f}: {seconds / count * args.nodes:.1f} s)" if count < args.nodes else "")
+            + (
+                f" (x{args.nodes / count:.0f}: {seconds / count * args.nodes:.1f} s)"
+                if count < args.nodes
+                else ""
+            )
         )
 
 

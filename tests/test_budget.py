@@ -42,7 +42,8 @@ def cloud_init_reads(path: Path) -> bytes:
     interpreter = Path(need("cloud-init")).read_text().splitlines()[0].removeprefix("#!")
     code = (
         "import sys; from cloudinit.user_data import convert_string; "
-        "sys.stdout.buffer.write(convert_string(open(sys.argv[1], 'rb').read()).get_payload(decode=True))"
+        "message = convert_string(open(sys.argv[1], 'rb').read()); "
+        "sys.stdout.buffer.write(message.get_payload(decode=True))"
     )
     result = subprocess.run([interpreter, "-c", code, str(path)], capture_output=True, check=True)
     return result.stdout
@@ -100,7 +101,7 @@ def test_platform_suggests_gzip_when_it_is_enough_and_accepts_it(tmp_path: Path)
     assert "render with --gzip: every node then fits" in stderr
     assert "bake the image (spec.bootstrap.baked: true" in stderr
     assert not root.exists()
-    code, stdout, stderr, root = render(tmp_path, spec, "--platform", "aws", "--gzip")
+    code, _, stderr, root = render(tmp_path, spec, "--platform", "aws", "--gzip")
     assert code == 0, stderr
     assert (root / "nodes" / "master1" / "user-data").stat().st_size <= 16384
 

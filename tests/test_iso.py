@@ -60,7 +60,9 @@ def cloud_localds(tmp_path: Path, seed: dict[str, bytes]) -> Path:
 def node_seed(rendered: Rendered, node: str) -> dict[str, bytes]:
     names = ("user-data", "meta-data", "network-config")
     paths = {name: f"nodes/{node}/{name}" for name in names}
-    return {name: rendered.artifacts[p].content for name, p in paths.items() if p in rendered.artifacts}
+    return {
+        name: rendered.artifacts[p].content for name, p in paths.items() if p in rendered.artifacts
+    }
 
 
 @pytest.fixture(scope="module")

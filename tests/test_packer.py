@@ -101,7 +101,9 @@ def test_baked_user_data_installs_nothing_and_checks_the_image(baked: Rendered) 
     marker = packer_files(baked)[IMAGE_MARKER].rstrip("\n")
     for node in ("cp1", "w1"):
         node_files = files(baked, node)
-        assert not any(p.startswith(("/etc/k8sgen/apt/", "/etc/k8sgen/containerd/")) for p in node_files)
+        assert not any(
+            p.startswith(("/etc/k8sgen/apt/", "/etc/k8sgen/containerd/")) for p in node_files
+        )
         script = scripts(baked, node)[BOOTSTRAP]
         for needle in ("apt-get", "apt-mark", "phase_install", "phase_runtime", "phase_prepull"):
             assert needle not in script, needle

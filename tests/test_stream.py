@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from generator import secrets
 from generator.cli import cli
-from generator.render import RenderOptions, Rendering, render
+from generator.render import Rendering, RenderOptions, render
 
 from .conftest import REPO, render_spec
 
@@ -48,8 +48,13 @@ def test_manifest_lists_every_artifact_with_its_hash_and_size() -> None:
         assert entry["mode"] == f"{artifact.mode:04o}"
         assert (entry["node"], entry["role"]) == (artifact.node, artifact.role)
     roles = {e["node"]: e["role"] for e in data["files"] if e["node"]}
-    assert roles == {"cp1": "control-plane", "cp2": "control-plane", "cp3": "control-plane",
-                     "w1": "worker", "w2": "worker"}
+    assert roles == {
+        "cp1": "control-plane",
+        "cp2": "control-plane",
+        "cp3": "control-plane",
+        "w1": "worker",
+        "w2": "worker",
+    }
 
 
 def test_a_fleet_render_generates_the_secrets_once(
