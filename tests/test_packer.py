@@ -3,6 +3,8 @@ user-data of a baked image, which must install nothing."""
 
 from __future__ import annotations
 
+import configparser
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,12 @@ import pytest
 import yaml
 from hcl2.utils import SerializationOptions
 
+from generator.render import rpm
 from generator.render.image import IMAGE_MARKER
 
 from .conftest import REPO, Rendered, need, render_spec
-from .nodedata import files, scripts
+from .nodedata import cloud_config, files, node_names, scripts
+from .test_os_support import WRITE_REPOS, cloud_init_python
 
 BAKED = REPO / "examples" / "baked.yaml"
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
@@ -129,3 +133,51 @@ def test_an_image_that_is_not_baked_renders_no_packer_folder() -> None:
     assert not any(path.startswith("packer/") for path in rendered.artifacts)
     script = scripts(rendered, "master1")[BOOTSTRAP]
     assert run_phases(script)[:5] == ["prepare", "install", "runtime", "prepull", "kubeadm"]
+
+
+def baked_variant(tmp_path: Path, example: str) -> Rendered:
+    data = yaml.safe_load((REPO / "examples" / example).read_text())
+    data["spec"].setdefault("bootstrap", {})["baked"] = True
+    spec = tmp_path / example
+    spec.write_text(yaml.safe_dump(data))
+    return render_spec(spec)
+
+
+@pytest.mark.parametrize("example", ["rocky9.yaml", "openeuler2403-arm64.yaml"])
+def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, example: str) -> None:
+    rendered = baked_variant(tmp_path, example)
+    uploaded = packer_files(rendered)
+    repos = {p: text for p, text in uploaded.items() if p.startswith(rpm.REPO_DIR + "/")}
+    assert sorted(repos) == sorted(rpm.dnf_settings(rendered.cluster)["repo_files"])
+    # cloud-init's own yum_repos module, on the repositories a node that is not baked gets.
+    written = tmp_path / "cloud-init"
+    written.mkdir()
+    result = subprocess.run(
+        [*cloud_init_python(), "-c", WRITE_REPOS, str(written)],
+        input=json.dumps(rpm.yum_repos(rendered.cluster)),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for path, text in repos.items():
+        ours, theirs = configparser.ConfigParser(), configparser.ConfigParser()
+        ours.read_string(text)
+        theirs.read(written / Path(path).name)
+        assert {s: dict(ours[s]) for s in ours.sections()} == {
+            s: dict(theirs[s]) for s in theirs.sections()
+        }
+    script = rendered.text("packer/bake.sh")
+    assert "dnf versionlock add" in script
+    for node in node_names(rendered):
+        assert "yum_repos" not in cloud_config(rendered, node)
+        assert "dnf " not in scripts(rendered, node)[BOOTSTRAP]
+    paths = [tmp_path / "bake.sh"]
+    paths[0].write_text(script)
+    for node in node_names(rendered):
+        path = tmp_path / f"{node}.sh"
+        path.write_text(scripts(rendered, node)[BOOTSTRAP])
+        paths.append(path)
+    result = subprocess.run(
+        [need("shellcheck"), "--severity=style", *map(str, paths)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout

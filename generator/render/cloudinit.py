@@ -58,7 +58,7 @@ def cloud_config(
     }
     if cluster.ssh_keys:
         config["ssh_authorized_keys"] = list(cluster.ssh_keys)
-    if cluster.os.package_format == "rpm":
+    if cluster.os.package_format == "rpm" and not cluster.baked:
         config["yum_repos"] = rpm.yum_repos(cluster)
     config["write_files"] = files
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]

@@ -17,6 +17,7 @@ def image_marker(cluster: Cluster) -> str:
         "k8sgen": __version__,
         "kubernetesVersion": cluster.version,
         "os": f"{cluster.os.family} {cluster.os.version}",
+        "arch": cluster.arch.name,
         "imageRepository": cluster.mirrors.images,
         "packages": cluster.mirrors.packages,
         "containerd": cluster.mirrors.containerd,

@@ -7,9 +7,13 @@ once, at image-build time, from the same partials as first boot; nodes of a spec
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
+import io
 from typing import Any
 
 from generator.model import Cluster
+from generator.render import rpm
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import (
     apt_settings,
@@ -18,6 +22,7 @@ from generator.render.cloudinit import (
     system_files,
     write_file,
 )
+from generator.render.firewall import FirewalldPlan, firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
 from generator.render.node import BAKE_PHASES, NodePlan
 from generator.render.templating import render_template
@@ -52,8 +57,35 @@ def image_files(cluster: Cluster) -> list[dict[str, Any]]:
         write_file(HOSTS_FILE, EMPTY_HOSTS_BLOCK),
         *system,
         *package_files(cluster),
+        *repo_files(cluster),
         *runtime_files(cluster),
     ]
+
+
+def repo_files(cluster: Cluster) -> list[dict[str, Any]]:
+    """dnf: the .repo files cloud-init's yum_repos writes on a node that is not baked."""
+    if cluster.os.package_format != "rpm":
+        return []
+    return [
+        write_file(f"{rpm.REPO_DIR}/{repo_id}.repo", repo_file(repo_id, config))
+        for repo_id, config in rpm.yum_repos(cluster).items()
+    ]
+
+
+def repo_file(repo_id: str, config: dict[str, Any]) -> str:
+    """One repository in yum.conf(5) form, values spelled as cloud-init spells them."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser[repo_id] = {k: str(int(v)) if isinstance(v, bool) else str(v) for k, v in config.items()}
+    text = io.StringIO()
+    parser.write(text)
+    return text.getvalue()
+
+
+def bake_firewalld(cluster: Cluster) -> FirewalldPlan:
+    """What every node opens (rpm families with spec.os.firewalld "open"): control planes
+    open their own ports on first boot."""
+    worker = dataclasses.replace(cluster.init_node, role="worker")
+    return firewalld_plan(cluster, worker)
 
 
 def image_name(cluster: Cluster) -> str:
@@ -69,6 +101,8 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         plan=plan,
         files=files,
         apt=apt_settings(cluster),
+        dnf=rpm.dnf_settings(cluster),
+        firewalld=bake_firewalld(cluster),
         image_marker_path=IMAGE_MARKER,
     )
     template = render_template(

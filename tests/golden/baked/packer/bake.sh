@@ -17,6 +17,8 @@ readonly NODE_NAME=image-bake
 readonly NODE_ROLE=bake
 readonly OS_ID=ubuntu
 readonly OS_VERSION_ID=24.04
+readonly ARCH=amd64
+readonly MACHINE=x86_64
 readonly KUBERNETES_VERSION=1.33.4
 readonly IMAGE_REPOSITORY=registry.aliyuncs.com/google_containers
 readonly PAUSE_IMAGE=registry.aliyuncs.com/google_containers/pause:3.10
@@ -117,13 +119,22 @@ os_release() {
   sed -n "s/^$1=//p" /etc/os-release | tr -d '"'
 }
 
-phase_prepare() {
-  local os_id os_version
+# The node must be what the spec was rendered for: packages and images depend on it.
+check_node_matches_spec() {
+  local os_id os_version machine
   os_id=$(os_release ID)
   os_version=$(os_release VERSION_ID)
   if [ "$os_id" != "$OS_ID" ] || [ "$os_version" != "$OS_VERSION_ID" ]; then
     fail "this node runs $os_id $os_version but the spec says $OS_ID $OS_VERSION_ID: render for the right os"
   fi
+  machine=$(uname -m)
+  if [ "$machine" != "$MACHINE" ]; then
+    fail "this node is $machine but the spec says arch $ARCH ($MACHINE): render with the right spec.arch"
+  fi
+}
+
+phase_prepare() {
+  check_node_matches_spec
   # Our block in /etc/hosts, replaced on every run.
   sed -i '/^# BEGIN k8sgen$/,/^# END k8sgen$/d' /etc/hosts
   cat "$CONFIG_DIR/hosts" >>/etc/hosts
