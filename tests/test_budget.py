@@ -144,3 +144,13 @@ def test_limits_are_the_documented_numbers() -> None:
         "gcp": 262144,
         "nocloud": None,
     }
+
+
+def test_a_baked_cluster_is_not_told_to_bake(tmp_path: Path) -> None:
+    spec = tmp_path / "baked.yaml"
+    spec.write_text((REPO / "examples" / "baked.yaml").read_text())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out), "--platform", "aws"])
+    assert result.exit_code == 1
+    assert "cp1:" in result.stderr and "render with --gzip" in result.stderr
+    assert "bake the image" not in result.stderr
