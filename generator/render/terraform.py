@@ -93,7 +93,7 @@ def module(cluster: Cluster, gzipped: bool, iso: bool) -> dict[str, Any]:
 
 def artifacts(cluster: Cluster, gzipped: bool, iso: bool) -> list[Artifact]:
     data = module(cluster, gzipped, iso)
-    readme = render_template("terraform/README.md.j2", cluster=cluster, gzipped=gzipped, iso=iso)
+    readme = render_template("terraform/README.md.j2", cluster=cluster)
     return [
         Artifact(f"{FOLDER}/main.tf.json", (json.dumps(data, indent=2) + "\n").encode()),
         Artifact(f"{FOLDER}/README.md", readme.encode()),
