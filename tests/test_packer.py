@@ -181,3 +181,11 @@ def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, examp
         [need("shellcheck"), "--severity=style", *map(str, paths)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_bake_of_a_vip_cluster_pulls_kube_vip(tmp_path: Path) -> None:
+    rendered = baked_variant(tmp_path, "ha-vip.yaml")
+    assert rendered.cluster.vip is not None
+    image = rendered.cluster.vip.image
+    assert f"{image} " in rendered.text("packer/bake.sh")
+    assert image in packer_files(rendered)[IMAGE_MARKER]

@@ -10,6 +10,11 @@ from generator.model import Cluster
 IMAGE_MARKER = "/etc/k8sgen/image.json"
 
 
+def baked_images(cluster: Cluster) -> tuple[str, ...]:
+    """Pulled at bake time beyond kubeadm's own list: kube-vip (with a VIP) and Calico."""
+    return (*((cluster.vip.image,) if cluster.vip else ()), *cluster.calico.images)
+
+
 def image_marker(cluster: Cluster) -> str:
     """Everything the bake put into the image (versions, mirrors, images, k8sgen's own version,
     which decides the config files): a node whose spec says otherwise needs another image."""
@@ -22,6 +27,6 @@ def image_marker(cluster: Cluster) -> str:
         "packages": cluster.mirrors.packages,
         "containerd": cluster.mirrors.containerd,
         "registries": {name: list(urls) for name, urls in cluster.mirrors.registries},
-        "images": list(cluster.calico.images),
+        "images": list(baked_images(cluster)),
     }
     return json.dumps(data, sort_keys=True) + "\n"

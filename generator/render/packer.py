@@ -23,7 +23,7 @@ from generator.render.cloudinit import (
     write_file,
 )
 from generator.render.firewall import FirewalldPlan, firewalld_plan
-from generator.render.image import IMAGE_MARKER, image_marker
+from generator.render.image import IMAGE_MARKER, baked_images, image_marker
 from generator.render.node import BAKE_PHASES, NodePlan
 from generator.render.templating import render_template
 
@@ -42,7 +42,7 @@ def bake_plan(cluster: Cluster) -> NodePlan:
     return NodePlan(
         kind=BAKE,
         phases=("files", *BAKE_PHASES, "seal"),
-        images=cluster.calico.images,  # kubeadm pulls the control-plane images, pause included
+        images=baked_images(cluster),  # kubeadm pulls the control-plane images, pause included
         wait_url=None,
         wait_what="",
         wait_timeout=0,

@@ -110,6 +110,7 @@ phase_files() {
   install -D -m 0644 "$FILES_DIR"/etc/k8sgen/containerd/config-v2.toml /etc/k8sgen/containerd/config-v2.toml
   install -D -m 0644 "$FILES_DIR"/etc/k8sgen/containerd/config-v3.toml /etc/k8sgen/containerd/config-v3.toml
   install -D -m 0644 "$FILES_DIR"/etc/containerd/certs.d/docker.io/hosts.toml /etc/containerd/certs.d/docker.io/hosts.toml
+  install -D -m 0644 "$FILES_DIR"/etc/containerd/certs.d/ghcr.io/hosts.toml /etc/containerd/certs.d/ghcr.io/hosts.toml
   install -D -m 0644 "$FILES_DIR"/etc/containerd/certs.d/quay.io/hosts.toml /etc/containerd/certs.d/quay.io/hosts.toml
   install -D -m 0644 "$FILES_DIR"/etc/crictl.yaml /etc/crictl.yaml
 }
