@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from generator import __version__, budget, model, secrets
+from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
 from generator.render import Rendering, RenderOptions, ha
@@ -245,6 +246,10 @@ def init_command(
     except OSError as exc:
         raise K8sgenError(f"{output}: cannot write: {exc.strerror}") from exc
     click.echo(f"{output}: written; next: k8sgen render {output}", err=True)
+
+
+for _command in OFFLINE_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

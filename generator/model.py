@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from generator import versions
-from generator.calico_patch import PatchError, patch_manifest
+from generator.calico_patch import PatchError, calico_image, patch_manifest
 from generator.errors import K8sgenError
+from generator.offline import Offline, build_offline
 
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
@@ -61,6 +62,7 @@ class Mirrors:
     packages: str
     containerd: str
     registries: tuple[tuple[str, tuple[str, ...]], ...]  # sorted by registry
+    calico_images: str | None = None  # Calico image references are rewritten to this path
 
     def package_repo(self, minor: versions.KubernetesMinor, package_format: str) -> str:
         return f"{self.packages.rstrip('/')}/v{minor.name}/{package_format}/"
@@ -72,11 +74,15 @@ class Calico:
     release: versions.CalicoRelease
     manifest_url: str | None  # downloaded and patched by the init node
     manifest_file: Path | None  # read, patched and embedded at render time
-    manifest_patched: str | None  # that file with the pod CIDR set
+    manifest_patched: str | None  # that file with the pod CIDR set (and images moved)
+    image_repository: str | None = None  # mirrors.calicoImages
 
     @property
     def images(self) -> tuple[str, ...]:
-        return self.release.images(self.version)
+        upstream = self.release.images(self.version)
+        if self.image_repository is None:
+            return upstream
+        return tuple(calico_image(image, self.image_repository) for image in upstream)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class Cluster:
     vip: Vip | None = None
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
+    offline: Offline = field(default_factory=Offline)
 
     @property
     def endpoint(self) -> str:
@@ -166,6 +173,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     bootstrap = spec.get("bootstrap", {})
     pod_subnet = kube.get("podSubnet", DEFAULT_POD_SUBNET)
+    mirrors = _mirrors(spec.get("mirrors", {}))
+    calico = spec.get("cni", {}).get("calico", {})
     return Cluster(
         name=data["metadata"]["name"],
         version=kube["version"],
@@ -175,8 +184,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         dns_domain=kube.get("dnsDomain", DEFAULT_DNS_DOMAIN),
         endpoint_host=host,
         endpoint_port=port,
-        mirrors=_mirrors(spec.get("mirrors", {})),
-        calico=_calico(spec.get("cni", {}).get("calico", {}), minor, pod_subnet, base_dir),
+        mirrors=mirrors,
+        calico=_calico(calico, minor, pod_subnet, base_dir, mirrors.calico_images),
         os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
         token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
         token_override=bootstrap.get("token"),
@@ -190,6 +199,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
             "certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION
         ),
         baked=bootstrap.get("baked", False),
+        offline=build_offline(spec),
     )
 
 
@@ -235,27 +245,33 @@ def _mirrors(data: dict[str, Any]) -> Mirrors:
         packages=merged["packages"],
         containerd=merged["containerd"],
         registries=tuple(sorted((k, tuple(v)) for k, v in merged["registries"].items())),
+        calico_images=merged.get("calicoImages"),
     )
 
 
 def _calico(
-    data: dict[str, Any], minor: versions.KubernetesMinor, pod_subnet: str, base_dir: Path
+    data: dict[str, Any],
+    minor: versions.KubernetesMinor,
+    pod_subnet: str,
+    base_dir: Path,
+    image_repository: str | None,
 ) -> Calico:
     version = data.get("version", minor.calico_default)
     manifest = data.get("manifest", CALICO_MANIFEST_URL.format(version=version))
     release = versions.CALICO[versions.calico_minor_of(version)]
     if manifest.startswith(("http://", "https://")):
-        return Calico(version, release, manifest, None, None)
+        return Calico(version, release, manifest, None, None, image_repository)
     path = base_dir / manifest
-    return Calico(version, release, None, path, _patched_manifest(path, pod_subnet))
+    patched = _patched_manifest(path, pod_subnet, image_repository)
+    return Calico(version, release, None, path, patched, image_repository)
 
 
-def _patched_manifest(path: Path, pod_subnet: str) -> str:
+def _patched_manifest(path: Path, pod_subnet: str, image_repository: str | None) -> str:
     """Read and patch a local manifest now, so a bad file fails the render, not the node."""
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise K8sgenError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; is it calico.yaml?")
-        return patch_manifest(path.read_text("utf-8"), pod_subnet)
+        return patch_manifest(path.read_text("utf-8"), pod_subnet, image_repository)
     except (OSError, UnicodeDecodeError) as exc:
         raise K8sgenError(f"{path}: cannot read the Calico manifest: {exc}") from exc
     except PatchError as exc:

@@ -358,6 +358,15 @@ def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
+def check_offline(data: dict[str, Any], findings: Findings) -> None:
+    offline = data["spec"].get("offline", {})
+    if offline.get("bundle") and offline.get("enabled") is False:
+        findings.error(
+            ("spec", "offline", "enabled"),
+            "bundle: true implies the zero-egress guarantee; remove enabled: false",
+        )
+
+
 SEMANTIC_CHECKS: tuple[Check, ...] = (
     check_kubernetes_version,
     check_os,
@@ -369,6 +378,7 @@ SEMANTIC_CHECKS: tuple[Check, ...] = (
     check_calico,
     check_bootstrap,
     *validate_ha.CHECKS,
+    check_offline,
 )
 
 

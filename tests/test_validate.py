@@ -13,6 +13,7 @@ import yaml
 from generator import model, versions
 from generator.errors import SpecError
 from generator.load import load_text
+from generator.offline import Offline, build_offline
 from generator.resources import load_schema
 from generator.validate import validate
 
@@ -198,6 +199,21 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",
     ),
     (
+        "bundle without the guarantee",
+        set_path("spec.offline", {"bundle": True, "enabled": False}),
+        "spec.offline.enabled: bundle: true implies the zero-egress guarantee",
+    ),
+    (
+        "allowed host is a URL",
+        set_path("spec.offline", {"allowedHosts": ["https://mirror.example"]}),
+        "spec.offline.allowedHosts[0]: 'https://mirror.example' is not valid here",
+    ),
+    (
+        "calico images with a tag",
+        set_path("spec.mirrors.calicoImages", "harbor.example/calico:v3"),
+        "spec.mirrors.calicoImages: 'harbor.example/calico:v3' is not valid here",
+    ),
+    (
         "unknown field",
         set_path("spec.kubernetes.podCidr", "10.1.0.0/16"),
         "spec.kubernetes.podCidr: unknown field (expected one of: dnsDomain, podSubnet,",
@@ -341,6 +357,12 @@ def test_schema_defaults_are_the_model_defaults() -> None:
     assert defs["vip"]["properties"]["image"]["default"] == model.DEFAULT_KUBE_VIP_IMAGE
     ntp = load_schema("cluster.schema.json")["properties"]["spec"]["properties"]["ntp"]
     assert tuple(ntp["default"]) == model.DEFAULT_NTP
+    offline = defs["offline"]["properties"]
+    defaults = Offline()
+    assert offline["enabled"]["default"] is defaults.enabled
+    assert offline["bundle"]["default"] is defaults.bundle
+    assert offline["allowedHosts"]["default"] == []
+    assert build_offline({}) == defaults
 
 
 def test_os_enum_matches_the_support_table() -> None:

@@ -119,6 +119,8 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
     ]
     for registry, mirrors in cluster.mirrors.registries:
         server = REGISTRY_SERVERS.get(registry, f"https://{registry}")
+        if cluster.offline.enabled:
+            server = mirrors[0]  # air-gapped: never fall back to the upstream registry
         hosts = render_template("hosts.toml.j2", registry=registry, server=server, mirrors=mirrors)
         files.append(write_file(f"{CERTS_DIR}/{registry}/hosts.toml", hosts))
     crictl = {
