@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, model, secrets
+from generator import __version__, budget, lint, model, secrets
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
@@ -126,6 +126,12 @@ def render_command(
     if platform:
         # Before anything is written: a refused render leaves no files and no secrets behind.
         budget.check(cluster, cluster_secrets, budget.PLATFORMS[platform], gzipped)
+    # The zero-egress guarantee, also before anything is written.
+    egress = (
+        lint.enforce(cluster, Rendering(cluster, cluster_secrets))
+        if cluster.offline.enabled
+        else None
+    )
     if created and dry_run:
         click.echo(f"{path}: would be created", err=True)
     elif created:
@@ -140,6 +146,8 @@ def render_command(
         click.echo(line)
     for stale in stale_files(root, [r.path for r in results]):
         click.echo(f"{stale}: not produced by this render (left in place)", err=True)
+    if egress is not None:
+        click.echo(egress.summary())
 
 
 def _summary(

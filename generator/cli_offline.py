@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from generator import images, model
+from generator import images, lint, model, secrets
 from generator.load import load_spec
+from generator.render import render
 from generator.validate import validate
 
 SPEC_ARGUMENT = click.argument(
@@ -43,4 +44,23 @@ def images_command(spec_path: Path, fmt: str) -> None:
     click.echo(images.render_images(cluster, images.cluster_images(cluster), fmt), nl=False)
 
 
-COMMANDS = (images_command,)
+@click.command("lint")
+@SPEC_ARGUMENT
+def lint_command(spec_path: Path) -> None:
+    """Zero-egress check: every host a node of SPEC would reach must be allowed.
+
+    Renders in memory (with throwaway secrets: hosts do not depend on them) and prints each
+    reach outside the allowed set as NODE: FILE:LINE: HOST (what); exit 1 if there is any.
+    """
+    cluster = load_cluster(spec_path)
+    report = lint.lint(cluster, render(cluster, secrets.generate(cluster.name)))
+    for finding in report.findings:
+        click.echo(finding.format())
+    click.echo(report.summary(), err=not report.clean)
+    if not cluster.offline.enabled:
+        click.echo(f"{spec_path}: offline.enabled is false: render does not enforce this", err=True)
+    if not report.clean:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = (images_command, lint_command)

@@ -1,0 +1,249 @@
+"""Zero-egress lint: every host a node would reach, read back from its rendered user-data.
+
+Scans what cloud-init writes: URLs in scripts and repository files, containerd hosts.toml
+servers and mirrors, image references (manifests, kubeadm imageRepository, the sandbox
+image, images named in scripts), the NTP servers, the API endpoint. An image whose registry
+has a hosts.toml on the node is reached through that file's hosts (checked themselves); in
+bundle mode an image the bundle carries is not reached at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from generator.errors import K8sgenError
+from generator.images import cluster_images
+from generator.model import Cluster
+from generator.refs import host_of, parse_image, url_host
+from generator.render.artifact import Artifact
+from generator.render.cloudinit import CERTS_DIR
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s'\"<>()\[\]{}\\]+")
+# host.with.dots[:port]/path[:tag] not preceded by a path or URL character; the path starts
+# with a letter so that a CIDR such as 10.244.0.0/16 is not taken for an image.
+IMAGE = re.compile(
+    r"(?<![\w./:@$-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?|localhost(?::\d+)?)"
+    r"/[a-z_][\w./-]*(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?"
+)
+IMAGE_KEYS = ("image", "imageRepository")
+ENDPOINT_KEYS = ("controlPlaneEndpoint", "apiServerEndpoint")
+USER_DATA = "user-data"
+
+
+@dataclass(frozen=True, order=True)
+class Reach:
+    """One place where a node would contact a host."""
+
+    node: str
+    file: str  # path on the node, or user-data for the cloud-config itself
+    line: int
+    host: str
+    what: str  # URL, image, NTP server, endpoint
+
+    def format(self) -> str:
+        return f"{self.node}: {self.file}:{self.line}: {self.host} ({self.what})"
+
+
+@dataclass(frozen=True)
+class LintReport:
+    findings: tuple[Reach, ...]  # reaches outside the allowed set
+    reaches: int
+    hosts: tuple[str, ...]  # every host reached
+    nodes: int
+    files: int
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def summary(self) -> str:
+        where = f"{_count(self.nodes, 'node')}, {_count(self.files, 'file')}"
+        if self.clean:
+            return (
+                f"zero-egress lint: clean ({where}; {_count(self.reaches, 'reach')} to "
+                f"{_count(len(self.hosts), 'host')}, all allowed: {', '.join(self.hosts)})"
+            )
+        outside = sorted({f.host for f in self.findings})
+        return (
+            f"zero-egress lint: {_count(len(self.findings), 'reach')} to hosts outside the "
+            f"allowed set ({', '.join(outside)}) in {where}; point them at a host the spec "
+            "names (mirrors, cni.calico.manifest, ntp) or list it in offline.allowedHosts"
+        )
+
+
+def _count(number: int, word: str) -> str:
+    plural = "es" if word.endswith("h") else "s"
+    return f"{number} {word}{'' if number == 1 else plural}"
+
+
+class LintError(K8sgenError):
+    def __init__(self, report: LintReport) -> None:
+        self.report = report
+        lines = [f"  {f.format()}" for f in report.findings]
+        super().__init__(
+            "zero-egress lint failed (offline.enabled), render wrote no output:\n"
+            + "\n".join(lines)
+            + f"\n{report.summary()}"
+        )
+
+
+def lint(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
+    bundled = {i.reference for i in cluster_images(cluster)} if cluster.offline.bundle else set()
+    reaches: list[Reach] = []
+    nodes = files = 0
+    for artifact in artifacts:
+        if artifact.node is None or not artifact.path.endswith("/" + USER_DATA):
+            continue
+        nodes += 1
+        config = _cloud_config(artifact)
+        entries = [(e["path"], _content(e)) for e in config.get("write_files", [])]
+        files += len(entries)
+        scanner = _NodeScanner(artifact.node, entries, bundled)
+        reaches += scanner.user_data(artifact.content.decode())
+        for path, content in entries:
+            reaches += scanner.file(path, content)
+    findings = tuple(sorted(r for r in reaches if not cluster.offline.allows(r.host)))
+    hosts = tuple(sorted({r.host for r in reaches}))
+    return LintReport(findings, len(reaches), hosts, nodes, files)
+
+
+def enforce(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
+    """The render-time guarantee: raises LintError when offline and anything leaks."""
+    report = lint(cluster, artifacts)
+    if not report.clean:
+        raise LintError(report)
+    return report
+
+
+def _cloud_config(artifact: Artifact) -> dict[str, Any]:
+    data = yaml.load(artifact.content, Loader=_Loader)
+    return data if isinstance(data, dict) else {}
+
+
+def _content(entry: dict[str, Any]) -> str:
+    content = str(entry.get("content", ""))
+    if entry.get("encoding") in ("gz+b64", "gzip+base64"):
+        return gzip.decompress(base64.b64decode(content)).decode()
+    if entry.get("encoding") in ("b64", "base64"):
+        return base64.b64decode(content).decode()
+    return content
+
+
+class _NodeScanner:
+    def __init__(self, node: str, entries: list[tuple[str, str]], bundled: set[str]) -> None:
+        self.node = node
+        self.bundled = bundled
+        prefix = CERTS_DIR + "/"
+        # Registries whose pulls containerd sends to the hosts of their hosts.toml.
+        self.mirrored = {
+            path[len(prefix) :].split("/")[0]
+            for path, _ in entries
+            if path.startswith(prefix) and path.endswith("/hosts.toml")
+        }
+
+    def reach(self, file: str, line: int, host: str, what: str) -> Reach:
+        return Reach(self.node, file, line, host, what)
+
+    def user_data(self, text: str) -> list[Reach]:
+        """The cloud-config itself: NTP servers, and URLs anywhere outside write_files."""
+        root = yaml.compose(text, Loader=_Loader)
+        result = []
+        for key, value in _mapping(root):
+            if key.value == "write_files":
+                continue
+            if key.value == "ntp":
+                for ntp_key, servers in _mapping(value):
+                    if ntp_key.value in ("servers", "pools"):
+                        for server in _sequence(servers):
+                            line = server.start_mark.line + 1
+                            result.append(self.reach(USER_DATA, line, server.value, "NTP server"))
+                continue
+            for scalar in _scalars(value):
+                for match in URL.finditer(str(scalar.value)):
+                    host = url_host(match.group(0))
+                    result.append(self.reach(USER_DATA, scalar.start_mark.line + 1, host, "URL"))
+        return result
+
+    def file(self, path: str, content: str) -> list[Reach]:
+        if path.endswith((".yaml", ".yml")):
+            return self._yaml(path, content)
+        shell = content.startswith("#!/bin/") or path.endswith(".toml")
+        result = []
+        for number, line in enumerate(content.splitlines(), 1):
+            if line.lstrip().startswith("#"):
+                continue  # comments reach nothing
+            for match in URL.finditer(line):
+                result.append(self.reach(path, number, url_host(match.group(0)), "URL"))
+            if shell:  # image references are words in scripts and strings in TOML
+                for match in IMAGE.finditer(line):
+                    result += self._image(path, number, match.group(0))
+        return result
+
+    def _yaml(self, path: str, content: str) -> list[Reach]:
+        """Structured: only fields that make a node reach out (image, endpoints)."""
+        result = []
+        for document in yaml.compose_all(content, Loader=_Loader):
+            for key, value in _pairs(document):
+                line = value.start_mark.line + 1
+                if key in IMAGE_KEYS and isinstance(value.value, str):
+                    result += self._image(path, line, value.value)
+                elif key in ENDPOINT_KEYS and isinstance(value.value, str):
+                    result.append(self.reach(path, line, host_of(value.value), "endpoint"))
+        return result
+
+    def _image(self, path: str, line: int, reference: str) -> list[Reach]:
+        if self._bundled(reference):
+            return []  # imported from the bundle, never pulled
+        image = parse_image(reference if "/" in reference else f"{reference}/x")
+        if image.registry in self.mirrored:
+            return []  # pulled through hosts.toml, whose hosts are reaches of their own
+        return [self.reach(path, line, image.host, "image")]
+
+    def _bundled(self, reference: str) -> bool:
+        """An image of the bundle, or the repository (imageRepository) of one."""
+        return reference in self.bundled or any(b.startswith(reference + "/") for b in self.bundled)
+
+
+def _mapping(node: yaml.Node | None) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+    return []
+
+
+def _sequence(node: yaml.Node) -> list[yaml.ScalarNode]:
+    if isinstance(node, yaml.SequenceNode):
+        return [n for n in node.value if isinstance(n, yaml.ScalarNode)]
+    return []
+
+
+def _scalars(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _scalars(item)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _scalars(key)
+            yield from _scalars(value)
+
+
+def _pairs(node: yaml.Node | None) -> Iterator[tuple[str, yaml.ScalarNode]]:
+    """Every (key, scalar value) pair of a document, at any depth."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                yield str(key.value), value
+            else:
+                yield from _pairs(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _pairs(item)

@@ -1,0 +1,216 @@
+"""The zero-egress lint: clean on every offline example, one failing spec per leak class.
+
+Every finding must point at the node, the file and the line where the host really is.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.lint import IMAGE, Reach, lint
+
+from .conftest import EXAMPLES, FIXTURES, REPO, Rendered, render_spec
+from .nodedata import files
+
+AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
+BASE = yaml.safe_load(AIRGAP.read_text())
+OFFLINE_EXAMPLES = [p for p in EXAMPLES if yaml.safe_load(p.read_text())["spec"].get("offline")]
+
+
+def spec_file(tmp_path: Path, data: dict[str, Any], name: str = "leak.yaml") -> Path:
+    spec = tmp_path / name
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return spec
+
+
+def findings_of(rendered: Rendered) -> list[Reach]:
+    return list(lint(rendered.cluster, rendered.artifacts.values()).findings)
+
+
+def text_of(rendered: Rendered, finding: Reach) -> str:
+    if finding.file == "user-data":
+        return rendered.text(f"nodes/{finding.node}/user-data")
+    return str(files(rendered, finding.node)[finding.file]["content"])
+
+
+def assert_located(rendered: Rendered, findings: list[Reach]) -> None:
+    """Each finding's file and line really hold the host it names."""
+    assert findings
+    for finding in findings:
+        line = text_of(rendered, finding).splitlines()[finding.line - 1]
+        assert finding.host in line, (finding, line)
+
+
+def test_there_is_an_offline_example() -> None:
+    assert AIRGAP in OFFLINE_EXAMPLES
+
+
+@pytest.mark.parametrize("spec", OFFLINE_EXAMPLES, ids=lambda p: p.stem)
+def test_offline_examples_are_clean(spec: Path) -> None:
+    rendered = render_spec(spec)
+    report = lint(rendered.cluster, rendered.artifacts.values())
+    assert report.findings == ()
+    assert report.nodes == len(rendered.cluster.nodes)
+    assert report.reaches > 0
+    assert report.summary().startswith("zero-egress lint: clean (")
+
+
+def without(path: str) -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    target = data
+    for part in parents:
+        target = target[part]
+    del target[last]
+    return data
+
+
+def test_leak_pause_image(tmp_path: Path) -> None:
+    """imageRepository from a preset (not named by the spec): pause and control plane leak."""
+    data = without("spec.mirrors.images")
+    data["spec"]["mirrors"]["preset"] = "aliyun"
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {f.host for f in findings} == {"registry.aliyuncs.com"}
+    places = {(f.node, f.file) for f in findings}
+    for node in ("cp1", "w1", "w2"):
+        assert (node, "/etc/k8sgen/containerd/config-v2.toml") in places
+        assert (node, "/etc/k8sgen/containerd/config-v3.toml") in places
+    assert ("cp1", "/etc/k8sgen/kubeadm.yaml") in places
+    sandbox = next(f for f in findings if f.file.endswith("config-v2.toml") and f.node == "w1")
+    assert "sandbox_image" in text_of(rendered, sandbox).splitlines()[sandbox.line - 1]
+
+
+def test_leak_cni_image(tmp_path: Path) -> None:
+    """Calico images left on docker.io with no docker.io mirror on the nodes."""
+    data = without("spec.mirrors.calicoImages")
+    del data["spec"]["mirrors"]["registries"]["docker.io"]
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {f.host for f in findings} == {"docker.io"}
+    assert {f.file for f in findings} == {"/usr/local/sbin/k8sgen-bootstrap"}
+    assert {f.node for f in findings} == {"cp1", "w1", "w2"}
+
+
+def test_leak_cni_image_in_an_embedded_manifest(tmp_path: Path) -> None:
+    data = without("spec.mirrors.calicoImages")
+    del data["spec"]["mirrors"]["registries"]["docker.io"]
+    data["spec"]["cni"]["calico"]["manifest"] = "calico.yaml"
+    (tmp_path / "calico.yaml").write_bytes(
+        (FIXTURES / "calico" / "calico-v3.30.7.yaml").read_bytes()
+    )
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = [f for f in findings_of(rendered) if f.file.endswith("calico-patched.yaml")]
+    assert_located(rendered, findings)
+    assert len(findings) >= 3  # cni and node (init containers too), kube-controllers
+    assert {(f.node, f.host) for f in findings} == {("cp1", "docker.io")}
+
+
+def test_leak_manifest_url(tmp_path: Path) -> None:
+    """No manifest named: the init node would download calico.yaml from GitHub."""
+    rendered = render_spec(spec_file(tmp_path, without("spec.cni.calico.manifest")))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert [(f.node, f.file, f.host, f.what) for f in findings] == [
+        ("cp1", "/usr/local/sbin/k8sgen-bootstrap", "raw.githubusercontent.com", "URL")
+    ]
+
+
+def test_leak_package_repository(tmp_path: Path) -> None:
+    """Package mirrors from a preset: repository lists and key downloads leak."""
+    data = without("spec.mirrors.packages")
+    del data["spec"]["mirrors"]["containerd"]
+    data["spec"]["mirrors"]["preset"] = "upstream"
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {f.host for f in findings} == {"pkgs.k8s.io", "download.docker.com"}
+    assert {f.file for f in findings} == {
+        "/etc/k8sgen/apt/kubernetes.list",
+        "/etc/k8sgen/apt/containerd.list",
+        "/usr/local/sbin/k8sgen-bootstrap",  # the repository keys
+    }
+
+
+def test_leak_ntp_server(tmp_path: Path) -> None:
+    """No ntp named: the default public server would be used."""
+    rendered = render_spec(spec_file(tmp_path, without("spec.ntp")))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert [(f.file, f.host, f.what) for f in findings] == [
+        ("user-data", "ntp.aliyun.com", "NTP server")
+    ] * 3
+
+
+def test_allowed_hosts_admit_a_leak(tmp_path: Path) -> None:
+    data = without("spec.ntp")
+    data["spec"]["offline"]["allowedHosts"] = ["ntp.aliyun.com"]
+    assert findings_of(render_spec(spec_file(tmp_path, data))) == []
+
+
+def test_without_the_guarantee_containerd_falls_back_upstream(tmp_path: Path) -> None:
+    data = copy.deepcopy(BASE)
+    data["spec"]["offline"]["enabled"] = False
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {f.host for f in findings} == {
+        "registry-1.docker.io",
+        "quay.io",
+        "ghcr.io",
+        "registry.k8s.io",
+    }
+    assert all(f.file.endswith("/hosts.toml") for f in findings)
+
+
+def test_image_pattern_is_not_fooled_by_paths_and_subnets() -> None:
+    line = "install -m 0644 /etc/containerd/certs.d/x --pod-cidr 10.244.0.0/16 https://a.example/b"
+    assert IMAGE.findall(line) == []
+    assert [
+        m.group(0) for m in IMAGE.finditer("for i in 'r.example:5000/k8s/pause:3.10' ; do")
+    ] == ["r.example:5000/k8s/pause:3.10"]
+
+
+def test_render_refuses_to_write_a_leaking_offline_spec(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, without("spec.ntp"), "cluster.yaml")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out)])
+    assert result.exit_code == 1
+    assert not out.exists()
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: zero-egress lint failed (offline.enabled), render wrote no output:"
+    assert "  cp1: user-data:" in result.stderr and "ntp.aliyun.com (NTP server)" in result.stderr
+    assert lines[-1].startswith("zero-egress lint: 3 reaches to hosts outside the allowed set")
+
+
+def test_render_of_a_clean_offline_spec_ends_with_the_lint_summary(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, copy.deepcopy(BASE), "cluster.yaml")
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("zero-egress lint: clean (3 nodes,")
+
+
+def test_lint_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    clean = runner.invoke(cli, ["lint", str(AIRGAP)])
+    assert clean.exit_code == 0, clean.output
+    assert clean.stderr == ""
+    assert clean.stdout.count("\n") == 1 and clean.stdout.startswith("zero-egress lint: clean")
+    leaking = runner.invoke(cli, ["lint", str(spec_file(tmp_path, without("spec.ntp")))])
+    assert leaking.exit_code == 1
+    pattern = re.compile(r"^(cp1|w1|w2): user-data:\d+: ntp\.aliyun\.com \(NTP server\)$")
+    assert [bool(pattern.match(line)) for line in leaking.stdout.splitlines()] == [True] * 3
+    assert leaking.stderr.startswith("zero-egress lint: 3 reaches to hosts outside")
+    online = runner.invoke(cli, ["lint", str(REPO / "examples" / "single.yaml")])
+    assert online.exit_code == 1
+    assert "offline.enabled is false: render does not enforce this" in online.stderr
