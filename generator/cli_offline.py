@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from generator import images, lint, model, secrets
+from generator.bundle import make_bundle
 from generator.load import load_spec
 from generator.render import render
 from generator.validate import validate
@@ -63,4 +64,47 @@ def lint_command(spec_path: Path) -> None:
         raise click.exceptions.Exit(1)
 
 
-COMMANDS = (images_command, lint_command)
+@click.command("bundle")
+@SPEC_ARGUMENT
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to create (must not exist): the bundle's files and bundle.iso.",
+)
+@click.option(
+    "--insecure-registry",
+    "insecure",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Pull from this registry over plain HTTP or without TLS verification (repeatable).",
+)
+def bundle_command(spec_path: Path, output: Path, insecure: tuple[str, ...]) -> None:
+    """Collect every package and image the cluster of SPEC installs into OUTPUT/.
+
+    Run on a connected machine with apt-get, dpkg-deb and skopeo. Writes the packages,
+    one OCI archive per image, the Calico manifest, index.json and SHA256SUMS, and all of
+    them again as OUTPUT/bundle.iso (volume label K8SBUNDLE) for the nodes' second CD-ROM.
+    """
+    cluster = load_cluster(spec_path)
+    if not cluster.offline.bundle:
+        click.echo(
+            f"{spec_path}: offline.bundle is false: its nodes pull instead of using a bundle",
+            err=True,
+        )
+    result = make_bundle(cluster, output, insecure, lambda text: click.echo(text, err=True))
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    iso = result.root / "bundle.iso"
+    click.echo(
+        f"{result.root}: {result.files} files, {result.size / 1e6:.1f} MB: "
+        f"{len(result.packages.packages)} packages, {len(result.images)} images; "
+        f"{iso} ({iso.stat().st_size / 1e6:.1f} MB)"
+    )
+    if result.packages.os_dependencies:
+        click.echo("the nodes' OS must already have: " + ", ".join(result.packages.os_dependencies))
+
+
+COMMANDS = (images_command, lint_command, bundle_command)

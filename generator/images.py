@@ -67,6 +67,16 @@ def kubeadm_references(cluster: Cluster) -> list[tuple[str, str, str]]:
     return result
 
 
+def kubeadm_image(cluster: Cluster, reference: str) -> Image:
+    """An image `kubeadm config images list` names (it may differ from k8sgen's table)."""
+    ref = parse_image(reference)
+    component = ref.path.rsplit("/", 1)[-1]
+    upstream_path = "coredns/coredns" if component == "coredns" else component
+    return _image(
+        cluster, component, KUBEADM, reference, f"{UPSTREAM_REGISTRY}/{upstream_path}:{ref.tag}"
+    )
+
+
 def coredns_repository(image_repository: str) -> str:
     # kubeadm keeps the upstream rename (coredns/coredns) only for its default repository.
     if image_repository == UPSTREAM_REGISTRY:

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from generator.model import CERTIFICATES_FILES, REGISTRY_SERVERS, Cluster, Node
+from generator.offline import BUNDLE_LABEL
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
@@ -101,6 +102,8 @@ def apt_settings(cluster: Cluster) -> dict[str, str]:
 def package_files(cluster: Cluster) -> list[dict[str, Any]]:
     if cluster.os.package_format != "deb":
         return []  # dnf: cloud-init's yum_repos writes the repositories
+    if cluster.offline.bundle:
+        return []  # packages come from the bundle ISO
     apt = apt_settings(cluster)
     return [
         write_file("/etc/k8sgen/apt/kubernetes.list", apt["kubernetes_list"]),
@@ -196,4 +199,5 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         kube_vip=kubevip.steps(cluster, node),
         image_marker=image_marker(cluster),
         image_marker_path=IMAGE_MARKER,
+        bundle_label=BUNDLE_LABEL,
     )

@@ -17,6 +17,8 @@ PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
 # "image" checks that the image was baked for this spec.
 BAKE_PHASES = ("prepare", "install", "runtime", "prepull")
 BAKED_PHASES = ("prepare", "image", "kubeadm")
+# Bundle mode: packages from the bundle ISO, images imported from it instead of pulled.
+BUNDLE_PHASES = ("prepare", "install", "runtime", "import", "kubeadm")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,10 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
     control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
-    phases = BAKED_PHASES if cluster.baked else PHASES
+    if cluster.baked:
+        phases = BAKED_PHASES
+    else:
+        phases = BUNDLE_PHASES if cluster.offline.bundle else PHASES
     if node == cluster.init_node:
         return NodePlan(
             INIT,
