@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from generator import versions
 from generator.model import Cluster
 from generator.refs import parse_image
 
@@ -19,6 +20,7 @@ UPSTREAM_REGISTRY = "registry.k8s.io"  # kubeadm's default imageRepository
 CONTROL_PLANE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 KUBEADM = "kubeadm"
 CALICO = "calico"
+KUBE_VIP = "kube-vip"
 FORMATS = ("list", "skopeo-sync", "json")
 
 
@@ -33,12 +35,14 @@ class Image:
 
 
 def cluster_images(cluster: Cluster) -> list[Image]:
-    """kubeadm's images in `kubeadm config images list` order, then Calico's."""
-    references = kubeadm_references(cluster) + calico_references(cluster)
-    return [
-        _image(cluster, component, CALICO if component.startswith("calico/") else KUBEADM, ref, up)
-        for component, ref, up in references
-    ]
+    """kubeadm's images in `kubeadm config images list` order, Calico's, then kube-vip."""
+    result = [_image(cluster, c, KUBEADM, ref, up) for c, ref, up in kubeadm_references(cluster)]
+    result += [_image(cluster, c, CALICO, ref, up) for c, ref, up in calico_references(cluster)]
+    if cluster.vip is not None:
+        tag = parse_image(cluster.vip.image).tag or versions.KUBE_VIP_VERSION
+        upstream = f"{versions.KUBE_VIP_REPOSITORY}:{tag}"
+        result.append(_image(cluster, KUBE_VIP, KUBE_VIP, cluster.vip.image, upstream))
+    return result
 
 
 def calico_references(cluster: Cluster) -> list[tuple[str, str, str]]:

@@ -38,7 +38,7 @@ def build_offline(spec: dict[str, Any]) -> Offline:
 
 
 def named_hosts(spec: dict[str, Any]) -> Iterator[str]:
-    """Every host the spec names explicitly: mirrors, manifest URL, NTP, nodes, endpoint."""
+    """Every host the spec names explicitly: mirrors, manifest URL, NTP, nodes, endpoint, VIP."""
     mirrors = spec.get("mirrors", {})
     for key in ("images", "calicoImages"):
         if key in mirrors:
@@ -56,6 +56,11 @@ def named_hosts(spec: dict[str, Any]) -> Iterator[str]:
         if "address" in node:
             yield node["address"].split("/")[0]
         yield from node.get("dns", ())
-    endpoint = spec.get("controlPlane", {}).get("endpoint")
-    if endpoint:
-        yield host_of(endpoint)
+    control_plane = spec.get("controlPlane", {})
+    if "endpoint" in control_plane:
+        yield host_of(control_plane["endpoint"])
+    vip = control_plane.get("vip", {})
+    if "address" in vip:
+        yield vip["address"]
+    if "image" in vip:
+        yield parse_image(vip["image"]).host

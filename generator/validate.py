@@ -18,6 +18,7 @@ from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
 from generator.resources import load_schema
 
 SCHEMA_FILE = "cluster.schema.json"
+BUNDLE_FORMATS = ("deb",)  # package formats `k8sgen bundle` collects and nodes install
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 # Label prefixes the kubelet may set on its own Node (NodeRestriction admission).
 KUBELET_LABEL_PREFIXES = ("node.kubernetes.io", "node-restriction.kubernetes.io")
@@ -364,6 +365,14 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
         findings.error(
             ("spec", "offline", "enabled"),
             "bundle: true implies the zero-egress guarantee; remove enabled: false",
+        )
+    os_spec = data["spec"]["os"]
+    release = versions.OPERATING_SYSTEMS.get((os_spec["family"], os_spec["version"]))
+    if offline.get("bundle") and release and release.package_format not in BUNDLE_FORMATS:
+        findings.error(
+            ("spec", "offline", "bundle"),
+            f"bundles carry {', '.join(BUNDLE_FORMATS)} packages only, and {release.family} "
+            f"installs {release.package_format}: use a private mirror (offline.enabled) instead",
         )
 
 

@@ -191,3 +191,13 @@ def test_skopeo_sync_script_fills_a_real_registry(tmp_path: Path) -> None:
         cluster = render_spec(spec).cluster
         for image in cluster_images(cluster):
             assert registry.has(image.reference), image.reference
+
+
+def test_kube_vip_is_listed_with_the_control_plane_images() -> None:
+    cluster = render_spec(REPO / "examples" / "ha-vip.yaml").cluster
+    vip = cluster_images(cluster)[-1]
+    assert vip.component == "kube-vip"
+    assert vip.reference == vip.upstream == f"ghcr.io/kube-vip/kube-vip:{versions.KUBE_VIP_VERSION}"
+    assert vip.pull_from == ("ghcr.m.daocloud.io", "ghcr.io")
+    for node in cluster.control_planes:
+        assert vip.reference in plan(cluster, node).images

@@ -214,3 +214,28 @@ def test_lint_command(tmp_path: Path) -> None:
     online = runner.invoke(cli, ["lint", str(REPO / "examples" / "single.yaml")])
     assert online.exit_code == 1
     assert "offline.enabled is false: render does not enforce this" in online.stderr
+
+
+def with_vip(image: str | None) -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    vip: dict[str, Any] = {"address": "10.30.0.100", "interface": "ens3"}
+    if image:
+        vip["image"] = image
+    data["spec"]["controlPlane"] = {"vip": vip}
+    del data["spec"]["mirrors"]["registries"]["ghcr.io"]
+    return data
+
+
+def test_leak_kube_vip_image(tmp_path: Path) -> None:
+    """kube-vip from ghcr.io with no ghcr.io mirror: its static pod and pre-pull leak."""
+    rendered = render_spec(spec_file(tmp_path, with_vip(None)))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {f.host for f in findings} == {"ghcr.io"}
+    assert {f.node for f in findings} == {"cp1"}
+
+
+def test_kube_vip_image_on_the_mirror_is_clean(tmp_path: Path) -> None:
+    image = "registry.airgap.example/kube-vip/kube-vip:v0.8.9"
+    rendered = render_spec(spec_file(tmp_path, with_vip(image)))
+    assert findings_of(rendered) == []

@@ -204,6 +204,13 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.offline.enabled: bundle: true implies the zero-egress guarantee",
     ),
     (
+        "bundle of rpm packages",
+        lambda data: data["spec"].update(
+            os={"family": "rocky", "version": "9"}, offline={"bundle": True}
+        ),
+        "spec.offline.bundle: bundles carry deb packages only, and rocky installs rpm",
+    ),
+    (
         "allowed host is a URL",
         set_path("spec.offline", {"allowedHosts": ["https://mirror.example"]}),
         "spec.offline.allowedHosts[0]: 'https://mirror.example' is not valid here",

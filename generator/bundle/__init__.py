@@ -26,6 +26,7 @@ from generator.calico_patch import PatchError, patch_manifest
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.model import MAX_MANIFEST_BYTES, Cluster
 from generator.offline import BUNDLE_LABEL
+from generator.validate import BUNDLE_FORMATS
 
 FORMAT_VERSION = 1
 INDEX = "index.json"
@@ -33,9 +34,6 @@ SUMS = "SHA256SUMS"  # the index's checksums in `sha256sum --check` format, for 
 OS_DEPENDENCIES = "os-dependencies.txt"
 CALICO_MANIFEST = "calico/calico.yaml"
 ISO = "bundle.iso"
-# The nodes' architecture: the only one k8sgen's tables describe today.
-ARCHITECTURE = "amd64"
-PACKAGE_FORMATS = ("deb",)
 
 Progress = Callable[[str], None]
 
@@ -53,11 +51,8 @@ class BundleResult:
 def make_bundle(
     cluster: Cluster, output: Path, insecure: Collection[str], progress: Progress
 ) -> BundleResult:
-    if cluster.os.package_format not in PACKAGE_FORMATS:
-        raise BundleError(
-            f"bundles carry {', '.join(PACKAGE_FORMATS)} packages; "
-            f"{cluster.os.family} uses {cluster.os.package_format}"
-        )
+    if cluster.os.package_format not in BUNDLE_FORMATS:  # validate refuses such a spec
+        raise BundleError(f"bundles carry {', '.join(BUNDLE_FORMATS)} packages only")
     if output.exists():
         raise BundleError(f"{output}: already exists; remove it or choose another folder")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -77,10 +72,10 @@ def _fill(
     cluster: Cluster, root: Path, work: Path, insecure: Collection[str], progress: Progress
 ) -> BundleResult:
     (root / "packages").mkdir()
-    packages = download_packages(cluster, root / "packages", work, ARCHITECTURE, progress)
+    packages = download_packages(cluster, root / "packages", work, cluster.arch.deb, progress)
     notes: list[str] = []
     images = _images(cluster, root / "packages", packages, work, notes)
-    archives = fetch_images(images, root, ARCHITECTURE, insecure, progress)
+    archives = fetch_images(images, root, cluster.arch.name, insecure, progress)
     progress(f"calico: {cluster.calico.manifest_url or cluster.calico.manifest_file}")
     (root / "calico").mkdir()
     (root / CALICO_MANIFEST).write_text(_calico_manifest(cluster), encoding="utf-8")
@@ -177,7 +172,7 @@ def _index(
         "cluster": cluster.name,
         "kubernetesVersion": cluster.version,
         "os": {"family": cluster.os.family, "version": cluster.os.version},
-        "architecture": ARCHITECTURE,
+        "architecture": cluster.arch.deb,  # what `dpkg --print-architecture` says
         "calicoVersion": cluster.calico.version,
         "images": [
             {"reference": a.reference, "source": a.source, "file": a.file, "digest": a.digest}

@@ -74,7 +74,7 @@ def _fetch(image: Image, root: Path, architecture: str, insecure: Collection[str
 
 
 def read_digest(path: Path, image: Image) -> str:
-    """The archive's one manifest, named as the nodes expect."""
+    """The digest of the archive's one manifest, named as the nodes expect."""
     try:
         with tarfile.open(path) as archive:
             member = archive.extractfile("index.json")
