@@ -157,7 +157,8 @@ class _NodeScanner:
         root = yaml.compose(text, Loader=_Loader)
         result = []
         for key, value in _mapping(root):
-            if key.value == "write_files":
+            if key.value == "write_files":  # contents are scanned as files; a `source` URL here
+                result += self._urls(USER_DATA, _file_fields(value))
                 continue
             if key.value == "ntp":
                 for ntp_key, servers in _mapping(value):
@@ -166,11 +167,15 @@ class _NodeScanner:
                             line = server.start_mark.line + 1
                             result.append(self.reach(USER_DATA, line, server.value, "NTP server"))
                 continue
-            for scalar in _scalars(value):
-                for match in URL.finditer(str(scalar.value)):
-                    host = url_host(match.group(0))
-                    result.append(self.reach(USER_DATA, scalar.start_mark.line + 1, host, "URL"))
+            result += self._urls(USER_DATA, _scalars(value))
         return result
+
+    def _urls(self, file: str, scalars: Iterable[yaml.ScalarNode]) -> list[Reach]:
+        return [
+            self.reach(file, scalar.start_mark.line + 1, url_host(match.group(0)), "URL")
+            for scalar in scalars
+            for match in URL.finditer(str(scalar.value))
+        ]
 
     def file(self, path: str, content: str) -> list[Reach]:
         if path.endswith((".yaml", ".yml")):
@@ -234,6 +239,15 @@ def _scalars(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
         for key, value in node.value:
             yield from _scalars(key)
             yield from _scalars(value)
+
+
+def _file_fields(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
+    """Scalars of write_files entries other than their content (e.g. a `source` URI)."""
+    if isinstance(node, yaml.SequenceNode):
+        for entry in node.value:
+            for key, value in _mapping(entry):
+                if key.value != "content":
+                    yield from _scalars(value)
 
 
 def _pairs(node: yaml.Node | None) -> Iterator[tuple[str, yaml.ScalarNode]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,33 @@ def test_kube_vip_image_on_the_mirror_is_clean(tmp_path: Path) -> None:
     image = "registry.airgap.example/kube-vip/kube-vip:v0.8.9"
     rendered = render_spec(spec_file(tmp_path, with_vip(image)))
     assert findings_of(rendered) == []
+
+
+def test_leak_rpm_package_repository(tmp_path: Path) -> None:
+    """rpm families: cloud-init's yum_repos (in the cloud-config itself) are read too."""
+    data = without("spec.mirrors.packages")
+    del data["spec"]["mirrors"]["containerd"]
+    data["spec"]["mirrors"]["preset"] = "aliyun"
+    data["spec"]["os"] = {"family": "rocky", "version": "9"}
+    rendered = render_spec(spec_file(tmp_path, data))
+    findings = findings_of(rendered)
+    assert_located(rendered, findings)
+    assert {(f.file, f.host) for f in findings} == {("user-data", "mirrors.aliyun.com")}
+    assert {f.node for f in findings} == {"cp1", "w1", "w2"}
+
+
+def test_a_write_files_source_url_is_a_reach() -> None:
+    rendered = render_spec(AIRGAP)
+    artifact = rendered.artifacts["nodes/w1/user-data"]
+    config = yaml.safe_load(artifact.content)
+    config["write_files"].append(
+        {"path": "/etc/extra", "source": {"uri": "https://files.example.net/extra"}}
+    )
+    text = "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
+    changed = replace(artifact, content=text.encode())
+    report = lint(rendered.cluster, [changed])
+    assert [(f.node, f.file, f.host) for f in report.findings] == [
+        ("w1", "user-data", "files.example.net")
+    ]
+    line = text.splitlines()[report.findings[0].line - 1]
+    assert "https://files.example.net/extra" in line
