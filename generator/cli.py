@@ -148,6 +148,10 @@ def render_command(
         click.echo(f"{stale}: not produced by this render (left in place)", err=True)
     if egress is not None:
         click.echo(egress.summary())
+    if cluster.offline.bundle:
+        click.echo(
+            f"bundle mode: attach bundle.iso (k8sgen bundle {spec_path} -o DIR) to every node"
+        )
 
 
 def _summary(

@@ -30,7 +30,7 @@ from generator.cli import cli
 from generator.images import cluster_images
 
 from .aptrepo import Deb, Signer, build_deb, dists_repository, flat_repository, signer
-from .conftest import FIXTURES, need, render_spec
+from .conftest import FIXTURES, REPO, need, render_spec
 from .loopback import REF_NAME, Registry, file_server, running_registry, write_oci_image
 from .nodedata import files, scripts
 
@@ -62,6 +62,9 @@ KUBERNETES_DEBS = [
         "iptables (>= 1.4.21), socat, conntrack, kubernetes-cni (>= 1.1.1)",
     ),
     Deb("kubelet", "1.33.3-1.1", "iptables, socat, conntrack, kubernetes-cni"),
+    # Newer than the spec's version: only the pin keeps it out of the bundle.
+    Deb("kubelet", "1.33.5-1.1", "iptables, socat, conntrack, kubernetes-cni"),
+    Deb("kubectl", "1.33.5-1.1"),
     Deb(
         "kubeadm",
         f"{VERSION}-1.1",
@@ -190,8 +193,11 @@ def test_bundle_succeeds_and_says_what_it_wrote(made: Made) -> None:
         f"note: kubeadm {VERSION} names {made.registry.host}/k8s/etcd:{KUBEADM_ETCD}"
         in made.result.stderr
     )
-    # Written whole: no staging folder is left beside it.
+    # Written whole: no staging folder is left beside it; its mode is a plain mkdir's.
     assert sorted(p.name for p in made.output.parent.iterdir()) == ["bundle"]
+    (made.output.parent / "plain").mkdir()
+    assert made.output.stat().st_mode == (made.output.parent / "plain").stat().st_mode
+    (made.output.parent / "plain").rmdir()
 
 
 def test_bundle_layout_and_checksums(made: Made) -> None:
@@ -207,7 +213,7 @@ def test_bundle_layout_and_checksums(made: Made) -> None:
     assert sorted(n for n in names if n.startswith("packages/")) == sorted(
         f"packages/{d.filename}"
         for d in KUBERNETES_DEBS + CONTAINERD_DEBS
-        if d.version != "1.33.3-1.1"
+        if d.version not in ("1.33.3-1.1", "1.33.5-1.1")
     )
     assert len([n for n in names if n.startswith("images/")]) == 10
     assert "calico/calico.yaml" in names
@@ -585,3 +591,15 @@ def test_ctr_imports_every_archive_under_its_reference(made: Made) -> None:
             assert result.returncode == 0, result.stderr
         listed = subprocess.run([*ctr, "images", "list", "-q"], capture_output=True, text=True)
     assert sorted(listed.stdout.split()) == sorted(i["reference"] for i in index["images"])
+
+
+def test_render_in_bundle_mode_says_what_the_nodes_need(tmp_path: Path) -> None:
+    spec = tmp_path / "island.yaml"
+    spec.write_text((REPO / "examples" / "airgap-bundle.yaml").read_text())
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[-2].startswith("zero-egress lint: clean (2 nodes,")
+    assert (
+        lines[-1] == f"bundle mode: attach bundle.iso (k8sgen bundle {spec} -o DIR) to every node"
+    )

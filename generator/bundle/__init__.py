@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -57,6 +58,7 @@ def make_bundle(
         raise BundleError(f"{output}: already exists; remove it or choose another folder")
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: give it mkdir's usual mode
     work = Path(tempfile.mkdtemp(prefix="k8sgen-bundle-"))
     try:
         result = _fill(cluster, staging, work, insecure, progress)
@@ -150,6 +152,12 @@ def _calico_manifest(cluster: Cluster) -> str:
     except PatchError as exc:
         raise BundleError(f"{calico.manifest_url or calico.manifest_file}: {exc}") from exc
     return text
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _sha256(path: Path) -> str:

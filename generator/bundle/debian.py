@@ -80,25 +80,30 @@ def download_packages(
     while wanted:
         progress(f"packages: downloading {' '.join(wanted)}")
         before = set(os.listdir(target))
-        run(
-            ["apt-get", "download", *wanted],
-            f"downloading {' '.join(wanted)} from {repositories}",
-            cwd=target,
-            env=env,
-        )
-        wanted = []
-        for file in sorted(set(os.listdir(target)) - before):
-            package = read_package(target / file)
-            packages[package.name] = package
-            for group in package.depends:
-                in_repo = [r for r in group if r.name in available]
-                if not in_repo:
-                    os_dependencies.add(" | ".join(r.name for r in group))
-                elif not any(r.name in packages or r.name in wanted for r in in_repo):
-                    wanted.append(in_repo[0].name)
+        what = f"downloading {' '.join(wanted)} from {repositories}"
+        run(["apt-get", "download", *wanted], what, cwd=target, env=env)
+        new = [read_package(target / f) for f in sorted(set(os.listdir(target)) - before)]
+        packages.update((p.name, p) for p in new)
+        # Only what no downloaded package is yet: a pinned kubelet must not be fetched again.
+        wanted = _dependencies(new, packages, available, os_dependencies)
     result = tuple(sorted(packages.values(), key=lambda p: p.name))
     _check(result, architecture, cluster.version)
     return PackageSet(result, tuple(sorted(os_dependencies)))
+
+
+def _dependencies(
+    new: list[Package], have: dict[str, Package], available: set[str], os_dependencies: set[str]
+) -> list[str]:
+    """Dependencies of NEW the repositories provide and HAVE lacks; the rest go to the OS."""
+    wanted: list[str] = []
+    for package in new:
+        for group in package.depends:
+            in_repo = [r for r in group if r.name in available]
+            if not in_repo:
+                os_dependencies.add(" | ".join(r.name for r in group))
+            elif not any(r.name in have or r.name in wanted for r in in_repo):
+                wanted.append(in_repo[0].name)
+    return wanted
 
 
 def _repo_of(list_line: str) -> str:
@@ -207,9 +212,9 @@ def _check(packages: tuple[Package, ...], architecture: str, version: str) -> No
                     f"{package.name} {package.version} needs "
                     f"{' | '.join(map(str, group))}, but the repository gave {have}"
                 )
-    kubeadm = by_name.get("kubeadm")
-    if kubeadm is None or not kubeadm.version.startswith(f"{version}-"):
-        raise BundleError(f"the repository has no kubeadm {version}")
+    for name in WANTED:
+        if not by_name[name].version.startswith(f"{version}-"):
+            raise BundleError(f"{name} {by_name[name].version} is not Kubernetes {version}")
 
 
 def _satisfied(version: str, requirement: Requirement) -> bool:
