@@ -103,11 +103,12 @@ def lint(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
         if artifact.node is None or not artifact.path.endswith("/" + USER_DATA):
             continue
         nodes += 1
-        config = _cloud_config(artifact)
+        text = _user_data_text(artifact)
+        config = _cloud_config(text)
         entries = [(e["path"], _content(e)) for e in config.get("write_files", [])]
         files += len(entries)
         scanner = _NodeScanner(artifact.node, entries, bundled)
-        reaches += scanner.user_data(artifact.content.decode())
+        reaches += scanner.user_data(text)
         for path, content in entries:
             reaches += scanner.file(path, content)
     findings = tuple(sorted(r for r in reaches if not cluster.offline.allows(r.host)))
@@ -123,8 +124,14 @@ def enforce(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
     return report
 
 
-def _cloud_config(artifact: Artifact) -> dict[str, Any]:
-    data = yaml.load(artifact.content, Loader=_Loader)
+def _user_data_text(artifact: Artifact) -> str:
+    """render --gzip writes user-data compressed (cloud-init detects it)."""
+    content = artifact.content
+    return (gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content).decode()
+
+
+def _cloud_config(text: str) -> dict[str, Any]:
+    data = yaml.load(text, Loader=_Loader)
     return data if isinstance(data, dict) else {}
 
 

@@ -366,6 +366,12 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
             ("spec", "offline", "enabled"),
             "bundle: true implies the zero-egress guarantee; remove enabled: false",
         )
+    if offline.get("bundle") and data["spec"].get("bootstrap", {}).get("baked"):
+        findings.error(
+            ("spec", "offline", "bundle"),
+            "a baked image (bootstrap.baked) already holds the packages and images; "
+            "the Packer bake does not read a bundle: use one or the other",
+        )
     os_spec = data["spec"]["os"]
     release = versions.OPERATING_SYSTEMS.get((os_spec["family"], os_spec["version"]))
     if offline.get("bundle") and release and release.package_format not in BUNDLE_FORMATS:

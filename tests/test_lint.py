@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.lint import IMAGE, Reach, lint
+from generator.render import RenderOptions, render
 
 from .conftest import EXAMPLES, FIXTURES, REPO, Rendered, render_spec
 from .nodedata import files
@@ -188,6 +189,7 @@ def test_render_refuses_to_write_a_leaking_offline_spec(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 1
     assert not out.exists()
+    assert not (tmp_path / "cluster.secrets.yaml").exists()  # no secrets either
     lines = result.stderr.splitlines()
     assert lines[0] == "error: zero-egress lint failed (offline.enabled), render wrote no output:"
     assert "  cp1: user-data:" in result.stderr and "ntp.aliyun.com (NTP server)" in result.stderr
@@ -270,3 +272,12 @@ def test_a_write_files_source_url_is_a_reach() -> None:
     ]
     line = text.splitlines()[report.findings[0].line - 1]
     assert "https://files.example.net/extra" in line
+
+
+def test_gzipped_user_data_is_read_too() -> None:
+    rendered = render_spec(AIRGAP)
+    plain = lint(rendered.cluster, rendered.artifacts.values())
+    packed = lint(
+        rendered.cluster, render(rendered.cluster, rendered.secrets, RenderOptions(gzip=True))
+    )
+    assert packed == plain and plain.reaches > 0

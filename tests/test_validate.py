@@ -211,6 +211,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.offline.bundle: bundles carry deb packages only, and rocky installs rpm",
     ),
     (
+        "bundle into a baked image",
+        lambda data: data["spec"].update(offline={"bundle": True}, bootstrap={"baked": True}),
+        "spec.offline.bundle: a baked image (bootstrap.baked) already holds the packages",
+    ),
+    (
         "allowed host is a URL",
         set_path("spec.offline", {"allowedHosts": ["https://mirror.example"]}),
         "spec.offline.allowedHosts[0]: 'https://mirror.example' is not valid here",

@@ -38,10 +38,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
     control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
-    if cluster.baked:
-        phases = BAKED_PHASES
-    else:
-        phases = BUNDLE_PHASES if cluster.offline.bundle else PHASES
+    phases = _phases(cluster)
     if node == cluster.init_node:
         return NodePlan(
             INIT,
@@ -80,6 +77,12 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         API_WAIT_SECONDS,
         None,
     )
+
+
+def _phases(cluster: Cluster) -> tuple[str, ...]:
+    if cluster.baked:
+        return BAKED_PHASES
+    return BUNDLE_PHASES if cluster.offline.bundle else PHASES
 
 
 def _previous_control_plane(cluster: Cluster, node: Node) -> Node:
