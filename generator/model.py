@@ -20,6 +20,11 @@ DEFAULT_TOKEN_TTL = "24h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
 DEFAULT_ARCH = "amd64"
 DEFAULT_FIREWALLD = "disabled"
+DEFAULT_RETRY_ATTEMPTS = 8
+DEFAULT_RETRY_INITIAL_DELAY = 5
+DEFAULT_RETRY_MAX_DELAY = 120
+DEFAULT_API_WAIT_SECONDS = 3600  # the init node installs and pulls everything first: be patient
+DEFAULT_JOIN_ATTEMPTS = 3
 API_PORT = 6443
 DEFAULT_KUBE_VIP_IMAGE = f"{versions.KUBE_VIP_REPOSITORY}:{versions.KUBE_VIP_VERSION}"
 CERTIFICATES_FILES = "files"  # the shared CA material is in each control plane's user-data
@@ -95,6 +100,18 @@ class Vip:
 
 
 @dataclass(frozen=True)
+class BootstrapPolicy:
+    """How a node's first boot retries, waits and reports (spec.bootstrap)."""
+
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    retry_initial_delay: int = DEFAULT_RETRY_INITIAL_DELAY  # seconds; doubles per failure
+    retry_max_delay: int = DEFAULT_RETRY_MAX_DELAY
+    api_wait_seconds: int = DEFAULT_API_WAIT_SECONDS
+    join_attempts: int = DEFAULT_JOIN_ATTEMPTS  # workers only, `kubeadm reset -f` in between
+    report_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     role: str
@@ -128,6 +145,7 @@ class Cluster:
     os: versions.OSRelease
     token_ttl: str
     token_override: str | None
+    bootstrap: BootstrapPolicy
     ssh_keys: tuple[str, ...]
     ntp: tuple[str, ...]
     nodes: tuple[Node, ...]
@@ -189,6 +207,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
         token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
         token_override=bootstrap.get("token"),
+        bootstrap=_bootstrap_policy(bootstrap),
         ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
         ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
         nodes=nodes,
@@ -200,6 +219,18 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+    )
+
+
+def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:
+    retries = data.get("retries", {})
+    return BootstrapPolicy(
+        retry_attempts=retries.get("attempts", DEFAULT_RETRY_ATTEMPTS),
+        retry_initial_delay=retries.get("initialDelaySeconds", DEFAULT_RETRY_INITIAL_DELAY),
+        retry_max_delay=retries.get("maxDelaySeconds", DEFAULT_RETRY_MAX_DELAY),
+        api_wait_seconds=data.get("apiWaitSeconds", DEFAULT_API_WAIT_SECONDS),
+        join_attempts=data.get("joinAttempts", DEFAULT_JOIN_ATTEMPTS),
+        report_url=data.get("reportURL"),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import validate_ha, versions
+from generator import model, tokenlife, validate_ha, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -356,6 +356,22 @@ def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
             ("spec", "bootstrap", "tokenTTL"),
             "the bootstrap token never expires; delete it with `kubeadm token delete` "
             "once every node has joined",
+        )
+    ttl = bootstrap.get("tokenTTL", model.DEFAULT_TOKEN_TTL)
+    api_wait = bootstrap.get("apiWaitSeconds", model.DEFAULT_API_WAIT_SECONDS)
+    if 0 < tokenlife.ttl_seconds(ttl) < api_wait:
+        findings.warn(
+            ("spec", "bootstrap", "tokenTTL"),
+            f"{ttl} is shorter than apiWaitSeconds ({tokenlife.describe_seconds(api_wait)}), "
+            "the time nodes may boot apart: a node that runs kubeadm join more than "
+            f"{ttl} after kubeadm init cannot join",
+        )
+    retries = bootstrap.get("retries", {})
+    initial = retries.get("initialDelaySeconds", model.DEFAULT_RETRY_INITIAL_DELAY)
+    if retries.get("maxDelaySeconds", model.DEFAULT_RETRY_MAX_DELAY) < initial:
+        findings.error(
+            ("spec", "bootstrap", "retries", "maxDelaySeconds"),
+            f"must be at least initialDelaySeconds ({initial})",
         )
 
 

@@ -194,6 +194,21 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.bootstrap.baked: 'yes' is not of type 'boolean'",
     ),
     (
+        "retry delays upside down",
+        set_path("spec.bootstrap.retries", {"initialDelaySeconds": 30, "maxDelaySeconds": 10}),
+        "spec.bootstrap.retries.maxDelaySeconds: must be at least initialDelaySeconds (30)",
+    ),
+    (
+        "report url",
+        set_path("spec.bootstrap.reportURL", "https://ops.example/x;reboot"),
+        "spec.bootstrap.reportURL: 'https://ops.example/x;reboot' is not valid here",
+    ),
+    (
+        "join attempts",
+        set_path("spec.bootstrap.joinAttempts", 0),
+        "spec.bootstrap.joinAttempts: 0 is less than the minimum of 1",
+    ),
+    (
         "restricted label",
         nodes({**CP, "labels": {"node-role.kubernetes.io/worker": ""}}),
         "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",
@@ -336,6 +351,18 @@ def test_warnings_do_not_refuse_the_spec() -> None:
     assert any("often unreachable from mainland China" in m for m in messages)
 
 
+def test_a_token_shorter_than_the_api_wait_is_warned_about() -> None:
+    text = spec_text(set_path("spec.bootstrap", {"tokenTTL": "30m", "apiWaitSeconds": 7200}))
+    messages = [w.message for w in validate(load_text(text, "spec.yaml")).warnings]
+    assert any(
+        m.startswith("30m is shorter than apiWaitSeconds (2h)") and "cannot join" in m
+        for m in messages
+    ), messages
+    text = spec_text(set_path("spec.bootstrap", {"tokenTTL": "1h30m"}))
+    messages = [w.message for w in validate(load_text(text, "spec.yaml")).warnings]
+    assert not any("apiWaitSeconds" in m for m in messages)
+
+
 def test_schema_is_valid_and_describes_every_field() -> None:
     schema = load_schema("cluster.schema.json")
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -367,6 +394,13 @@ def test_schema_defaults_are_the_model_defaults() -> None:
         model.DEFAULT_CERTIFICATE_DISTRIBUTION
     )
     assert defs["vip"]["properties"]["image"]["default"] == model.DEFAULT_KUBE_VIP_IMAGE
+    bootstrap, retries = defs["bootstrap"]["properties"], defs["retries"]["properties"]
+    policy = model.BootstrapPolicy()
+    assert retries["attempts"]["default"] == policy.retry_attempts
+    assert retries["initialDelaySeconds"]["default"] == policy.retry_initial_delay
+    assert retries["maxDelaySeconds"]["default"] == policy.retry_max_delay
+    assert bootstrap["apiWaitSeconds"]["default"] == policy.api_wait_seconds
+    assert bootstrap["joinAttempts"]["default"] == policy.join_attempts
     ntp = load_schema("cluster.schema.json")["properties"]["spec"]["properties"]["ntp"]
     assert tuple(ntp["default"]) == model.DEFAULT_NTP
     offline = defs["offline"]["properties"]
