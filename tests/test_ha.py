@@ -232,7 +232,7 @@ def steps_of(text: str) -> list[str]:
 def test_init_switches_kube_vip_to_admin_conf_before_anyone_can_join(ha_vip: Rendered) -> None:
     assert steps_of(script(ha_vip, "cp1")) == [
         "kube_vip_before_init",
-        'kubeadm init --config "$KUBEADM_CONFIG" --skip-phases=bootstrap-token',
+        'run_kubeadm init --config "$KUBEADM_CONFIG" --skip-phases=bootstrap-token',
         "kube_vip_after_init",
         'kubeadm init phase bootstrap-token --config "$KUBEADM_CONFIG"',
         "install -d -m 0700 /root/.kube",
@@ -245,7 +245,7 @@ def test_init_switches_kube_vip_to_admin_conf_before_anyone_can_join(ha_vip: Ren
 
 def test_joining_control_planes_start_kube_vip_after_the_join(ha_vip: Rendered) -> None:
     steps = steps_of(script(ha_vip, "cp2"))
-    assert steps.index("wait_for_api") < steps.index('kubeadm join --config "$KUBEADM_CONFIG"')
+    assert steps.index("wait_for_api") < steps.index('run_kubeadm join --config "$KUBEADM_CONFIG"')
     assert steps[-1] == "kube_vip_after_join"
     assert "kube_vip_before_init" not in script(ha_vip, "cp2")
     assert "kube_vip" not in script(ha_vip, "w1")
@@ -255,7 +255,7 @@ def test_without_a_vip_nothing_of_kube_vip_is_rendered(ha_lb: Rendered) -> None:
     for node in node_names(ha_lb):
         assert kube_vip_manifests(ha_lb, node) == {}
         assert "kube-vip" not in script(ha_lb, node)
-    assert steps_of(script(ha_lb, "cp1"))[0] == 'kubeadm init --config "$KUBEADM_CONFIG"'
+    assert steps_of(script(ha_lb, "cp1"))[0] == 'run_kubeadm init --config "$KUBEADM_CONFIG"'
 
 
 def test_every_supported_minor_has_super_admin_conf() -> None:
@@ -347,13 +347,17 @@ def test_a_kube_vip_image_without_a_mirror_is_a_warning() -> None:
 
 # --- the real rendered wait_for_api in bash, against loopback servers -------------------
 
-LIB_FUNCTIONS = ("log", "json_string", "write_status", "fail", "wait_for_api")
-
 
 def function(text: str, name: str) -> str:
     lines = text.splitlines()
     start = lines.index(f"{name}() {{")
     return "\n".join(lines[start : lines.index("}", start) + 1])
+
+
+def framework_functions(text: str) -> list[str]:
+    """Every function of the script but the phases: wait_for_api with what it calls."""
+    names = re.findall(r"^([a-z_]+)\(\) \{$", text, re.MULTILINE)
+    return [function(text, name) for name in names if not name.startswith("phase_")]
 
 
 def run_wait(rendered: Rendered, node: str, url: str, state: Path, timeout: int = 3) -> Any:
@@ -364,22 +368,32 @@ def run_wait(rendered: Rendered, node: str, url: str, state: Path, timeout: int 
     assert url.startswith(f"https://{LOOPBACK}:")  # the only address a test may contact
     waiting = function(text, "wait_for_api")
     assert "--max-time 10" in waiting  # every probe is bounded...
-    functions = [function(text, name) for name in LIB_FUNCTIONS[:-1]]
-    functions.append(waiting.replace("--max-time 10", "--max-time 1"))  # ...here by 1 s
+    functions = [
+        f.replace("--max-time 10", "--max-time 1")  # ...here by 1 s
+        for f in framework_functions(text)
+    ]
     settings = {
-        **{k: v for k, v in values.items() if k.startswith(("NODE_", "WAIT_"))},
+        **values,
         "WAIT_URL": url,
         "WAIT_TIMEOUT_SECONDS": str(timeout),
-        "WAIT_FIRST_DELAY_SECONDS": "1",
-        "WAIT_MAX_DELAY_SECONDS": "1",
+        "RETRY_INITIAL_DELAY": "1",
+        "RETRY_MAX_DELAY": "1",
         "STATE_DIR": str(state),
+        "PHASE_DIR": str(state),
         "STATUS_FILE": str(state / "status.json"),
+        "LOG_FILE": str(state / "bootstrap.log"),
         "CURRENT_PHASE": "kubeadm",
+        "REPORT_URL": "",
+        "RESULT": "running",
+        "RUNS": "1",
+        "P_NAME": "",
     }
     harness = "\n".join(
         [
             "set -Eeuo pipefail",
+            "exec 3>&1",  # the script's log
             *(f"{name}={shlex.quote(value)}" for name, value in settings.items()),
+            "PHASES=(kubeadm)",
             *functions,
             "wait_for_api",
             "echo RETURNED",
@@ -425,7 +439,7 @@ def assert_failed(result: Any, state: Path, last_answer: str) -> None:
     assert "the API server of cp1 at https://127.0.0.1:" in recorded["error"]
     assert "was not ready after 3s" in recorded["error"]
     assert recorded["error"].endswith(f"(last answer: {last_answer})")
-    assert f"FAILED: {recorded['error']}" in result.stdout
+    assert f"FAILED (api-wait): {recorded['error']}" in result.stdout
 
 
 def test_wait_fails_with_a_recorded_status_when_readyz_never_says_ok(
@@ -435,7 +449,7 @@ def test_wait_fails_with_a_recorded_status_when_readyz_never_says_ok(
         url = f"https://{LOOPBACK}:{server.server_address[1]}/readyz"
         result = run_wait(ha_vip, "cp2", url, state)
     assert server.requests >= 2
-    assert_failed(result, state, NOT_READY)  # the API server's own words, both lines
+    assert_failed(result, state, NOT_READY.replace("\n", " "))  # its own words, on one line
 
 
 def test_wait_fails_when_nothing_listens(ha_vip: Rendered, state: Path) -> None:

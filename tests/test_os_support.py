@@ -383,7 +383,7 @@ def node_check(script: str, os_release: Path) -> str:
         match = re.search(rf"^{name}\(\) \{{\n.*?^\}}\n", script, re.MULTILINE | re.DOTALL)
         assert match, name
         functions.append(match[0].replace("/etc/os-release", str(os_release)))
-    stubs = 'fail() { echo "FAIL: $*"; exit 1; }\nlog() { :; }\n'
+    stubs = 'fail() { echo "FAIL: $*"; exit 1; }\nfail_because() { fail "$2"; }\nlog() { :; }\n'
     return "\n".join([*constants, stubs, *functions, "check_node_matches_spec\necho OK\n"])
 
 

@@ -18,6 +18,8 @@ from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
 
 BOOTSTRAP_SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
+BOOTSTRAP_UNIT = "k8sgen-bootstrap.service"
+BOOTSTRAP_DONE = "/var/lib/k8sgen/bootstrap.done"
 CALICO_PATCH_SCRIPT = "/usr/local/lib/k8sgen/calico_patch.py"
 CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
 CERTS_DIR = "/etc/containerd/certs.d"
@@ -50,6 +52,7 @@ def cloud_config(
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
         write_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+        write_file(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", bootstrap_unit(node)),
     ]
     config: dict[str, Any] = {
         "hostname": node.name,
@@ -62,8 +65,26 @@ def cloud_config(
     if cluster.os.package_format == "rpm" and not cluster.baked:
         config["yum_repos"] = rpm.yum_repos(cluster)
     config["write_files"] = files
-    config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
+    config["runcmd"] = bootstrap_commands()
     return config
+
+
+def bootstrap_commands() -> list[list[str]]:
+    """Enabled, so it runs again on later boots until done; --no-block: cloud-init finishes."""
+    return [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", BOOTSTRAP_UNIT],
+        ["systemctl", "start", "--no-block", BOOTSTRAP_UNIT],
+    ]
+
+
+def bootstrap_unit(node: Node) -> str:
+    return render_template(
+        "systemd/k8sgen-bootstrap.service.j2",
+        node_name=node.name,
+        script=BOOTSTRAP_SCRIPT,
+        done_file=BOOTSTRAP_DONE,
+    )
 
 
 def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:

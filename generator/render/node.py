@@ -9,9 +9,6 @@ from generator.model import API_PORT, Cluster, Node
 INIT = "init"
 JOIN_CONTROL_PLANE = "join-control-plane"
 JOIN_WORKER = "join-worker"
-API_WAIT_SECONDS = 3600  # the init node installs and pulls everything first: be patient
-API_WAIT_FIRST_DELAY = 5  # seconds between /readyz probes, doubling up to the next value
-API_WAIT_MAX_DELAY = 60
 PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
 # What a Packer build runs once, and what first boot of such an image runs instead of PHASES:
 # "image" checks that the image was baked for this spec.
@@ -30,8 +27,6 @@ class NodePlan:
     wait_what: str
     wait_timeout: int
     calico_url: str | None  # the init node downloads and patches this manifest
-    wait_first_delay: int = API_WAIT_FIRST_DELAY
-    wait_max_delay: int = API_WAIT_MAX_DELAY
 
 
 def plan(cluster: Cluster, node: Node) -> NodePlan:
@@ -60,7 +55,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             control_plane_images,
             f"https://{host}:{port}/readyz",
             f"the API server of {previous.name}",
-            API_WAIT_SECONDS,
+            cluster.bootstrap.api_wait_seconds,
             None,
         )
     worker_images = (
@@ -74,7 +69,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         worker_images,
         f"https://{cluster.endpoint}/readyz",
         "the cluster API endpoint",
-        API_WAIT_SECONDS,
+        cluster.bootstrap.api_wait_seconds,
         None,
     )
 
