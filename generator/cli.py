@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 import traceback
 from collections.abc import Sequence
@@ -10,11 +11,12 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, lint, model, secrets
+from generator import __version__, budget, lint, model, secrets, status, tokenlife
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
 from generator.render import Rendering, RenderOptions, ha
+from generator.render.kubeadm import token
 from generator.starter import StarterOptions, starter_spec
 from generator.validate import Findings, validate
 from generator.write import CREATED, UNCHANGED, stale_files, write_artifacts
@@ -172,9 +174,23 @@ def _summary(
         first = " (runs kubeadm init)" if node == cluster.init_node else ""
         click.echo(f"  {node.name:<20} {node.role:<14} {node.ip or 'dhcp'}{first}")
     click.echo(f"CA certificate hash: {value.ca_cert_hash}")
-    click.echo(f"bootstrap token TTL: {cluster.token_ttl} from kubeadm init")
+    now = datetime.datetime.now(datetime.UTC)
+    click.echo(tokenlife.token_summary(cluster, token(cluster, value), now))
+    expired = tokenlife.expired_token_warning(cluster, value.ca.cert, now)
+    if expired:
+        click.echo(f"warning: {expired}", err=True)
     for line in ha.summary(cluster):
         click.echo(line)
+
+
+@cli.command("explain-status")
+@click.argument(
+    "files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+def explain_status_command(files: tuple[Path, ...]) -> None:
+    """Explain /var/lib/k8sgen/status.json files fetched from nodes: what failed, what to do."""
+    texts = [status.explain(status.load_status(path)) for path in files]
+    click.echo("\n".join(texts), nl=False)
 
 
 @cli.command("init")

@@ -1,0 +1,195 @@
+"""A node's status.json, fetched from /var/lib/k8sgen/: what happened and what to do now."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from generator.errors import K8sgenError
+from generator.resources import load_schema
+
+SCHEMA_FILE = "status.schema.json"
+SERVICE = "k8sgen-bootstrap.service"
+RESTART = f"systemctl restart {SERVICE}"
+UNBLOCK = "rm /var/lib/k8sgen/kubeadm/blocked"
+
+# What to do, by the reason the script recorded. {phase} is the phase that stopped.
+ADVICE = {
+    "network": (
+        "A step that needs the network failed on every try (spec.bootstrap.retries). From the "
+        "node, check that the address in the error answers (curl -v URL), and DNS, routes, "
+        f"proxy and firewall. Then `{RESTART}` (or reboot): it resumes at phase {{phase}}."
+    ),
+    "permanent": (
+        "A retry cannot fix this error: the mirror does not have what the spec asks for "
+        "(package version, image tag, file) or refuses it (401/403/404). Compare the URL, "
+        "version or image in the error with the mirror; fix the spec and render again (a new "
+        f"node), or fix the mirror and `{RESTART}`."
+    ),
+    "api-wait": (
+        "The control plane this node waits for did not answer /readyz within "
+        "spec.bootstrap.apiWaitSeconds. Explain that node's status first: it may have failed. "
+        f"Once it is up, `{RESTART}` here."
+    ),
+    "kubeadm-init": (
+        "kubeadm init failed; k8sgen does not repeat it by itself. Read its output above, "
+        "`journalctl -u kubelet` and `crictl ps -a` on this node. To try again: "
+        f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`."
+    ),
+    "kubeadm-join-control-plane": (
+        "The control-plane join failed and is not repeated by itself: it may have added an "
+        "etcd member. On a working control plane, list the members (kubectl -n kube-system exec "
+        "etcd-<name> -- etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert "
+        "/etc/kubernetes/pki/etcd/server.crt --key /etc/kubernetes/pki/etcd/server.key "
+        "member list) and remove this node's member if it is there. Then on this node: "
+        f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`."
+    ),
+    "kubeadm-interrupted": (
+        "kubeadm was cut off (reboot, power loss or stop) while it ran: the node may be half set "
+        "up. If a control plane's `kubectl get nodes` lists this node as Ready, record kubeadm as "
+        f"done: `touch /var/lib/k8sgen/kubeadm/succeeded && {UNBLOCK} && {RESTART}`. Otherwise "
+        "clean up as after a failed init or join (kubeadm reset -f; for a control plane, remove "
+        f"its etcd member), then `{UNBLOCK} && {RESTART}`."
+    ),
+    "kubeadm-join": (
+        "kubeadm join failed on every try (spec.bootstrap.joinAttempts), with kubeadm reset -f "
+        "in between. Read its output above; common causes: the endpoint unreachable from this "
+        "node, clocks out of sync, the kubelet failing (`journalctl -u kubelet`). "
+        f"`{RESTART}` (or a reboot) resets and tries again."
+    ),
+    "token": (
+        "The cluster does not accept the bootstrap token: it expired (tokenTTL after kubeadm "
+        "init) or was deleted. On a control plane, create it again with the same value: "
+        "`kubeadm token create <token> --ttl 2h`, the token being the one in "
+        f"/etc/k8sgen/kubeadm.yaml on this node. Then `{RESTART}` here."
+    ),
+    "ca-hash": (
+        "The cluster's CA is not the one this node was rendered with: the control plane came "
+        "from another secrets file. Render again with the cluster's secrets file (--secrets) "
+        "and re-create this node."
+    ),
+    "os-mismatch": (
+        "The image runs another OS than spec.os. Render for the right OS (or boot the right "
+        "image) and re-create the node."
+    ),
+    "arch-mismatch": (
+        "The machine's architecture differs from spec.arch. Render with the right spec.arch "
+        "(or boot the right image) and re-create the node."
+    ),
+    "command": (
+        "A local command failed unexpectedly (see the error and the log around it). Fix the "
+        f"cause, then `{RESTART}`: it resumes at phase {{phase}}."
+    ),
+    "interrupted": (
+        "The bootstrap was stopped (shutdown, reboot or systemctl stop). It resumes at phase "
+        f"{{phase}} on the next boot, or now with `systemctl start {SERVICE}`."
+    ),
+}
+ADVICE["error"] = ADVICE["command"]
+RUNNING = (
+    f"Still running, or cut off by a power loss. `systemctl status {SERVICE}` tells which; "
+    "after a reboot it resumes at phase {phase}."
+)
+
+
+class StatusError(K8sgenError):
+    """The file is not a status.json that k8sgen can read."""
+
+
+def load_status(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
+    except OSError as exc:
+        raise StatusError(f"{path}: cannot read: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise StatusError(f"{path}: not JSON ({exc}); is it /var/lib/k8sgen/status.json?") from exc
+    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise StatusError(f"{path}: not a k8sgen status file ({where}: {error.message})")
+    result: dict[str, Any] = data
+    return result
+
+
+def explain(status: dict[str, Any]) -> str:
+    """The status as a table, the failing command's last lines, and what to do."""
+    lines = [_headline(status)]
+    if status["error"]:
+        lines.append(f"  error: {status['error']}")
+    lines += ["", *_phase_table(status["phases"])]
+    stopped = next((p for p in status["phases"] if p["name"] == status["phase"]), None)
+    if stopped and stopped["output"] and status["result"] != "succeeded":
+        lines += ["", f"last output of {stopped['name']}:"]
+        lines += [f"  {line}" for line in stopped["output"]]
+    lines += [
+        "",
+        "what to do:",
+        textwrap.fill(
+            _advice(status),
+            92,
+            initial_indent="  ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        ),
+    ]
+    lines.append(f"log on the node: {status['log']} (and journalctl -u {SERVICE})")
+    return "\n".join(lines) + "\n"
+
+
+def _headline(status: dict[str, Any]) -> str:
+    who = (
+        f"node {status['node']} ({status['role']}) of cluster {status['cluster']}, "
+        f"Kubernetes {status['kubernetesVersion']}"
+    )
+    result = status["result"]
+    if result == "succeeded":
+        what = "bootstrapped"
+    elif result == "running":
+        what = f"running phase {status['phase']}"
+    else:
+        what = f"{result.upper()} in phase {status['phase']} ({status['reason']})"
+    return f"{who}: {what}; run {status['runs']}, status of {status['time']}"
+
+
+def _phase_table(phases: list[dict[str, Any]]) -> list[str]:
+    rows = [("phase", "state", "attempts", "retries", "started", "took")]
+    for phase in phases:
+        took = _duration(phase["start"], phase["end"])
+        attempts, retries = str(phase["attempts"]), str(phase["retries"])
+        rows.append((phase["name"], phase["state"], attempts, retries, phase["start"], took))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    notes = [
+        f"  {p['name']}: last error: {p['error']}"
+        for p in phases
+        if p["error"] and p["state"] == "succeeded"
+    ]
+    return [line.rstrip() for line in table] + notes
+
+
+def _duration(start: str, end: str) -> str:
+    if not start or not end:
+        return ""
+    parse = datetime.datetime.fromisoformat
+    seconds = int(
+        (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
+    )
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _advice(status: dict[str, Any]) -> str:
+    result = status["result"]
+    if result == "succeeded":
+        return "nothing: the node is bootstrapped (`kubectl get nodes` on a control plane)."
+    if result == "running":
+        return RUNNING.format(phase=status["phase"])
+    advice = ADVICE.get(status["reason"], ADVICE["command"])
+    return advice.format(phase=status["phase"])
