@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ def packer_files(rendered: Rendered) -> dict[str, str]:
 
 
 def run_phases(script: str) -> list[str]:
+    """The phases a script runs: its PHASES (a node's bootstrap) or its run_phase lines (bake)."""
+    listed = re.search(r"^readonly -a PHASES=\((.*)\)$", script, re.MULTILINE)
+    if listed:
+        return listed[1].split()
     return [line.split()[1] for line in script.splitlines() if line.startswith("run_phase ")]
 
 

@@ -43,6 +43,7 @@ COMMANDS = (
     "python3",
     "sleep",
     "uname",
+    "cloud-init",
 )
 SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
 STATUS = "var/lib/k8sgen/status.json"
@@ -53,6 +54,7 @@ STATUS_SCHEMA = jsonschema.Draft202012Validator(load_schema("status.schema.json"
 class Run:
     returncode: int
     calls: list[list[str]]  # the calls of this run only
+    output: str  # what reached stdout and stderr (the bootstrap logs to its file instead)
 
     def named(self, name: str) -> list[list[str]]:
         return [c for c in self.calls if c[0] == name]
@@ -115,8 +117,10 @@ class Sandbox:
         self.rules.append("\t".join((command, match, str(times), action, str(code), text)))
         (self.fake / "rules").write_text("".join(f"{r}\n" for r in self.rules))
 
-    def run(self, *, hold_lock: bool = False) -> Run:
-        command = ["/bin/bash", SCRIPT]
+    def run(
+        self, *, hold_lock: bool = False, script: str = SCRIPT, env: dict[str, str] | None = None
+    ) -> Run:
+        command = ["/bin/bash", script]
         if hold_lock:
             command = ["flock", "/var/lib/k8sgen/lock", *command]
             self.path("/var/lib/k8sgen").mkdir(parents=True, exist_ok=True)
@@ -131,6 +135,7 @@ class Sandbox:
                 *("--unshare-net", "--unshare-pid", "--new-session", "--die-with-parent"),
                 *("--clearenv", "--setenv", "FAKE", "/fake"),
                 *("--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"),
+                *(a for k, v in (env or {}).items() for a in ("--setenv", k, v)),
                 *command,
             ],
             capture_output=True,
@@ -140,7 +145,7 @@ class Sandbox:
         )
         assert "Traceback" not in result.stderr
         lines = self.all_calls()
-        run = Run(result.returncode, lines[self.seen_calls :])
+        run = Run(result.returncode, lines[self.seen_calls :], result.stdout + result.stderr)
         self.seen_calls = len(lines)
         return run
 

@@ -8,11 +8,14 @@ export DEBIAN_FRONTEND=noninteractive
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 readonly LOG_DIR=/var/log/k8sgen
+readonly LOG_FILE=$LOG_DIR/bootstrap.log
 readonly STATE_DIR=/var/lib/k8sgen
+readonly PHASE_DIR=$STATE_DIR/phases
 readonly STATUS_FILE=$STATE_DIR/status.json
 readonly CONFIG_DIR=/etc/k8sgen
 readonly FILES_DIR=${K8SGEN_FILES:?set by the Packer template: where the files/ folder was uploaded}
 readonly BAKE_USER=${K8SGEN_BAKE_USER:-}
+readonly CLUSTER_NAME=baked
 readonly NODE_NAME=image-bake
 readonly NODE_ROLE=bake
 readonly OS_ID=ubuntu
@@ -22,83 +25,320 @@ readonly MACHINE=x86_64
 readonly KUBERNETES_VERSION=1.33.4
 readonly IMAGE_REPOSITORY=registry.aliyuncs.com/google_containers
 readonly PAUSE_IMAGE=registry.aliyuncs.com/google_containers/pause:3.10
+readonly -a PHASES=(files prepare install runtime prepull seal)
+readonly RETRY_ATTEMPTS=8
+readonly RETRY_INITIAL_DELAY=5
+readonly RETRY_MAX_DELAY=120
 CURRENT_PHASE=start
 
-mkdir -p "$LOG_DIR" "$STATE_DIR"
+mkdir -p "$LOG_DIR" "$PHASE_DIR"
 chmod 0700 "$STATE_DIR"
 
+RESULT=running
+RESULT_REASON=""
+RESULT_ERROR=""
+RUNS=0
+P_NAME=""
+P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
+
+exec 3>&1
 log() {
-  printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$CURRENT_PHASE" "$*"
+  printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
 }
 
-# A JSON string from any text: escapes, and drops other control characters.
-json_string() {
-  local text=$1
+now() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+json_str() {
+  local text=$2
   text=${text//\\/\\\\}
   text=${text//\"/\\\"}
   text=${text//$'\n'/\\n}
   text=${text//$'\t'/\\t}
-  text=$(printf '%s' "$text" | tr -d '\000-\037')
-  printf '"%s"' "$text"
+  text=${text//[[:cntrl:]]/}
+  json_raw "$1" "\"$text\""
 }
 
-# write_status PHASE RESULT ERROR: replaced atomically, so a reader never sees half a file.
+json_raw() {
+  JSON+="${JSON:+$JSON_SEP}\"$1\": $2"
+}
+
+redact() {
+  sed -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<token>/g; s/(certificate-key[ =:]+)[0-9a-f]{64}/\1<key>/g'
+}
+
+one_line() {
+  local text=${1//[$'\r\n\t']/ }
+  text=$(printf '%s\n' "$text" | redact)
+  printf '%s' "${text:0:300}"
+}
+
+
+read_record() {
+  REC=()
+  if [ -f "$PHASE_DIR/$1.state" ]; then
+    mapfile -t REC <"$PHASE_DIR/$1.state"
+  fi
+  REC=("${REC[0]:-pending}" "${REC[1]:-}" "${REC[2]:-}" "${REC[3]:-0}" "${REC[4]:-0}"
+    "${REC[5]:-}" "${REC[6]:-}")
+}
+
+load_record() {
+  P_NAME=$1
+  read_record "$1"
+  P_STATE=${REC[0]} P_START=${REC[1]} P_END=${REC[2]} P_ATTEMPTS=${REC[3]}
+  P_RETRIES=${REC[4]} P_REASON=${REC[5]} P_ERROR=${REC[6]}
+}
+
+save_record() {
+  local tmp
+  tmp=$(mktemp "$PHASE_DIR/.state.XXXXXX")
+  printf '%s\n' "$P_STATE" "$P_START" "$P_END" "$P_ATTEMPTS" "$P_RETRIES" "$P_REASON" \
+    "$(one_line "$P_ERROR")" >"$tmp"
+  mv -f "$tmp" "$PHASE_DIR/$P_NAME.state"
+}
+
+json_phase() {
+  local line lines=""
+  if [ -f "$PHASE_DIR/$1.output" ]; then
+    while IFS= read -r line || [ -n "$line" ]; do
+      JSON=""
+      json_str x "$line"
+      lines+="${lines:+, }${JSON#\"x\": }"
+    done <"$PHASE_DIR/$1.output"
+  fi
+  read_record "$1"
+  JSON="" JSON_SEP=", "
+  json_str name "$1"
+  json_str state "${REC[0]}"
+  json_str start "${REC[1]}"
+  json_str end "${REC[2]}"
+  json_raw attempts "${REC[3]}"
+  json_raw retries "${REC[4]}"
+  json_str reason "${REC[5]}"
+  json_str error "${REC[6]}"
+  json_raw output "[$lines]"
+  JSON="{$JSON}"
+}
+
+status_json() {
+  local phase phases="" now nl=$'\n'
+  now=$(now)
+  for phase in "${PHASES[@]}"; do
+    json_phase "$phase"
+    phases+="${phases:+,$nl}    $JSON"
+  done
+  JSON="" JSON_SEP=$',\n  '
+  json_str kind K8sgenBootstrapStatus
+  json_raw version 1
+  json_str cluster "$CLUSTER_NAME"
+  json_str node "$NODE_NAME"
+  json_str role "$NODE_ROLE"
+  json_str kubernetesVersion "$KUBERNETES_VERSION"
+  json_str result "$RESULT"
+  json_str phase "$CURRENT_PHASE"
+  json_str reason "$RESULT_REASON"
+  json_str error "$RESULT_ERROR"
+  json_str time "$now"
+  json_raw runs "$RUNS"
+  json_str log "$LOG_FILE"
+  json_raw phases "[$nl$phases$nl  ]"
+  printf '{\n  %s\n}\n' "$JSON"
+}
+
 write_status() {
   local tmp
   tmp=$(mktemp "$STATE_DIR/.status.XXXXXX")
-  printf '{"node": %s, "role": %s, "phase": %s, "result": %s, "error": %s, "time": %s}\n' \
-    "$(json_string "$NODE_NAME")" "$(json_string "$NODE_ROLE")" "$(json_string "$1")" \
-    "$(json_string "$2")" "$(json_string "$3")" "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
-    >"$tmp"
+  status_json >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS_FILE"
 }
 
+
+
+stop() {
+  trap - ERR TERM INT HUP
+  log "${1^^} ($2): $3"
+  RESULT=$1 RESULT_REASON=$2 RESULT_ERROR=$(one_line "$3")
+  if [ -n "$P_NAME" ]; then
+    P_STATE=$1 P_END=$(now) P_REASON=$2 P_ERROR=$3
+    save_record
+  fi
+  write_status post
+  exit "$4"
+}
+
+fail_because() {
+  stop failed "$1" "$2" 1
+}
+
 fail() {
-  trap - ERR
-  log "FAILED: $*"
-  write_status "$CURRENT_PHASE" failed "$*"
-  exit 1
+  fail_because error "$*"
 }
 
 on_error() {
   local code=$1 line=$2 command=$3
-  trap - ERR
-  log "FAILED: '$command' exited with status $code (line $line)"
-  write_status "$CURRENT_PHASE" failed "'$command' exited with status $code"
-  exit "$code"
+  [ "$BASH_SUBSHELL" -eq 0 ] || exit "$code"
+  fail_because command "'$command' exited with status $code (line $line)"
 }
-trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 
-# retry ATTEMPTS COMMAND...: for steps that cross the network; the delay doubles up to 60 s.
+on_signal() {
+  stop interrupted interrupted "stopped by a signal (shutdown, reboot or systemctl stop)" 143
+}
+
+
+backoff_seconds() {
+  local delay=$((RETRY_INITIAL_DELAY << ($1 > 20 ? 19 : $1 - 1)))
+  [ "$delay" -le "$RETRY_MAX_DELAY" ] || delay=$RETRY_MAX_DELAY
+  echo $((delay - RANDOM % (delay / 2 + 1)))
+}
+
+permanent_error() {
+  grep -Eq \
+    -e 'returned error: (400|401|403|404|405|410)' \
+    -e 'URL using bad/illegal format' \
+    -e 'Unable to locate package' \
+    -e "Version '[^']*' for '[^']*' was not found" \
+    -e 'has no installation candidate' \
+    -e 'does not have a Release file' \
+    -e 'NO_PUBKEY' \
+    -e 'is not signed' \
+    -e 'code = NotFound' \
+    -e 'manifest unknown' \
+    -e 'error validating data' \
+    -e 'strict decoding error' \
+    "$1"
+}
+
+key_line() {
+  local line
+  line=$(grep -E '^E: |^error|^Error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
+  [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
+  one_line "${line:-no output}" | cut -c 1-200
+}
+
+keep_output() {
+  if [ -n "$P_NAME" ]; then
+    tail -n 20 "$1" | redact >"$PHASE_DIR/$P_NAME.output"
+  fi
+  rm -f "$1"
+}
+
+command_text() {
+  local text="$*"
+  text=${text/#apt_update/apt-get update}
+  printf '%s' "${text:0:160}"
+}
+
+note_retry() {
+  log "$1"
+  P_RETRIES=$((P_RETRIES + 1))
+  P_ERROR=$1
+  save_record
+  write_status
+}
+
 retry() {
-  local attempts=$1 attempt=1 delay=5
-  shift
-  until "$@"; do
-    if [ "$attempt" -ge "$attempts" ]; then
-      log "giving up after $attempts attempts: $*"
-      return 1
+  if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
+  local try=1 status seconds out line what
+  what=$(command_text "$@")
+  while :; do
+    out=$(mktemp "$STATE_DIR/.output.XXXXXX")
+    if "$@" 2>&1 | tee "$out"; then
+      rm -f "$out"
+      return 0
+    else
+      status=$?
     fi
-    log "attempt $attempt of $attempts failed, again in ${delay}s: $*"
-    sleep "$delay"
-    attempt=$((attempt + 1))
-    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+    line=$(key_line "$out")
+    if permanent_error "$out"; then
+      keep_output "$out"
+      fail_because permanent "'$what' failed with an error that retrying cannot fix: $line"
+    fi
+    if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
+      keep_output "$out"
+      fail_because network "'$what' failed $try times, the last with status $status: $line"
+    fi
+    rm -f "$out"
+    seconds=$(backoff_seconds "$try")
+    note_retry "try $try of $RETRY_ATTEMPTS of '$what' failed (status $status: $line); again in ${seconds}s"
+    sleep "$seconds"
+    try=$((try + 1))
   done
 }
 
-# Plain `apt-get update` exits 0 even when every repository failed (apt >= 2.1.16 has this).
-apt_update() {
-  apt-get update -o APT::Update::Error-Mode=any
+wait_until() {
+  local tries=$1 try=1
+  shift
+  until "$@"; do
+    if [ "$try" -ge "$tries" ]; then
+      return 1
+    fi
+    sleep "$(backoff_seconds "$try")"
+    try=$((try + 1))
+  done
 }
+
+apt_update() {
+  apt-get -o DPkg::Lock::Timeout=600 update -o APT::Update::Error-Mode=any
+}
+
+
+
 
 run_phase() {
   CURRENT_PHASE=$1
-  write_status "$1" running ""
-  log "start"
+  load_record "$1"
+  if [ "$P_STATE" != pending ]; then
+    log "phase $1 did not finish on an earlier run ($P_STATE${P_ERROR:+: $P_ERROR}): starting it again"
+  fi
+  P_STATE=running P_START=$(now) P_END="" P_ATTEMPTS=$((P_ATTEMPTS + 1)) P_REASON="" P_ERROR=""
+  rm -f "$PHASE_DIR/$1.output"
+  save_record
+  RESULT=running RESULT_REASON="" RESULT_ERROR=""
+  write_status post
+  log "phase $1: start (attempt $P_ATTEMPTS)"
   "phase_$1"
-  log "done"
+  if [ ! -d "$PHASE_DIR" ]; then
+    log "phase $1: done (it removed the state: the image bake's seal)"
+    return 0
+  fi
+  P_STATE=succeeded P_END=$(now)
+  save_record
+  : >"$PHASE_DIR/$1.done"
+  write_status post
+  log "phase $1: done"
 }
 
+record_failures() {
+  trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
+  trap on_signal TERM INT HUP
+}
+
+run_phases() {
+  record_failures
+  if [ -e "$DONE_FILE" ]; then
+    log "bootstrapped already ($DONE_FILE): nothing to do"
+    return 0
+  fi
+  RUNS=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))
+  echo "$RUNS" >"$STATE_DIR/runs"
+  log "run $RUNS of the bootstrap of $NODE_NAME ($NODE_ROLE); phases: ${PHASES[*]}"
+  local phase
+  for phase in "${PHASES[@]}"; do
+    if [ -e "$PHASE_DIR/$phase.done" ]; then
+      log "phase $phase: done on an earlier run"
+      continue
+    fi
+    run_phase "$phase"
+  done
+  P_NAME=""
+  RESULT=succeeded
+  : >"$DONE_FILE"
+  write_status post
+  log "node $NODE_NAME bootstrapped"
+}
 
 # phase_files: the configuration files that user-data writes on an image that was not baked.
 phase_files() {
@@ -126,11 +366,11 @@ check_node_matches_spec() {
   os_id=$(os_release ID)
   os_version=$(os_release VERSION_ID)
   if [ "$os_id" != "$OS_ID" ] || [ "$os_version" != "$OS_VERSION_ID" ]; then
-    fail "this node runs $os_id $os_version but the spec says $OS_ID $OS_VERSION_ID: render for the right os"
+    fail_because os-mismatch "this node runs $os_id $os_version but the spec says $OS_ID $OS_VERSION_ID: render for the right os"
   fi
   machine=$(uname -m)
   if [ "$machine" != "$MACHINE" ]; then
-    fail "this node is $machine but the spec says arch $ARCH ($MACHINE): render with the right spec.arch"
+    fail_because arch-mismatch "this node is $machine but the spec says arch $ARCH ($MACHINE): render with the right spec.arch"
   fi
 }
 
@@ -148,17 +388,18 @@ phase_prepare() {
 }
 
 phase_install() {
+  dpkg --configure -a
   if ! command -v curl >/dev/null; then
-    retry 5 apt_update
-    retry 5 apt-get install -y --no-install-recommends curl ca-certificates
+    retry apt_update
+    retry apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends curl ca-certificates
   fi
   install -d -m 0755 /etc/apt/keyrings
-  retry 5 curl -fsSL --connect-timeout 20 -o /etc/apt/keyrings/kubernetes.asc https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.33/deb/Release.key
-  retry 5 curl -fsSL --connect-timeout 20 -o /etc/apt/keyrings/docker.asc https://mirrors.aliyun.com/docker-ce/linux/ubuntu/gpg
+  retry curl -fsSL --connect-timeout 20 -o /etc/apt/keyrings/kubernetes.asc https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.33/deb/Release.key
+  retry curl -fsSL --connect-timeout 20 -o /etc/apt/keyrings/docker.asc https://mirrors.aliyun.com/docker-ce/linux/ubuntu/gpg
   install -m 0644 "$CONFIG_DIR/apt/kubernetes.list" /etc/apt/sources.list.d/kubernetes.list
   install -m 0644 "$CONFIG_DIR/apt/containerd.list" /etc/apt/sources.list.d/containerd.list
-  retry 5 apt_update
-  retry 5 apt-get install -y --no-install-recommends \
+  retry apt_update
+  retry apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
     containerd.io conntrack socat \
     kubelet='1.33.4-*' kubeadm='1.33.4-*' kubectl='1.33.4-*'
   # Held: an unattended upgrade must not move the cluster or the containerd config format.
@@ -185,15 +426,16 @@ phase_runtime() {
     sed -i "s|\"$PAUSE_IMAGE\"|\"$expected\"|" /etc/containerd/config.toml
   fi
   systemctl restart containerd
-  retry 10 crictl info >/dev/null
+  wait_until 10 crictl info >/dev/null ||
+    fail "containerd does not answer after its restart (journalctl -u containerd)"
 }
 
 phase_prepull() {
-  retry 5 kubeadm config images pull --kubernetes-version "v$KUBERNETES_VERSION" \
+  retry kubeadm config images pull --kubernetes-version "v$KUBERNETES_VERSION" \
     --image-repository "$IMAGE_REPOSITORY"
   local image
   for image in docker.io/calico/cni:v3.30.7 docker.io/calico/node:v3.30.7 docker.io/calico/kube-controllers:v3.30.7 ; do
-    retry 5 crictl pull "$image" >/dev/null
+    retry crictl pull "$image" >/dev/null
   done
 }
 
@@ -210,6 +452,7 @@ phase_seal() {
   rm -f /var/lib/dbus/machine-id
 }
 
+record_failures
 run_phase files
 run_phase prepare
 run_phase install
