@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -315,7 +316,8 @@ def test_bundle_spec_renders_for_bundle_mode(made: Made) -> None:
         node_files = files(rendered, node)
         assert not [p for p in node_files if p.startswith("/etc/k8sgen/apt/")]
         script = scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]
-        assert "run_phase import" in script and "run_phase prepull" not in script
+        phases = re.search(r"^readonly -a PHASES=\((.*)\)$", script, re.MULTILINE)
+        assert phases and "import" in phases[1].split() and "prepull" not in phases[1].split()
         assert "apt-get install" not in script and "crictl pull" not in script
         assert "curl" not in script.split("phase_cni()")[-1].split("\n}\n")[0]
     bundled = {i["reference"] for i in index_of(made)["images"]}

@@ -254,7 +254,7 @@ retry() {
     line=$(key_line "$out")
     if permanent_error "$out"; then
       keep_output "$out"
-      fail_because permanent "'$what' failed with an error that retrying cannot fix: $line"
+      fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
     fi
     if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
       keep_output "$out"
