@@ -239,3 +239,17 @@ def test_explain_status_refuses_other_files(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["explain-status", str(tmp_path / "missing.json")])
     assert result.exit_code == 1 and "cannot read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_report_url_is_a_reach_the_zero_egress_lint_sees(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "examples" / "airgap-mirror.yaml").read_text())
+    data["spec"]["bootstrap"] = {"reportURL": "https://collector.elsewhere.example/k8s"}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = CliRunner().invoke(cli, ["lint", str(spec)])
+    assert result.exit_code == 1
+    assert "cp1: /usr/local/sbin/k8sgen-bootstrap:" in result.stdout + result.stderr
+    assert "collector.elsewhere.example" in result.stderr
+    data["spec"]["offline"]["allowedHosts"] = ["collector.elsewhere.example"]
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert CliRunner().invoke(cli, ["lint", str(spec)]).exit_code == 0
