@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,16 @@ def need(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} is not installed: run the test set-up from the README")
     return path
+
+
+def check_with_cloud_init(rendered: Rendered, node: str, folder: Path) -> None:
+    """`cloud-init schema --config-file` (the Debian package) accepts the node's user-data."""
+    target = folder / f"{rendered.cluster.name}-{node}"
+    target.write_text(rendered.text(f"nodes/{node}/user-data"))
+    result = subprocess.run(
+        [need("cloud-init"), "schema", "--config-file", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid cloud-config" in result.stdout

@@ -14,7 +14,7 @@ import yaml
 
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 
-from .conftest import FIXTURES, REPO, Rendered, need
+from .conftest import FIXTURES, REPO, Rendered, check_with_cloud_init, need
 from .nodedata import (
     cloud_config,
     files,
@@ -59,15 +59,8 @@ def test_user_data_matches_cloud_inits_json_schema(rendered_examples: list[Rende
 def test_user_data_passes_cloud_init_schema_command(
     rendered_examples: list[Rendered], tmp_path: Path
 ) -> None:
-    tool = need("cloud-init")
     for rendered, node in every_node(rendered_examples):
-        target = tmp_path / f"{rendered.cluster.name}-{node}"
-        target.write_text(rendered.text(f"nodes/{node}/user-data"))
-        result = subprocess.run(
-            [tool, "schema", "--config-file", str(target)], capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "Valid cloud-config" in result.stdout
+        check_with_cloud_init(rendered, node, tmp_path)
 
 
 def test_network_config_matches_cloud_inits_v2_schema(rendered_examples: list[Rendered]) -> None:

@@ -23,7 +23,7 @@ from generator.render import firewall, rpm
 from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
 
-from .conftest import FIXTURES, REPO, Rendered, need, render_spec
+from .conftest import FIXTURES, REPO, Rendered, check_with_cloud_init, need, render_spec
 from .nodedata import cloud_config, files, node_names, scripts
 from .test_golden import GOLDEN, mask
 
@@ -197,15 +197,8 @@ def test_matrix_user_data_matches_cloud_inits_json_schema(
 def test_matrix_user_data_passes_cloud_init_schema_command(
     rendered_matrix: dict[tuple[str, str, str], Rendered], tmp_path: Path
 ) -> None:
-    tool = need("cloud-init")
     for rendered, node in every_matrix_node(rendered_matrix):
-        target = tmp_path / f"{rendered.cluster.name}-{node}"
-        target.write_text(rendered.text(f"nodes/{node}/user-data"))
-        result = subprocess.run(
-            [tool, "schema", "--config-file", str(target)], capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "Valid cloud-config" in result.stdout
+        check_with_cloud_init(rendered, node, tmp_path)
 
 
 def test_matrix_scripts_pass_shellcheck(
