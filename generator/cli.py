@@ -237,6 +237,12 @@ def explain_status_command(files: tuple[Path, ...]) -> None:
     help="Static address of a worker (repeat for several).",
 )
 @click.option("--gateway", help="Default gateway of the static addresses.")
+@click.option(
+    "--interface",
+    metavar="NAME",
+    help="NIC of the static addresses (spec.network.interface); default: the OS's "
+    "(eth0 on rocky and almalinux), else ens3.",
+)
 @click.option("--endpoint", help="API endpoint HOST:PORT (required with several control planes).")
 def init_command(
     output: Path | None,
@@ -248,6 +254,7 @@ def init_command(
     control_planes: tuple[str, ...],
     workers: tuple[str, ...],
     gateway: str | None,
+    interface: str | None,
     endpoint: str | None,
 ) -> None:
     """Write a commented starter spec that validates as written."""
@@ -262,6 +269,7 @@ def init_command(
         workers=workers or (() if control_planes else StarterOptions.workers),
         gateway=gateway,
         endpoint=endpoint,
+        interface=interface,
     )
     text = starter_spec(options)
     if output is None:

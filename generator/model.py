@@ -118,8 +118,9 @@ class Node:
     address: ipaddress.IPv4Interface | None
     gateway: str | None
     dns: tuple[str, ...]
-    interface: str | None
+    interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
+    mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
 
     @property
     def is_control_plane(self) -> bool:
@@ -184,9 +185,9 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     """Model of a spec that `validate` accepted; reads a local Calico manifest if one is named."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(n) for n in spec["nodes"])
+    nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
-    vip = _vip(control_plane.get("vip"))
+    vip = _vip(control_plane.get("vip"), nodes)
     host, port = _endpoint(control_plane, vip, nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     bootstrap = spec.get("bootstrap", {})
@@ -234,23 +235,41 @@ def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:
     )
 
 
-def _node(data: dict[str, Any]) -> Node:
+def node_interface(spec: dict[str, Any], node: dict[str, Any]) -> str | None:
+    """The NIC a node's address is on: its own `interface`, else spec.network.interface, else
+    the OS family's default (None: nobody named it; validate refuses that for static nodes)."""
+    family = versions.OS_FAMILIES[spec["os"]["family"]]
+    name: str | None = node.get("interface") or spec.get("network", {}).get("interface")
+    return name or family.default_interface or None
+
+
+def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
+    """The one NIC name every control plane has (the VIP's default), or None."""
+    names = {n.interface for n in nodes if n.is_control_plane}
+    return names.pop() if len(names) == 1 else None
+
+
+def _node(data: dict[str, Any], interface: str | None) -> Node:
     address = data.get("address")
+    mac = data.get("mac")
     return Node(
         name=data["name"],
         role=data["role"],
         address=ipaddress.IPv4Interface(address) if address else None,
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
-        interface=data.get("interface"),
+        interface=interface,
         labels=tuple(sorted(data.get("labels", {}).items())),
+        mac=mac.lower() if mac else None,
     )
 
 
-def _vip(data: dict[str, Any] | None) -> Vip | None:
+def _vip(data: dict[str, Any] | None, nodes: tuple[Node, ...]) -> Vip | None:
     if data is None:
         return None
-    return Vip(data["address"], data["interface"], data.get("image", DEFAULT_KUBE_VIP_IMAGE))
+    interface = data.get("interface") or control_plane_interface(nodes)
+    assert interface, "validate requires vip.interface when the control planes' NIC is unknown"
+    return Vip(data["address"], interface, data.get("image", DEFAULT_KUBE_VIP_IMAGE))
 
 
 def _endpoint(

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, tokenlife, validate_ha, versions
+from generator import model, tokenlife, validate_ha, validate_net, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -409,6 +409,7 @@ SEMANTIC_CHECKS: tuple[Check, ...] = (
     check_calico,
     check_bootstrap,
     *validate_ha.CHECKS,
+    *validate_net.CHECKS,
     check_offline,
 )
 

@@ -118,18 +118,62 @@ class OSFamily:
     # (where yum-plugin-versionlock is an alias); naming the capability spares us guessing
     # each distribution's package name.
     versionlock: str = ""
+    # cloud-init renderers that write the network on this family's images (tests run each).
+    network_renderers: tuple[str, ...] = ()
+    # The first NIC's name on the family's official cloud images, or "" where it depends on
+    # the platform and the spec must name it.
+    default_interface: str = ""
+
+    @property
+    def gateway_as_gateway4(self) -> bool:
+        """cloud-init's eni renderer turns a default route into `post-up route add ...`, which
+        needs net-tools; `gateway4` becomes ifupdown's own `gateway` line (iproute2). netplan
+        deprecates gateway4, so only families that may render eni get it."""
+        return "eni" in self.network_renderers
 
 
 DNF_VERSIONLOCK = "dnf-command(versionlock)"
 
+# Ubuntu's images render netplan only. Debian's cloud images render netplan; images with
+# ifupdown (debootstrap, many hypervisor templates) eni; with neither, networkd. EL and
+# openEuler render ifcfg files (sysconfig) or NetworkManager keyfiles.
+DEB_RENDERERS = ("netplan", "eni", "networkd")
+RPM_RENDERERS = ("sysconfig", "network-manager")
+# Rocky's and AlmaLinux's GenericCloud images boot with net.ifnames=0: the first NIC is eth0
+# on every platform. Ubuntu and Debian use predictable names (ens3, enp1s0, ens5, ens192, ...
+# by platform) and openEuler's images differ by vendor: no default there.
+EL_INTERFACE = "eth0"
+
 OS_FAMILIES: dict[str, OSFamily] = {
     f.name: f
     for f in (
-        OSFamily("ubuntu", "ubuntu", "exact", "deb", selinux=False, firewalld=False),
-        OSFamily("debian", "debian", "exact", "deb", selinux=False, firewalld=False),
-        OSFamily("rocky", "rocky", "major", "rpm", True, True, DNF_VERSIONLOCK),
-        OSFamily("almalinux", "almalinux", "major", "rpm", True, True, DNF_VERSIONLOCK),
-        OSFamily("openeuler", "openEuler", "exact", "rpm", True, True, DNF_VERSIONLOCK),
+        OSFamily("ubuntu", "ubuntu", "exact", "deb", False, False, network_renderers=("netplan",)),
+        OSFamily("debian", "debian", "exact", "deb", False, False, network_renderers=DEB_RENDERERS),
+        OSFamily(
+            "rocky",
+            "rocky",
+            "major",
+            "rpm",
+            True,
+            True,
+            DNF_VERSIONLOCK,
+            RPM_RENDERERS,
+            EL_INTERFACE,
+        ),
+        OSFamily(
+            "almalinux",
+            "almalinux",
+            "major",
+            "rpm",
+            True,
+            True,
+            DNF_VERSIONLOCK,
+            RPM_RENDERERS,
+            EL_INTERFACE,
+        ),
+        OSFamily(
+            "openeuler", "openEuler", "exact", "rpm", True, True, DNF_VERSIONLOCK, RPM_RENDERERS
+        ),
     )
 }
 

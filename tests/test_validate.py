@@ -154,6 +154,58 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("no control plane", nodes(W1), "spec.nodes: no node has role control-plane"),
     (
+        "static addresses on an OS without a default NIC name",
+        lambda data: data["spec"].pop("network"),
+        "spec.nodes[0]: master1, node1, node2: a static address needs the name of its NIC, and "
+        "ubuntu images name NICs by platform (ens3 (KVM i440fx, OpenStack), enp1s0 (KVM q35, "
+        "arm64), ens5 (AWS), ens192 (VMware), ens18 (Proxmox); `ip link` on a VM of the image "
+        "shows it): set spec.network.interface (every node) or the node's interface",
+    ),
+    (
+        "interface glob",
+        set_path("spec.network.interface", "e*"),
+        "spec.network.interface: 'e*' is not valid here: A Linux network interface name as the "
+        "kernel shows it (ip link): a lower-case letter, then lower-case letters and digits, 15 "
+        "characters at most (the kernel's limit); one name, not a pattern such as e*",
+    ),
+    (
+        "interface name longer than the kernel allows",
+        nodes({**CP, "interface": "enp0s31f6abcdefg"}),
+        "spec.nodes[0].interface: 'enp0s31f6abcdefg' is not valid here: A Linux network "
+        "interface name",
+    ),
+    (
+        "interface without address",
+        nodes(CP, {"name": "w1", "role": "worker", "interface": "ens3"}),
+        "spec.nodes[1]: 'address' is a dependency of 'interface'",
+    ),
+    (
+        "mac without address",
+        nodes(CP, {"name": "w1", "role": "worker", "mac": "52:54:00:00:00:02"}),
+        "spec.nodes[1]: 'address' is a dependency of 'mac'",
+    ),
+    (
+        "mac with dashes",
+        nodes({**CP, "mac": "52-54-00-00-00-01"}),
+        "spec.nodes[0].mac: '52-54-00-00-00-01' is not valid here: A MAC address, six "
+        "hexadecimal pairs separated by colons",
+    ),
+    (
+        "multicast mac",
+        nodes({**CP, "mac": "01:00:5e:00:00:01"}),
+        "spec.nodes[0].mac: 01:00:5e:00:00:01 is a multicast address (first octet odd)",
+    ),
+    (
+        "zero mac",
+        nodes({**CP, "mac": "00:00:00:00:00:00"}),
+        "spec.nodes[0].mac: 00:00:00:00:00:00 is no NIC's address",
+    ),
+    (
+        "duplicate mac in another case",
+        nodes({**CP, "mac": "52:54:00:ab:00:01"}, {**W1, "mac": "52:54:00:AB:00:01"}),
+        "spec.nodes[1].mac: 52:54:00:AB:00:01 is also the MAC of node 0",
+    ),
+    (
         "several control planes, no endpoint",
         nodes(CP, {**CP, "name": "cp2", "address": "192.168.1.12/24"}),
         "spec.controlPlane: endpoint is required with 2 control planes",
@@ -292,9 +344,33 @@ CASES: list[tuple[str, Mutation, str]] = [
         "spec.controlPlane.vip.address: not a valid IPv4 address",
     ),
     (
-        "vip without interface",
-        set_path("spec.controlPlane.vip", {"address": "192.168.220.100"}),
-        "spec.controlPlane.vip: 'interface' is a required property",
+        "vip without interface on unnamed control planes",
+        both(
+            lambda data: data["spec"].pop("network"),
+            nodes({"name": "cp1", "role": "control-plane"}),
+            set_path("spec.controlPlane.vip", {"address": "192.168.220.100"}),
+        ),
+        "spec.controlPlane.vip: interface is required: the control planes do not share one "
+        "known NIC name (cp1: not named); name it here or in spec.network.interface",
+    ),
+    (
+        "vip without interface on differently named control planes",
+        both(
+            nodes(
+                {**CP, "interface": "ens3"},
+                {**CP, "name": "cp2", "address": "192.168.1.12/24", "interface": "ens4"},
+            ),
+            set_path("spec.controlPlane.vip", {"address": "192.168.1.100"}),
+        ),
+        "spec.controlPlane.vip: interface is required: the control planes do not share one "
+        "known NIC name (cp1: ens3, cp2: ens4)",
+    ),
+    (
+        "vip on another NIC than the control planes' addresses",
+        vip("192.168.220.100", interface="ens4"),
+        "spec.controlPlane.vip.interface: ens4 is not the NIC of control plane master1's "
+        "address (ens3): kube-vip answers ARP for the VIP on the NIC of the control planes' "
+        "network",
     ),
     (
         "vip image with shell metacharacters",

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from generator import versions
 from generator.iso import seed_iso
 from generator.model import Cluster, Node
 from generator.render import packer, terraform
@@ -120,7 +121,7 @@ def node_artifacts(
         ("user-data", packed if options.gzip else raw, 0o600),
         ("meta-data", dump(meta_data(cluster, node)).encode(), 0o644),
     ]
-    network = network_config(node)
+    network = network_config(node, cluster.os.traits)
     if network is not None:
         seed.append(("network-config", dump(network).encode(), 0o644))
     result = [Artifact(f"{folder}/{n}", c, m, node.name, node.role) for n, c, m in seed]
@@ -135,20 +136,29 @@ def meta_data(cluster: Cluster, node: Node) -> dict[str, str]:
     return {"instance-id": f"iid-{cluster.name}-{node.name}", "local-hostname": node.name}
 
 
-def network_config(node: Node) -> dict[str, Any] | None:
-    """network-config v2 for a static address; None leaves the image's DHCP alone."""
+def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | None:
+    """network-config v2 for a static address; None leaves the image's DHCP alone.
+
+    The ethernets key is the NIC's real name: only netplan honours `match: {name: <glob>}`;
+    cloud-init's eni, sysconfig, NetworkManager and networkd renderers configure a device
+    named after the key. With a MAC, the NIC that has it is renamed to that name (set-name),
+    which every renderer supports."""
     if node.address is None:
         return None
+    assert node.interface, "validate requires an interface name for a static address"
     ethernet: dict[str, Any] = {}
-    if node.interface is None:
-        ethernet["match"] = {"name": "e*"}
+    if node.mac:
+        ethernet["match"] = {"macaddress": node.mac}
+        ethernet["set-name"] = node.interface
     ethernet["addresses"] = [str(node.address)]
-    if node.gateway:
+    if node.gateway and family.gateway_as_gateway4:
+        ethernet["gateway4"] = node.gateway
+    elif node.gateway:
         # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
         ethernet["routes"] = [{"to": "0.0.0.0/0", "via": node.gateway}]
     if node.dns:
         ethernet["nameservers"] = {"addresses": list(node.dns)}
-    return {"version": 2, "ethernets": {node.interface or "primary": ethernet}}
+    return {"version": 2, "ethernets": {node.interface: ethernet}}
 
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
