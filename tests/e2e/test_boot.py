@@ -1,11 +1,13 @@
-"""A real first boot: Debian 12 under qemu, the seed ISO `k8sgen render --iso` wrote, no network.
+"""A real first boot: Debian 12 under qemu, the seed ISO `k8sgen render --iso` wrote.
 
 A real cloud-init runs the real user-data and the real systemd runs the bootstrap unit, so
-this proves everything up to the first network step: cloud-init accepted the seed, files
-and permissions, hostname, /etc/hosts, swap, modules, sysctls, time servers, the unit, the
-phase records, and a clean, recorded failure at the first download after its bounded
-retries; then a second boot of the same disk resumes at the failed phase. The VM has no
-network device at all; every address a node would reach is rewritten to its own loopback.
+this proves everything up to the first network step: cloud-init accepted the seed and put
+the static address and default route on the NIC, files and permissions, hostname,
+/etc/hosts, swap, modules, sysctls, time servers, the unit, the phase records, and a clean,
+recorded failure at the first download after its bounded retries; then a second boot of the
+same disk resumes at the failed phase. The VM's one NIC is on qemu's user-mode network with
+restrict=on (nothing leaves qemu); every address a node would reach is rewritten to its own
+loopback.
 
 Slow (an image build of a few minutes the first time, then a few minutes per boot), so it
 is marked `e2e`. CI runs it; locally `K8SGEN_SKIP_BOOT_TEST=1` skips it, visibly.
@@ -30,7 +32,7 @@ import pytest
 import yaml
 
 from ..conftest import REPO, need
-from .vm import Boot, Disk, Image, boot, console_tail, ensure_image
+from .vm import NIC_MAC, NIC_NAME, Boot, Disk, Image, boot, console_tail, ensure_image
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +41,8 @@ NODE = "cp"
 # Nothing listens there in the VM: every download fails at once, the same way each time.
 NOWHERE = "127.0.0.1:9"
 RETRIES = {"attempts": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 2}
+# The node's static address in qemu's user network; 10.0.2.2 is qemu's virtual gateway.
+ADDRESS, PREFIX, GATEWAY = "10.0.2.15", 24, "10.0.2.2"
 OBSERVED = "/var/lib/k8sgen-e2e/observed.json"
 STATUS = "/var/lib/k8sgen/status.json"
 LOG = "/var/log/k8sgen/bootstrap.log"
@@ -64,6 +68,11 @@ def boot_spec(folder: Path) -> Path:
     }
     body["cni"]["calico"]["manifest"] = f"http://{NOWHERE}/calico.yaml"
     body["ntp"] = ["127.0.0.1"]
+    # The init node on the VM's NIC, named as the guest names it. No name servers: nothing
+    # in the VM resolves names, and none is reachable.
+    node = next(n for n in body["nodes"] if n["name"] == NODE)
+    node.pop("dns", None)
+    node.update(address=f"{ADDRESS}/{PREFIX}", gateway=GATEWAY, interface=NIC_NAME)
     # Few and short retries: the first download gives up within seconds, still retried.
     body["bootstrap"]["retries"] = RETRIES
     path = folder / "boot.yaml"
@@ -160,8 +169,8 @@ def test_image_build_script_passes_shellcheck() -> None:
     assert result.returncode == 0, result.stdout
 
 
-def test_the_vm_had_no_network_device(booted: Booted) -> None:
-    assert booted.observed["interfaces"] == ["lo"]
+def test_the_vm_had_one_nic_on_a_restricted_user_network(booted: Booted) -> None:
+    assert booted.observed["interfaces"] == sorted([NIC_NAME, "lo"])
 
 
 def test_cloud_init_took_the_seed_iso(booted: Booted) -> None:
@@ -184,12 +193,27 @@ def test_cloud_init_finished_without_errors(booted: Booted) -> None:
     }
 
 
-def test_network_config_was_accepted_and_rendered(booted: Booted) -> None:
-    """cloud-init 22.4's ifupdown renderer wrote the static address (no NIC to apply it to)."""
+def test_network_config_was_rendered_for_ifupdown(booted: Booted) -> None:
+    """cloud-init 22.4's eni renderer wrote the address for the NIC's real name, and the
+    default route as ifupdown's own `gateway` (iproute2), not `post-up route add` (net-tools,
+    which the image does not have)."""
     rendered = booted.disk.text("/etc/network/interfaces.d/50-cloud-init")
-    assert re.search(r"^iface ens3 inet static$", rendered, re.MULTILINE), rendered
-    assert re.search(r"^ +address 10\.10\.0\.10/24$", rendered, re.MULTILINE), rendered
-    assert re.search(r"\bdefault gw 10\.10\.0\.1\b", rendered), rendered
+    assert re.search(rf"^iface {NIC_NAME} inet static$", rendered, re.MULTILINE), rendered
+    assert re.search(rf"^ +address {ADDRESS}/{PREFIX}$", rendered, re.MULTILINE), rendered
+    assert re.search(rf"^ +gateway {GATEWAY}$", rendered, re.MULTILINE), rendered
+    assert "route add" not in rendered, rendered
+    assert not booted.disk.exists("/usr/sbin/route"), "net-tools would hide a route(8) line"
+
+
+def test_static_address_and_default_route_are_live_on_the_nic(booted: Booted) -> None:
+    """`ip -j address` / `ip -j route` in the running guest: the NIC qemu gave the MAC has the
+    spec's name, is up, holds the static address and carries the default route."""
+    (nic,) = [link for link in booted.observed["addresses"] if link["address"] == NIC_MAC]
+    assert (nic["ifname"], nic["operstate"]) == (NIC_NAME, "UP"), nic
+    ipv4 = [(a["local"], a["prefixlen"]) for a in nic["addr_info"] if a["family"] == "inet"]
+    assert ipv4 == [(ADDRESS, PREFIX)], nic
+    defaults = [r for r in booted.observed["routes"] if r["dst"] == "default"]
+    assert [(r["gateway"], r["dev"]) for r in defaults] == [(GATEWAY, NIC_NAME)], defaults
 
 
 def content_of(entry: dict[str, Any]) -> bytes:

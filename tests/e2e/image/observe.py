@@ -2,8 +2,8 @@
 """Runs in the boot test's VM: wait for the bootstrap to end, record live state, power off.
 
 The test reads the disk image after power-off, so what only exists while the VM runs
-(loaded modules, sysctls, active swap, the hostname, units, /run) is written to
-/var/lib/k8sgen-e2e/observed.json here.
+(loaded modules, sysctls, active swap, the hostname, addresses and routes, units, /run) is
+written to /var/lib/k8sgen-e2e/observed.json here.
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ def read_json(path: str) -> Any:
         return {"unparsable": text}
 
 
+def ip_json(*arguments: str) -> Any:
+    """`ip -j ...` parsed: the addresses or routes the kernel really has now."""
+    text = run("ip", "-j", *arguments)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unparsable": text}
+
+
 def unit_properties() -> dict[str, str]:
     text = run(
         "systemctl",
@@ -91,6 +100,8 @@ def observe(waited: float) -> dict[str, Any]:
         "modules": sorted(line.split()[0] for line in read("/proc/modules").splitlines()),
         "sysctl": {key: sysctl(key) for key in SYSCTLS},
         "interfaces": sorted(os.listdir("/sys/class/net")),
+        "addresses": ip_json("address", "show"),
+        "routes": ip_json("-4", "route", "show", "table", "main"),
         "cloud_init_result": read_json("/run/cloud-init/result.json"),
         "cloud_init_status": read_json("/run/cloud-init/status.json"),
         "bootstrap_unit": unit_properties(),
