@@ -30,6 +30,7 @@ from generator.load import load_text
 from generator.model import Node, build
 from generator.render import network_config
 from generator.render.yamlio import dump
+from generator.resources import load_schema
 from generator.validate import validate
 
 from .conftest import EXAMPLES, need
@@ -337,3 +338,15 @@ def test_readers_see_the_old_glob_as_no_nic_at_all(renderer: str, tmp_path: Path
         return
     configured = net_convert(source, distro, renderer, tmp_path / "out")
     assert [c.name for c in configured] == ["primary"]
+
+
+def test_schema_documents_the_default_interface_of_each_family() -> None:
+    """No single default in the schema: it is per OS family, as the description says."""
+    interface = load_schema("cluster.schema.json")["$defs"]["network"]["properties"]["interface"]
+    assert "default" not in interface
+    named = [f for f in versions.OS_FAMILIES.values() if f.default_interface]
+    unnamed = [f.name for f in versions.OS_FAMILIES.values() if not f.default_interface]
+    assert {f.default_interface for f in named} == {"eth0"}
+    names = " and ".join(f.name for f in named)
+    assert f"Default: eth0 on {names}" in interface["description"]
+    assert f"none on {', '.join(unnamed[:-1])} and {unnamed[-1]}" in interface["description"]

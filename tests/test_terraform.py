@@ -90,6 +90,7 @@ def test_module_hands_every_node_its_files(tmp_path: Path) -> None:
     assert nodes["node1"]["prefix_length"] == 24
     assert nodes["node1"]["gateway"] == "192.168.220.2"
     assert nodes["node1"]["dns"] == ["223.5.5.5"]
+    assert (nodes["node1"]["interface"], nodes["node1"]["mac"]) == ("ens3", None)
     for name, node in nodes.items():
         folder = cluster / "nodes" / name
         assert node["meta_data"] == (folder / "meta-data").read_text()

@@ -42,6 +42,8 @@ def node_entry(cluster: Cluster, node: Node, iso: bool) -> dict[str, Any]:
         "prefix_length": node.address.network.prefixlen if node.address else None,
         "gateway": node.gateway,
         "dns": list(node.dns),
+        "interface": node.interface if static else None,
+        "mac": node.mac,  # give the VM's NIC this MAC: network-config matches it
         "user_data_file": node_file(node, "user-data"),
         "meta_data": call("file", node, "meta-data"),
         "network_config": call("file", node, "network-config") if static else None,
@@ -71,7 +73,8 @@ def module(cluster: Cluster, gzipped: bool, iso: bool) -> dict[str, Any]:
             },
             "nodes": {
                 "description": "Per node: name, role, bootstrap kind, address, prefix_length, "
-                "gateway, dns, user_data_file, meta_data, network_config (null on DHCP), "
+                "gateway, dns, interface and mac (null on DHCP; mac null unless the spec sets "
+                "it), user_data_file, meta_data, network_config (null on DHCP), "
                 "iso_file (null without --iso). No secrets: usable in for_each.",
                 "value": {n.name: node_entry(cluster, n, iso) for n in nodes},
             },
