@@ -241,7 +241,7 @@ def explain_status_command(files: tuple[Path, ...]) -> None:
     "--interface",
     metavar="NAME",
     help="NIC of the static addresses (spec.network.interface); default: the OS's "
-    "(eth0 on rocky and almalinux), else ens3.",
+    "(eth0 on rocky and almalinux), else ens3 (enp1s0 on arm64).",
 )
 @click.option("--endpoint", help="API endpoint HOST:PORT (required with several control planes).")
 def init_command(

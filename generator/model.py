@@ -238,9 +238,9 @@ def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:
 def node_interface(spec: dict[str, Any], node: dict[str, Any]) -> str | None:
     """The NIC a node's address is on: its own `interface`, else spec.network.interface, else
     the OS family's default (None: nobody named it; validate refuses that for static nodes)."""
-    family = versions.OS_FAMILIES[spec["os"]["family"]]
+    family = versions.OS_FAMILIES.get(spec["os"]["family"])  # None: the schema refused it
     name: str | None = node.get("interface") or spec.get("network", {}).get("interface")
-    return name or family.default_interface or None
+    return name or (family and family.default_interface) or None
 
 
 def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:

@@ -27,13 +27,15 @@ class StarterOptions:
 
 
 # The starter names a NIC even where the OS has no default, so that it validates as written;
-# its comment asks the operator to check it. ens3: the first virtio NIC under KVM/OpenStack.
-STARTER_INTERFACE = "ens3"
+# its comment asks the operator to check it. The first virtio NIC under KVM: ens3 (i440fx,
+# OpenStack) on amd64, enp1s0 on arm64 (the virt machine's PCIe root port).
+STARTER_INTERFACES = {"amd64": "ens3", "arm64": "enp1s0"}
 
 
 def starter_interface(options: StarterOptions) -> str:
     family = versions.OS_FAMILIES.get(options.os_family)
-    return options.interface or (family and family.default_interface) or STARTER_INTERFACE
+    default = family and family.default_interface
+    return options.interface or default or STARTER_INTERFACES.get(options.arch, "ens3")
 
 
 def starter_spec(options: StarterOptions) -> str:

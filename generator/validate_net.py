@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from generator.validate import Findings
 
 VIP_PATH = ("spec", "controlPlane", "vip")
+MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 # What the platforms call the first virtio/vmxnet NIC of an image with predictable names.
 NAME_EXAMPLES = (
     "ens3 (KVM i440fx, OpenStack), enp1s0 (KVM q35, arm64), ens5 (AWS), "
@@ -27,9 +29,9 @@ def check_interfaces(data: dict[str, Any], findings: Findings) -> None:
         for index, node in enumerate(spec["nodes"])
         if "address" in node and node_interface(spec, node) is None
     ]
-    if not unnamed:
+    family = versions.OS_FAMILIES.get(spec["os"]["family"])
+    if not unnamed or family is None:  # an unknown family: the schema says so
         return
-    family = versions.OS_FAMILIES[spec["os"]["family"]]
     findings.error(
         ("spec", "nodes", unnamed[0][0]),
         f"{', '.join(name for _, name in unnamed)}: a static address needs the name of its NIC, "
@@ -42,8 +44,8 @@ def check_interfaces(data: dict[str, Any], findings: Findings) -> None:
 def check_macs(data: dict[str, Any], findings: Findings) -> None:
     seen: dict[int, int] = {}
     for index, node in enumerate(data["spec"]["nodes"]):
-        if "mac" not in node:
-            continue
+        if not MAC.fullmatch(str(node.get("mac", ""))):
+            continue  # absent, or malformed: the schema says how
         path = ("spec", "nodes", index, "mac")
         value = int(node["mac"].replace(":", ""), 16)
         if value == 0:

@@ -317,7 +317,8 @@ def test_starter_names_the_os_default_or_asks_to_check(tmp_path: Path) -> None:
     for arguments, interface in (
         ([], "ens3"),
         (["--os", "rocky:9"], "eth0"),
-        (["--os", "debian:13", "--interface", "enp1s0"], "enp1s0"),
+        (["--os", "openeuler:24.03", "--arch", "arm64"], "enp1s0"),
+        (["--os", "debian:13", "--interface", "ens192"], "ens192"),
     ):
         result = runner.invoke(cli, ["init", *arguments])
         assert result.exit_code == 0, result.stderr
