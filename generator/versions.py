@@ -137,7 +137,7 @@ DNF_VERSIONLOCK = "dnf-command(versionlock)"
 # Ubuntu's images render netplan only. Debian's cloud images render netplan; images with
 # ifupdown (debootstrap, many hypervisor templates) eni; with neither, networkd. EL and
 # openEuler render ifcfg files (sysconfig) or NetworkManager keyfiles.
-DEB_RENDERERS = ("netplan", "eni", "networkd")
+DEBIAN_RENDERERS = ("netplan", "eni", "networkd")
 RPM_RENDERERS = ("sysconfig", "network-manager")
 # Rocky's and AlmaLinux's GenericCloud images boot with net.ifnames=0: the first NIC is eth0
 # on every platform. Ubuntu and Debian use predictable names (ens3, enp1s0, ens5, ens192, ...
@@ -148,7 +148,9 @@ OS_FAMILIES: dict[str, OSFamily] = {
     f.name: f
     for f in (
         OSFamily("ubuntu", "ubuntu", "exact", "deb", False, False, network_renderers=("netplan",)),
-        OSFamily("debian", "debian", "exact", "deb", False, False, network_renderers=DEB_RENDERERS),
+        OSFamily(
+            "debian", "debian", "exact", "deb", False, False, network_renderers=DEBIAN_RENDERERS
+        ),
         OSFamily(
             "rocky",
             "rocky",

@@ -41,8 +41,9 @@ NODE = "cp"
 # Nothing listens there in the VM: every download fails at once, the same way each time.
 NOWHERE = "127.0.0.1:9"
 RETRIES = {"attempts": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 2}
-# The node's static address in qemu's user network; 10.0.2.2 is qemu's virtual gateway.
-ADDRESS, PREFIX, GATEWAY = "10.0.2.15", 24, "10.0.2.2"
+# The node's static address in qemu's user network; 10.0.2.2 is qemu's virtual gateway and
+# 10.0.2.3 its name server (unused: nothing in the VM resolves a name).
+ADDRESS, PREFIX, GATEWAY, DNS = "10.0.2.15", 24, "10.0.2.2", "10.0.2.3"
 OBSERVED = "/var/lib/k8sgen-e2e/observed.json"
 STATUS = "/var/lib/k8sgen/status.json"
 LOG = "/var/log/k8sgen/bootstrap.log"
@@ -68,11 +69,10 @@ def boot_spec(folder: Path) -> Path:
     }
     body["cni"]["calico"]["manifest"] = f"http://{NOWHERE}/calico.yaml"
     body["ntp"] = ["127.0.0.1"]
-    # The init node on the VM's NIC, named as the guest names it. No name servers: nothing
-    # in the VM resolves names, and none is reachable.
+    # The init node on the VM's NIC, named as the guest names it. Name servers too, as every
+    # example has: cloud-init's eni renderer adds lines for them that ifup must accept.
     node = next(n for n in body["nodes"] if n["name"] == NODE)
-    node.pop("dns", None)
-    node.update(address=f"{ADDRESS}/{PREFIX}", gateway=GATEWAY, interface=NIC_NAME)
+    node.update(address=f"{ADDRESS}/{PREFIX}", gateway=GATEWAY, interface=NIC_NAME, dns=[DNS])
     # Few and short retries: the first download gives up within seconds, still retried.
     body["bootstrap"]["retries"] = RETRIES
     path = folder / "boot.yaml"
@@ -201,6 +201,7 @@ def test_network_config_was_rendered_for_ifupdown(booted: Booted) -> None:
     assert re.search(rf"^iface {NIC_NAME} inet static$", rendered, re.MULTILINE), rendered
     assert re.search(rf"^ +address {ADDRESS}/{PREFIX}$", rendered, re.MULTILINE), rendered
     assert re.search(rf"^ +gateway {GATEWAY}$", rendered, re.MULTILINE), rendered
+    assert re.search(rf"^ +dns-nameservers {DNS}$", rendered, re.MULTILINE), rendered
     assert "route add" not in rendered, rendered
     assert not booted.disk.exists("/usr/sbin/route"), "net-tools would hide a route(8) line"
 
