@@ -142,6 +142,7 @@ def bundle_spec(folder: Path, site: str, registry: Registry, images: str = "k8s"
             "cni": {"calico": {"version": CALICO, "manifest": f"{site}/calico.yaml"}},
             "offline": {"bundle": True},
             "os": {"family": "ubuntu", "version": "24.04"},
+            "network": {"interface": "ens3"},
             "ntp": ["10.40.0.1"],
             "nodes": [
                 {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
