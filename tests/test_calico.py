@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from generator import versions
 from generator.calico_patch import POOL_VARIABLE, PatchError, main, patch_manifest
+from generator.cli import cli
 
-from .conftest import FIXTURES, REPO, render_spec
+from .conftest import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture, render_spec
 from .nodedata import files, scripts
-
-MANIFESTS = sorted((FIXTURES / "calico").glob("calico-v*.yaml"))
-
-
-def version_of(path: Path) -> str:
-    return path.stem.removeprefix("calico-")
 
 
 def pool_cidrs(text: str) -> list[str]:
@@ -32,13 +31,9 @@ def pool_cidrs(text: str) -> list[str]:
     raise AssertionError("no calico-node DaemonSet")
 
 
-def test_fixtures_are_present() -> None:
-    assert len(MANIFESTS) >= 4, f"Calico fixtures missing in {FIXTURES / 'calico'}"
-
-
-@pytest.mark.parametrize("manifest", MANIFESTS, ids=version_of)
-def test_real_manifests_ship_the_pool_commented_out_and_patch_sets_it(manifest: Path) -> None:
-    text = manifest.read_text()
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_real_manifests_ship_the_pool_commented_out_and_patch_sets_it(version: str) -> None:
+    text = calico_fixture(version).read_text()
     assert pool_cidrs(text) == []
     assert f"# - name: {POOL_VARIABLE}" in text
     patched = patch_manifest(text, "10.244.0.0/16")
@@ -52,18 +47,17 @@ def test_real_manifests_ship_the_pool_commented_out_and_patch_sets_it(manifest: 
     ]
 
 
-@pytest.mark.parametrize("manifest", MANIFESTS, ids=version_of)
-def test_image_table_matches_the_real_manifest(manifest: Path) -> None:
-    version = version_of(manifest)
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_image_table_matches_the_real_manifest(version: str) -> None:
     release = versions.CALICO[versions.calico_minor_of(version)]
-    images = set(re.findall(r"^\s*image:\s*(\S+)\s*$", manifest.read_text(), re.MULTILINE))
+    text = calico_fixture(version).read_text()
+    images = set(re.findall(r"^\s*image:\s*(\S+)\s*$", text, re.MULTILINE))
     assert images == set(release.images(version))
 
 
 def test_every_default_calico_has_a_real_manifest_to_test_against() -> None:
-    tested = {version_of(m) for m in MANIFESTS}
     for minor in versions.KUBERNETES.values():
-        assert minor.calico_default in tested, minor.name
+        assert minor.calico_default in CALICO_FIXTURE_VERSIONS, minor.name
         assert versions.calico_minor_of(minor.calico_default) in versions.CALICO
 
 
@@ -76,7 +70,8 @@ def test_not_a_calico_manifest_is_refused() -> None:
 
 def test_node_side_command(tmp_path: Path) -> None:
     target = tmp_path / "out.yaml"
-    assert main(["--pod-cidr", "10.9.0.0/16", str(MANIFESTS[0]), str(target)]) == 0
+    source = calico_fixture(CALICO_FIXTURE_VERSIONS[0])
+    assert main(["--pod-cidr", "10.9.0.0/16", str(source), str(target)]) == 0
     assert pool_cidrs(target.read_text()) == ["10.9.0.0/16"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Pod\n")
@@ -84,8 +79,9 @@ def test_node_side_command(tmp_path: Path) -> None:
 
 
 def embedded_spec(tmp_path: Path, manifest: Path) -> Path:
+    version = manifest.stem.removeprefix("calico-")
     data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"]["cni"] = {"calico": {"version": version_of(manifest), "manifest": manifest.name}}
+    data["spec"]["cni"] = {"calico": {"version": version, "manifest": manifest.name}}
     (tmp_path / manifest.name).write_bytes(manifest.read_bytes())
     spec = tmp_path / "embedded.yaml"
     spec.write_text(yaml.safe_dump(data))
@@ -93,7 +89,7 @@ def embedded_spec(tmp_path: Path, manifest: Path) -> Path:
 
 
 def test_local_manifest_is_patched_and_embedded(tmp_path: Path) -> None:
-    manifest = FIXTURES / "calico" / "calico-v3.30.7.yaml"
+    manifest = calico_fixture("v3.30.7")
     rendered = render_spec(embedded_spec(tmp_path, manifest))
     init = files(rendered, "master1")
     embedded = init["/etc/k8sgen/calico/calico-patched.yaml"]
@@ -112,3 +108,101 @@ def test_url_manifest_is_downloaded_and_patched_on_the_node(tmp_path: Path) -> N
     cni = scripts(rendered, "master1")["/usr/local/sbin/k8sgen-bootstrap"].split("phase_cni()")[1]
     assert rendered.cluster.calico.manifest_url in cni
     assert "--pod-cidr 10.244.0.0/16" in cni
+
+
+# --- hostile and malformed manifests (a mirror or a local file k8sgen did not write) ----------
+
+BILLION_LAUGHS = "".join(
+    [
+        "kind: DaemonSet\nmetadata: {name: calico-node}\n",
+        "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        *(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)),
+        "spec: {template: {spec: {containers: [{name: calico-node, env: *a9}]}}}\n",
+    ]
+)
+PATCH_SCRIPT = REPO / "generator" / "calico_patch.py"
+CALICO_NODE = "kind: DaemonSet\nmetadata: {name: calico-node}\n"
+
+
+def test_yaml_aliases_are_refused_before_they_expand() -> None:
+    """10**10 list items behind nine aliases: refused at the first alias, in well under a second."""
+    started = time.monotonic()
+    with pytest.raises(
+        PatchError, match=r"^line 3: YAML alias of the node at this line: aliases are refused"
+    ):
+        patch_manifest(BILLION_LAUGHS, "10.0.0.0/16", "harbor.example/calico")
+    assert time.monotonic() - started < 1
+    merged = (
+        CALICO_NODE
+        + "base: &base {name: calico-node}\nspec: {template: {spec: {containers: [{<<: *base}]}}}\n"
+    )
+    with pytest.raises(PatchError, match="YAML alias"):
+        patch_manifest(merged, "10.0.0.0/16")
+
+
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_real_manifests_have_no_yaml_aliases(version: str) -> None:
+    """What makes refusing aliases safe: no release manifest uses one (nor an anchor)."""
+    events = yaml.parse(calico_fixture(version).read_text(), Loader=yaml.CSafeLoader)
+    assert not [e for e in events if isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None)]
+
+
+MALFORMED = {
+    "spec: {}": (
+        "spec: {}\n",
+        "DaemonSet calico-node: spec.template: expected a mapping, found nothing",
+    ),
+    "env: [hello]": (
+        "spec: {template: {spec: {containers: [{name: calico-node, env: [hello]}]}}}\n",
+        "spec.template.spec.containers[calico-node].env[0]: expected a mapping, found str 'hello'",
+    ),
+    "env: a mapping": (
+        "spec: {template: {spec: {containers: [{name: calico-node, env: {a: b}}]}}}\n",
+        "containers[calico-node].env: expected a list, found dict",
+    ),
+    "containers: a string": (
+        "spec: {template: {spec: {containers: calico-node}}}\n",
+        "spec.template.spec.containers: expected a list, found str 'calico-node'",
+    ),
+    "container: a list": (
+        "spec: {template: {spec: {containers: [[name, calico-node]]}}}\n",
+        "spec.template.spec.containers[0]: expected a mapping, found list",
+    ),
+    "metadata: a list": ("", "metadata: expected a mapping, found list"),
+    "nested too deeply": ("x: " + "[" * 5000 + "]" * 5000 + "\n", "not a YAML manifest: "),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_manifest_is_a_one_line_error(name: str, tmp_path: Path) -> None:
+    body, says = MALFORMED[name]
+    text = CALICO_NODE + body if name != "metadata: a list" else "kind: DaemonSet\nmetadata: [a]\n"
+    with pytest.raises(PatchError, match=re.escape(says)):
+        patch_manifest(text, "10.0.0.0/16")
+    # On the node: the shipped script, one line on stderr, exit 1, no traceback.
+    source, target = tmp_path / "calico.yaml", tmp_path / "out.yaml"
+    source.write_text(text)
+    result = subprocess.run(
+        [sys.executable, str(PATCH_SCRIPT), "--pod-cidr", "10.0.0.0/16", str(source), str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"calico_patch: {source}: "), result.stderr
+    assert says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not target.exists()
+
+
+def test_malformed_local_manifest_is_a_render_error(tmp_path: Path) -> None:
+    """Render time: the same message after the file's path, no traceback (k8sgen exit 1)."""
+    manifest = tmp_path / "calico.yaml"
+    manifest.write_text(CALICO_NODE + "spec: {}\n")
+    spec = embedded_spec(tmp_path, calico_fixture("v3.30.7"))
+    data = yaml.safe_load(spec.read_text())
+    data["spec"]["cni"]["calico"]["manifest"] = "calico.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert f"{manifest}: DaemonSet calico-node: spec.template: expected a mapping" in result.stderr
+    assert not (tmp_path / "out").exists()
