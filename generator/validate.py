@@ -31,6 +31,7 @@ class Findings:
     spec: LoadedSpec
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    malformed: list[FieldPath] = field(default_factory=list)  # where the data has a wrong shape
 
     def error(self, path: FieldPath, message: str) -> None:
         self.problems.append(Problem(self.spec.line_of(path), format_path(path), message))
@@ -51,17 +52,21 @@ def validate(spec: LoadedSpec) -> Findings:
 
 
 def _semantic_problems(spec: LoadedSpec, findings: Findings) -> None:
-    """Run every check that the data's shape allows, so all problems come out at once."""
+    """Run every check whose input the schema found well-formed, so all problems come out at
+    once. A check that raises on such input is a bug: the exception goes up, never skipped."""
     flagged = {p.path for p in findings.problems}
     semantic = Findings(spec)
     for check in SEMANTIC_CHECKS:
-        try:
-            check(spec.data, semantic)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            continue  # that part of the spec is malformed: the schema already said how
+        if not any(_overlap(read, bad) for read in check.reads for bad in findings.malformed):
+            check.run(spec.data, semantic)
     # A field the schema already flagged needs no second message.
     findings.problems += [p for p in semantic.problems if p.path not in flagged]
     findings.warnings += semantic.warnings
+
+
+def _overlap(read: FieldPath, bad: FieldPath) -> bool:
+    """One path lies inside the other (or they are the same); ANY in read matches any part."""
+    return all(mine in (ANY, theirs) for mine, theirs in zip(read, bad, strict=False))
 
 
 def schema_problems(spec: LoadedSpec, findings: Findings) -> None:
@@ -69,6 +74,9 @@ def schema_problems(spec: LoadedSpec, findings: Findings) -> None:
     for error in validator.iter_errors(spec.data):
         for path, message in _explain(error):
             findings.error(path, message)
+        # An unknown field leaves the known ones intact; any other error can break a check.
+        if error.validator != "additionalProperties":
+            findings.malformed.append(tuple(error.absolute_path))
 
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str]]:
@@ -108,9 +116,15 @@ def _pattern_hint(error: jsonschema.ValidationError) -> str:
     return f"must match {error.validator_value}"
 
 
-# --- semantic checks: a check that meets malformed data raises and is skipped -----------
+# --- semantic checks: each runs only where the schema found the parts it reads well-formed --
 
 Check = Callable[[dict[str, Any], Findings], None]
+
+
+@dataclass(frozen=True)
+class SemanticCheck:
+    run: Check
+    reads: tuple[FieldPath, ...]  # the parts of the spec it reads (defaults included)
 
 
 def check_kubernetes_version(data: dict[str, Any], findings: Findings) -> None:
@@ -398,18 +412,32 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
-SEMANTIC_CHECKS: tuple[Check, ...] = (
-    check_kubernetes_version,
-    check_os,
-    check_subnets,
-    check_nodes,
-    check_labels,
-    check_endpoint,
-    check_mirrors,
-    check_calico,
-    check_bootstrap,
-    *validate_ha.CHECKS,
-    check_offline,
+ANY = "*"  # in a path a check reads: every item of a list, every key of a mapping
+KUBERNETES = ("spec", "kubernetes")
+NODES = ("spec", "nodes")
+NODE_ADDRESSES = (*NODES, ANY, "address")
+NODE_ROLES = (*NODES, ANY, "role")
+CONTROL_PLANE = ("spec", "controlPlane")
+MIRRORS = ("spec", "mirrors")
+BOOTSTRAP = ("spec", "bootstrap")
+OS = ("spec", "os")
+
+SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
+    SemanticCheck(check_kubernetes_version, ((*KUBERNETES, "version"),)),
+    SemanticCheck(check_os, (OS,)),
+    SemanticCheck(check_subnets, (KUBERNETES, NODE_ADDRESSES)),
+    SemanticCheck(check_nodes, (NODES,)),
+    SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),
+    SemanticCheck(check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
+    SemanticCheck(check_mirrors, (MIRRORS,)),
+    SemanticCheck(check_calico, (("spec", "cni"), (*KUBERNETES, "version"), MIRRORS)),
+    SemanticCheck(check_bootstrap, (BOOTSTRAP,)),
+    SemanticCheck(
+        validate_ha.check_vip,
+        (CONTROL_PLANE, NODE_ADDRESSES, NODE_ROLES, (*NODES, ANY, "name"), KUBERNETES, MIRRORS),
+    ),
+    SemanticCheck(validate_ha.check_control_plane_count, (NODE_ROLES,)),
+    SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
 )
 
 
