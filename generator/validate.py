@@ -120,6 +120,17 @@ def _pattern_hint(error: jsonschema.ValidationError) -> str:
 
 Check = Callable[[dict[str, Any], Findings], None]
 
+ANY = "*"  # in a path a check reads: every item of a list, every key of a mapping
+KUBERNETES = ("spec", "kubernetes")
+NODES = ("spec", "nodes")
+NODE_ADDRESSES = (*NODES, ANY, "address")
+NODE_ROLES = (*NODES, ANY, "role")
+CONTROL_PLANE = ("spec", "controlPlane")
+MIRRORS = ("spec", "mirrors")
+BOOTSTRAP = ("spec", "bootstrap")
+OS = ("spec", "os")
+CALICO = ("spec", "cni", "calico")
+
 
 @dataclass(frozen=True)
 class SemanticCheck:
@@ -339,22 +350,42 @@ def check_calico(data: dict[str, Any], findings: Findings) -> None:
             f"no Calico release lists Kubernetes {minor.name} as tested yet; "
             f"using {minor.calico_default}",
         )
-    mirrors = data["spec"].get("mirrors", {})
-    if mirrors.get("preset", "aliyun") == "aliyun" and "manifest" not in calico:
-        findings.warn(
-            ("spec", "cni"),
-            "the Calico manifest will be downloaded from GitHub (raw.githubusercontent.com), "
-            "often unreachable from mainland China: set cni.calico.manifest to a local "
-            "calico.yaml to embed it, or to a URL on a reachable mirror",
-        )
     manifest = calico.get("manifest")
-    if manifest is not None and not manifest.startswith(("http://", "https://")):
-        path = findings.spec.base_dir / manifest
-        if not path.is_file():
+    if manifest is not None and not model.is_url(manifest):
+        _check_local_manifest(calico, manifest, findings)
+    else:
+        _check_manifest_hash(calico, version or (minor.calico_default if minor else None), findings)
+
+
+def _check_local_manifest(calico: dict[str, Any], manifest: str, findings: Findings) -> None:
+    path = findings.spec.base_dir / manifest
+    if not path.is_file():
+        findings.error(
+            (*CALICO, "manifest"),
+            f"{manifest}: no such file (relative paths start at the spec's folder)",
+        )
+    for key in ("manifestMirrors", "sha256"):
+        if key in calico:
             findings.error(
-                ("spec", "cni", "calico", "manifest"),
-                f"{manifest}: no such file (relative paths start at the spec's folder)",
+                (*CALICO, key),
+                "applies to a downloaded manifest; manifest names a local file, which is "
+                "embedded as it is: remove one of them",
             )
+
+
+def _check_manifest_hash(calico: dict[str, Any], version: str | None, findings: Findings) -> None:
+    """A downloaded manifest is applied only if it has a sha256 k8sgen knows or was given."""
+    if version is None or "sha256" in calico or version in versions.CALICO_MANIFEST_SHA256:
+        return
+    if versions.calico_minor_of(version) not in versions.CALICO:
+        return  # check_calico reported the release
+    findings.error(
+        CALICO,
+        f"k8sgen knows no sha256 of Calico {version}'s calico.yaml (it knows "
+        f"{', '.join(versions.CALICO_MANIFEST_SHA256)}), and the init node applies no "
+        "manifest it cannot verify: set cni.calico.sha256 to the sha256sum of the release's "
+        "manifests/calico.yaml, or cni.calico.manifest to a local copy",
+    )
 
 
 def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
@@ -412,16 +443,6 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
-ANY = "*"  # in a path a check reads: every item of a list, every key of a mapping
-KUBERNETES = ("spec", "kubernetes")
-NODES = ("spec", "nodes")
-NODE_ADDRESSES = (*NODES, ANY, "address")
-NODE_ROLES = (*NODES, ANY, "role")
-CONTROL_PLANE = ("spec", "controlPlane")
-MIRRORS = ("spec", "mirrors")
-BOOTSTRAP = ("spec", "bootstrap")
-OS = ("spec", "os")
-
 SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(check_kubernetes_version, ((*KUBERNETES, "version"),)),
     SemanticCheck(check_os, (OS,)),
@@ -430,7 +451,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),
     SemanticCheck(check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
     SemanticCheck(check_mirrors, (MIRRORS,)),
-    SemanticCheck(check_calico, (("spec", "cni"), (*KUBERNETES, "version"), MIRRORS)),
+    SemanticCheck(check_calico, (("spec", "cni"), (*KUBERNETES, "version"))),
     SemanticCheck(check_bootstrap, (BOOTSTRAP,)),
     SemanticCheck(
         validate_ha.check_vip,

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import versions
+from generator import model, versions
 from generator.calico_patch import POOL_VARIABLE, PatchError, main, patch_manifest
 from generator.cli import cli
+from generator.lint import lint
+from generator.refs import url_host
 
-from .conftest import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture, render_spec
+from .conftest import CALICO_FIXTURE_VERSIONS, REPO, Rendered, calico_fixture, render_spec
+from .loopback import file_server
 from .nodedata import files, scripts
+from .readyz_servers import closed_port
 
 
 def pool_cidrs(text: str) -> list[str]:
@@ -101,13 +108,150 @@ def test_local_manifest_is_patched_and_embedded(tmp_path: Path) -> None:
         assert "/etc/k8sgen/calico/calico-patched.yaml" not in files(rendered, worker)
 
 
-def test_url_manifest_is_downloaded_and_patched_on_the_node(tmp_path: Path) -> None:
+BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
+
+
+def shell_function(script: str, name: str) -> str:
+    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", script, re.MULTILINE | re.DOTALL)
+    assert match, name
+    return match.group(0)
+
+
+def test_url_manifest_is_downloaded_verified_and_patched_on_the_node() -> None:
     rendered = render_spec(REPO / "examples" / "single.yaml")
+    calico = rendered.cluster.calico
     init = files(rendered, "master1")
     assert init["/usr/local/lib/k8sgen/calico_patch.py"]["permissions"] == "0755"
-    cni = scripts(rendered, "master1")["/usr/local/sbin/k8sgen-bootstrap"].split("phase_cni()")[1]
-    assert rendered.cluster.calico.manifest_url in cni
+    script = scripts(rendered, "master1")[BOOTSTRAP]
+    cni = shell_function(script, "phase_cni")
+    assert "retry calico_download" in cni
     assert "--pod-cidr 10.244.0.0/16" in cni
+    download = shell_function(script, "calico_download")
+    # Mirrors that answer from mainland China first, GitHub last; each verified the same way.
+    assert calico.manifest_urls == tuple(
+        url.format(version=calico.version) for url in model.CALICO_MANIFEST_MIRRORS
+    )
+    assert calico.manifest_urls[-1].startswith("https://raw.githubusercontent.com/")
+    assert f"local urls=({' '.join(calico.manifest_urls)}) url error" in download
+    assert calico.manifest_sha256 == versions.CALICO_MANIFEST_SHA256[calico.version]
+    assert f"printf '%s  %s\\n' {calico.manifest_sha256} " in download
+
+
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_known_hashes_are_those_of_the_real_release_manifests(version: str) -> None:
+    digest = hashlib.sha256(calico_fixture(version).read_bytes()).hexdigest()
+    assert versions.CALICO_MANIFEST_SHA256[version] == digest
+
+
+def download_spec(tmp_path: Path, **calico: Any) -> Path:
+    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
+    data["spec"]["cni"] = {"calico": {"version": "v3.30.7", **calico}}
+    spec = tmp_path / "download.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    return spec
+
+
+def run_download(rendered: Rendered, config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The rendered calico_download with real curl and sha256sum; log lines go to stderr."""
+    script = scripts(rendered, "master1")[BOOTSTRAP]
+    program = "\n".join(
+        [
+            'log() { printf "%s\\n" "$*" >&2; }',
+            shell_function(script, "redact"),
+            shell_function(script, "one_line"),
+            shell_function(script, "calico_download"),
+            "calico_download",
+        ]
+    )
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", program],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "CONFIG_DIR": str(config_dir)},
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def manifest_servers(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A mirror serving a tampered calico.yaml, a dead one, and a good one, on 127.0.0.1."""
+    release = calico_fixture("v3.30.7").read_bytes()
+    path = "gh/projectcalico/calico@v3.30.7/manifests/calico.yaml"
+    for name, content in (
+        ("tampered", release.replace(b"calico/node", b"evil/node")),
+        ("good", release),
+    ):
+        (tmp_path / name / path).parent.mkdir(parents=True)
+        (tmp_path / name / path).write_bytes(content)
+    with file_server(tmp_path / "tampered") as tampered, file_server(tmp_path / "good") as good:
+        yield {
+            "tampered": f"{tampered}/{path}",
+            "dead": f"http://127.0.0.1:{closed_port()}/{path}",
+            "good": f"{good}/{path}",
+        }
+
+
+def test_node_takes_the_first_mirror_that_serves_the_release(
+    tmp_path: Path, manifest_servers: dict[str, str]
+) -> None:
+    urls = [manifest_servers[name] for name in ("tampered", "dead", "good")]
+    rendered = render_spec(download_spec(tmp_path, manifestMirrors=urls))
+    config = tmp_path / "etc"
+    (config / "calico").mkdir(parents=True)
+    result = run_download(rendered, config)
+    assert result.returncode == 0, result.stderr
+    release = calico_fixture("v3.30.7").read_bytes()
+    assert (config / "calico" / "calico.yaml").read_bytes() == release
+    log = result.stderr.splitlines()
+    assert "served a file whose sha256 is not ed105288" in log[0] and urls[0] in log[0]
+    assert f"calico.yaml: {urls[1]} failed (curl: (7)" in log[1]
+    assert log[2] == f"calico.yaml: from {urls[2]}, sha256 verified"
+
+
+def test_node_applies_nothing_when_no_mirror_serves_the_release(
+    tmp_path: Path, manifest_servers: dict[str, str]
+) -> None:
+    urls = [manifest_servers["tampered"], manifest_servers["dead"]]
+    rendered = render_spec(download_spec(tmp_path, manifestMirrors=urls))
+    config = tmp_path / "etc"
+    (config / "calico").mkdir(parents=True)
+    result = run_download(rendered, config)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: no URL served calico.yaml with sha256 "
+    )
+    assert list((config / "calico").iterdir()) == []
+
+
+def test_an_explicit_sha256_is_what_the_node_checks(tmp_path: Path) -> None:
+    rendered = render_spec(download_spec(tmp_path, version="v3.29.3", sha256="ab" * 32))
+    assert rendered.cluster.calico.manifest_sha256 == "ab" * 32
+    assert f"{'ab' * 32} " in shell_function(
+        scripts(rendered, "master1")[BOOTSTRAP], "calico_download"
+    )
+
+
+def test_a_release_without_a_known_hash_needs_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(download_spec(tmp_path, version="v3.29.3"))])
+    assert result.exit_code == 1
+    assert (
+        "spec.cni.calico: k8sgen knows no sha256 of Calico v3.29.3's calico.yaml" in result.stderr
+    )
+    assert "set cni.calico.sha256" in result.stderr
+
+
+def test_default_specs_validate_without_warnings() -> None:
+    for example in ("single.yaml", "ha-vip.yaml", "rocky9.yaml"):
+        result = CliRunner().invoke(cli, ["validate", str(REPO / "examples" / example)])
+        assert result.exit_code == 0, result.stderr
+        assert "warning" not in result.stderr.lower(), result.stderr
+
+
+def test_the_zero_egress_lint_sees_every_mirror(tmp_path: Path) -> None:
+    rendered = render_spec(REPO / "examples" / "single.yaml")
+    report = lint(rendered.cluster, rendered.artifacts.values())
+    for url in rendered.cluster.calico.manifest_urls:
+        assert url_host(url) in report.hosts
 
 
 # --- hostile and malformed manifests (a mirror or a local file k8sgen did not write) ----------

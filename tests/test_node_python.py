@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from .conftest import CALICO_FIXTURE_VERSIONS, REPO, Rendered, calico_fixture, missing, need
-from .nodedata import files, node_names
+from .nodedata import installed_files, node_names
 
 NODE_PYTHON = (3, 6)  # python3 of Rocky/Alma 8
 # Fail on anything newer than 3.6, annotations and `X | Y` included; only the violations.
@@ -30,7 +30,7 @@ def node_python(rendered_examples: list[Rendered]) -> dict[str, str]:
     sources: dict[str, str] = {}
     for rendered in rendered_examples:
         for node in node_names(rendered):
-            entries = files(rendered, node)
+            entries = installed_files(rendered, node)
             for path, entry in entries.items():
                 content = entry["content"]
                 if path.endswith(".py") or content.startswith(
