@@ -31,7 +31,7 @@ from generator.cli import cli
 from generator.images import cluster_images
 
 from .aptrepo import Deb, Signer, build_deb, dists_repository, flat_repository, signer
-from .conftest import FIXTURES, REPO, need, render_spec
+from .conftest import REPO, calico_fixture, need, render_spec
 from .loopback import REF_NAME, Registry, file_server, running_registry, write_oci_image
 from .nodedata import files, scripts
 
@@ -121,7 +121,7 @@ def build_site(root: Path, key: Signer, kubernetes: list[Deb] = KUBERNETES_DEBS)
     flat_repository(root / "k8s" / "v1.33" / "deb", [build_deb(d, debs) for d in kubernetes], key)
     containerd = [build_deb(d, debs) for d in CONTAINERD_DEBS]
     dists_repository(root / "docker" / "linux" / "ubuntu", "noble", "stable", containerd, key)
-    (root / "calico.yaml").write_bytes((FIXTURES / "calico" / f"calico-{CALICO}.yaml").read_bytes())
+    (root / "calico.yaml").write_bytes(calico_fixture(CALICO).read_bytes())
     return root
 
 
