@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, tokenlife, validate_ha, versions
+from generator import model, refs, tokenlife, validate_ha, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -323,6 +323,23 @@ def check_mirrors(data: dict[str, Any], findings: Findings) -> None:
         for name in ("images", "packages", "containerd"):
             if name not in mirrors:
                 findings.error(("spec", "mirrors"), f"{name} is required with preset custom")
+    for registry, urls in mirrors.get("registries", {}).items():
+        for index, url in enumerate(urls):
+            if refs.mirror_path_segments(url).count("v2") > 1:
+                findings.error(
+                    (*MIRRORS, "registries", registry, index),
+                    "the path names /v2 twice: containerd would pull from "
+                    f"{url.rstrip('/')}/<repository>/...; write the API root once, e.g. "
+                    "https://harbor.example/v2/<project> (k8sgen tells containerd to use it as is)",
+                )
+            elif refs.appended_api_root(url):
+                findings.warn(
+                    (*MIRRORS, "registries", registry, index),
+                    f"containerd appends /v2 to this path and pulls from "
+                    f"{url.rstrip('/')}/v2/<repository>/...: right for a registry served under "
+                    "that prefix; a Harbor or Nexus proxy project is named with /v2 first, "
+                    "e.g. https://harbor.example/v2/<project>",
+                )
 
 
 def check_calico(data: dict[str, Any], findings: Findings) -> None:

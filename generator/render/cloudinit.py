@@ -15,6 +15,7 @@ from generator.model import (
     Node,
 )
 from generator.offline import BUNDLE_LABEL
+from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
@@ -151,7 +152,13 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
         server = REGISTRY_SERVERS.get(registry, f"https://{registry}")
         if cluster.offline.enabled:
             server = mirrors[0]  # air-gapped: never fall back to the upstream registry
-        hosts = render_template("hosts.toml.j2", registry=registry, server=server, mirrors=mirrors)
+        hosts = render_template(
+            "hosts.toml.j2",
+            registry=registry,
+            server=server,
+            mirrors=mirrors,
+            api_root=carries_api_root,
+        )
         files.append(write_file(f"{CERTS_DIR}/{registry}/hosts.toml", hosts))
     crictl = {
         "runtime-endpoint": kubeadm.CRI_SOCKET,
