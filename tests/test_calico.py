@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import subprocess
@@ -16,6 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from generator import model, versions
+from generator.bundle import _calico_manifest as bundle_manifest
+from generator.bundle.tools import BundleError
 from generator.calico_patch import POOL_VARIABLE, PatchError, main, patch_manifest
 from generator.cli import cli
 from generator.lint import lint
@@ -350,3 +353,19 @@ def test_malformed_local_manifest_is_a_render_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     assert f"{manifest}: DaemonSet calico-node: spec.template: expected a mapping" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_bundle_downloads_like_the_node(tmp_path: Path, manifest_servers: dict[str, str]) -> None:
+    """k8sgen bundle takes the first URL with the release's sha256, and refuses the others."""
+    urls = [manifest_servers[name] for name in ("tampered", "dead", "good")]
+    cluster = render_spec(download_spec(tmp_path, manifestMirrors=urls)).cluster
+    assert bundle_manifest(cluster) == calico_fixture("v3.30.7").read_text()
+    refused = dataclasses.replace(
+        cluster, calico=dataclasses.replace(cluster.calico, manifest_urls=tuple(urls[:2]))
+    )
+    with pytest.raises(BundleError) as caught:
+        bundle_manifest(refused)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "cannot download calico.yaml:"
+    assert lines[1] == f"  {urls[0]}: sha256 is not {versions.CALICO_MANIFEST_SHA256['v3.30.7']}"
+    assert lines[2].startswith(f"  {urls[1]}: ")
