@@ -31,8 +31,18 @@ CERTIFICATES_FILES = "files"  # the shared CA material is in each control plane'
 CERTIFICATES_UPLOAD = "upload"  # kubeadm init --upload-certs; the upload expires after 2 hours
 DEFAULT_CERTIFICATE_DISTRIBUTION = CERTIFICATES_FILES
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-CALICO_MANIFEST_URL = (
-    "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml"
+# Where the init node downloads a release's calico.yaml by default, in this order: public
+# mirrors of GitHub files that answer from mainland China (jsDelivr's Fastly and G-Core
+# endpoints, the gh-proxy service ghfast.top), then jsDelivr's main endpoint and GitHub itself.
+# A mirror is never trusted: the file must have the release's sha256 (versions.py).
+CALICO_MANIFEST_PATH = "projectcalico/calico/{version}/manifests/calico.yaml"
+GITHUB_RAW = "https://raw.githubusercontent.com/" + CALICO_MANIFEST_PATH
+CALICO_MANIFEST_MIRRORS = (
+    "https://fastly.jsdelivr.net/gh/projectcalico/calico@{version}/manifests/calico.yaml",
+    "https://gcore.jsdelivr.net/gh/projectcalico/calico@{version}/manifests/calico.yaml",
+    "https://ghfast.top/" + GITHUB_RAW,
+    "https://cdn.jsdelivr.net/gh/projectcalico/calico@{version}/manifests/calico.yaml",
+    GITHUB_RAW,
 )
 
 # Each preset fills images, packages, containerd and registries.
@@ -77,8 +87,9 @@ class Mirrors:
 class Calico:
     version: str
     release: versions.CalicoRelease
-    manifest_url: str | None  # downloaded and patched by the init node
-    manifest_file: Path | None  # read, patched and embedded at render time
+    manifest_urls: tuple[str, ...]  # the init node downloads from the first that works...
+    manifest_sha256: str | None  # ...and serves this sha256; then it patches the manifest
+    manifest_file: Path | None  # or: read, patched and embedded at render time
     manifest_patched: str | None  # that file with the pod CIDR set (and images moved)
     image_repository: str | None = None  # mirrors.calicoImages
 
@@ -307,13 +318,26 @@ def _calico(
     image_repository: str | None,
 ) -> Calico:
     version = data.get("version", minor.calico_default)
-    manifest = data.get("manifest", CALICO_MANIFEST_URL.format(version=version))
     release = versions.CALICO[versions.calico_minor_of(version)]
-    if manifest.startswith(("http://", "https://")):
-        return Calico(version, release, manifest, None, None, image_repository)
+    sha256 = data.get("sha256", versions.CALICO_MANIFEST_SHA256.get(version))
+    manifest = data.get("manifest")
+    if manifest is None or is_url(manifest):
+        urls = calico_manifest_urls(data, version)
+        return Calico(version, release, urls, sha256, None, None, image_repository)
     path = base_dir / manifest
     patched = _patched_manifest(path, pod_subnet, image_repository)
-    return Calico(version, release, None, path, patched, image_repository)
+    return Calico(version, release, (), None, path, patched, image_repository)
+
+
+def is_url(manifest: str) -> bool:
+    return manifest.startswith(("http://", "https://"))
+
+
+def calico_manifest_urls(calico: dict[str, Any], version: str) -> tuple[str, ...]:
+    """cni.calico.manifest (a URL) then manifestMirrors; with neither, the default mirrors."""
+    manifest = calico.get("manifest")
+    named = ([manifest] if manifest else []) + list(calico.get("manifestMirrors", ()))
+    return tuple(named) or tuple(u.format(version=version) for u in CALICO_MANIFEST_MIRRORS)
 
 
 def _patched_manifest(path: Path, pod_subnet: str, image_repository: str | None) -> str:

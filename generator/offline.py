@@ -48,9 +48,11 @@ def named_hosts(spec: dict[str, Any]) -> Iterator[str]:
             yield url_host(mirrors[key])
     for urls in mirrors.get("registries", {}).values():
         yield from (url_host(u) for u in urls)
-    manifest = spec.get("cni", {}).get("calico", {}).get("manifest", "")
+    calico = spec.get("cni", {}).get("calico", {})
+    manifest = calico.get("manifest", "")
     if manifest.startswith(("http://", "https://")):
         yield url_host(manifest)
+    yield from (url_host(u) for u in calico.get("manifestMirrors", ()))
     yield from (h.lower() for h in spec.get("ntp", ()))
     for node in spec.get("nodes", ()):
         if "address" in node:

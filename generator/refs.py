@@ -64,3 +64,26 @@ def parse_image(reference: str) -> ImageRef:
     if colon and "/" not in maybe_tag:
         path, tag = name, maybe_tag
     return ImageRef(registry, path, tag, digest or None)
+
+
+# --- registry mirror URLs, as containerd's hosts.toml reads them ---------------------------
+# containerd appends /v2 to a host URL whose path does not end in /v2, unless the host sets
+# override_path = true; then the path is the registry API root as written.
+
+
+def mirror_path_segments(url: str) -> list[str]:
+    """/v2/dockerhub/ -> ["v2", "dockerhub"]."""
+    return [s for s in urlsplit(url).path.split("/") if s]
+
+
+def carries_api_root(url: str) -> bool:
+    """The URL's path is an API root below /v2, such as a Harbor proxy project's
+    https://harbor.example/v2/dockerhub: containerd must use it as is (override_path)."""
+    return "v2" in mirror_path_segments(url)[:-1]
+
+
+def appended_api_root(url: str) -> bool:
+    """A path without a v2 segment (https://host/docker): containerd asks for /docker/v2/...,
+    right only for a registry served under that prefix."""
+    segments = mirror_path_segments(url)
+    return bool(segments) and "v2" not in segments

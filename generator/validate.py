@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, tokenlife, validate_ha, validate_net, versions
+from generator import model, refs, tokenlife, validate_ha, validate_net, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -31,6 +31,7 @@ class Findings:
     spec: LoadedSpec
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    malformed: list[FieldPath] = field(default_factory=list)  # where the data has a wrong shape
 
     def error(self, path: FieldPath, message: str) -> None:
         self.problems.append(Problem(self.spec.line_of(path), format_path(path), message))
@@ -51,17 +52,21 @@ def validate(spec: LoadedSpec) -> Findings:
 
 
 def _semantic_problems(spec: LoadedSpec, findings: Findings) -> None:
-    """Run every check that the data's shape allows, so all problems come out at once."""
+    """Run every check whose input the schema found well-formed, so all problems come out at
+    once. A check that raises on such input is a bug: the exception goes up, never skipped."""
     flagged = {p.path for p in findings.problems}
     semantic = Findings(spec)
     for check in SEMANTIC_CHECKS:
-        try:
-            check(spec.data, semantic)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            continue  # that part of the spec is malformed: the schema already said how
+        if not any(_overlap(read, bad) for read in check.reads for bad in findings.malformed):
+            check.run(spec.data, semantic)
     # A field the schema already flagged needs no second message.
     findings.problems += [p for p in semantic.problems if p.path not in flagged]
     findings.warnings += semantic.warnings
+
+
+def _overlap(read: FieldPath, bad: FieldPath) -> bool:
+    """One path lies inside the other (or they are the same); ANY in read matches any part."""
+    return all(mine in (ANY, theirs) for mine, theirs in zip(read, bad, strict=False))
 
 
 def schema_problems(spec: LoadedSpec, findings: Findings) -> None:
@@ -69,6 +74,9 @@ def schema_problems(spec: LoadedSpec, findings: Findings) -> None:
     for error in validator.iter_errors(spec.data):
         for path, message in _explain(error):
             findings.error(path, message)
+        # An unknown field leaves the known ones intact; any other error can break a check.
+        if error.validator != "additionalProperties":
+            findings.malformed.append(tuple(error.absolute_path))
 
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str]]:
@@ -108,9 +116,27 @@ def _pattern_hint(error: jsonschema.ValidationError) -> str:
     return f"must match {error.validator_value}"
 
 
-# --- semantic checks: a check that meets malformed data raises and is skipped -----------
+# --- semantic checks: each runs only where the schema found the parts it reads well-formed --
 
 Check = Callable[[dict[str, Any], Findings], None]
+
+ANY = "*"  # in a path a check reads: every item of a list, every key of a mapping
+KUBERNETES = ("spec", "kubernetes")
+NODES = ("spec", "nodes")
+NODE_ADDRESSES = (*NODES, ANY, "address")
+NODE_ROLES = (*NODES, ANY, "role")
+CONTROL_PLANE = ("spec", "controlPlane")
+MIRRORS = ("spec", "mirrors")
+BOOTSTRAP = ("spec", "bootstrap")
+OS = ("spec", "os")
+NETWORK = ("spec", "network")
+CALICO = ("spec", "cni", "calico")
+
+
+@dataclass(frozen=True)
+class SemanticCheck:
+    run: Check
+    reads: tuple[FieldPath, ...]  # the parts of the spec it reads (defaults included)
 
 
 def check_kubernetes_version(data: dict[str, Any], findings: Findings) -> None:
@@ -298,6 +324,23 @@ def check_mirrors(data: dict[str, Any], findings: Findings) -> None:
         for name in ("images", "packages", "containerd"):
             if name not in mirrors:
                 findings.error(("spec", "mirrors"), f"{name} is required with preset custom")
+    for registry, urls in mirrors.get("registries", {}).items():
+        for index, url in enumerate(urls):
+            if refs.mirror_path_segments(url).count("v2") > 1:
+                findings.error(
+                    (*MIRRORS, "registries", registry, index),
+                    "the path names /v2 twice: containerd would pull from "
+                    f"{url.rstrip('/')}/<repository>/...; write the API root once, e.g. "
+                    "https://harbor.example/v2/<project> (k8sgen tells containerd to use it as is)",
+                )
+            elif refs.appended_api_root(url):
+                findings.warn(
+                    (*MIRRORS, "registries", registry, index),
+                    f"containerd appends /v2 to this path and pulls from "
+                    f"{url.rstrip('/')}/v2/<repository>/...: right for a registry served under "
+                    "that prefix; a Harbor or Nexus proxy project is named with /v2 first, "
+                    "e.g. https://harbor.example/v2/<project>",
+                )
 
 
 def check_calico(data: dict[str, Any], findings: Findings) -> None:
@@ -325,22 +368,42 @@ def check_calico(data: dict[str, Any], findings: Findings) -> None:
             f"no Calico release lists Kubernetes {minor.name} as tested yet; "
             f"using {minor.calico_default}",
         )
-    mirrors = data["spec"].get("mirrors", {})
-    if mirrors.get("preset", "aliyun") == "aliyun" and "manifest" not in calico:
-        findings.warn(
-            ("spec", "cni"),
-            "the Calico manifest will be downloaded from GitHub (raw.githubusercontent.com), "
-            "often unreachable from mainland China: set cni.calico.manifest to a local "
-            "calico.yaml to embed it, or to a URL on a reachable mirror",
-        )
     manifest = calico.get("manifest")
-    if manifest is not None and not manifest.startswith(("http://", "https://")):
-        path = findings.spec.base_dir / manifest
-        if not path.is_file():
+    if manifest is not None and not model.is_url(manifest):
+        _check_local_manifest(calico, manifest, findings)
+    else:
+        _check_manifest_hash(calico, version or (minor.calico_default if minor else None), findings)
+
+
+def _check_local_manifest(calico: dict[str, Any], manifest: str, findings: Findings) -> None:
+    path = findings.spec.base_dir / manifest
+    if not path.is_file():
+        findings.error(
+            (*CALICO, "manifest"),
+            f"{manifest}: no such file (relative paths start at the spec's folder)",
+        )
+    for key in ("manifestMirrors", "sha256"):
+        if key in calico:
             findings.error(
-                ("spec", "cni", "calico", "manifest"),
-                f"{manifest}: no such file (relative paths start at the spec's folder)",
+                (*CALICO, key),
+                "applies to a downloaded manifest; manifest names a local file, which is "
+                "embedded as it is: remove one of them",
             )
+
+
+def _check_manifest_hash(calico: dict[str, Any], version: str | None, findings: Findings) -> None:
+    """A downloaded manifest is applied only if it has a sha256 k8sgen knows or was given."""
+    if version is None or "sha256" in calico or version in versions.CALICO_MANIFEST_SHA256:
+        return
+    if versions.calico_minor_of(version) not in versions.CALICO:
+        return  # check_calico reported the release
+    findings.error(
+        CALICO,
+        f"k8sgen knows no sha256 of Calico {version}'s calico.yaml (it knows "
+        f"{', '.join(versions.CALICO_MANIFEST_SHA256)}), and the init node applies no "
+        "manifest it cannot verify: set cni.calico.sha256 to the sha256sum of the release's "
+        "manifests/calico.yaml, or cni.calico.manifest to a local copy",
+    )
 
 
 def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
@@ -398,19 +461,25 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
-SEMANTIC_CHECKS: tuple[Check, ...] = (
-    check_kubernetes_version,
-    check_os,
-    check_subnets,
-    check_nodes,
-    check_labels,
-    check_endpoint,
-    check_mirrors,
-    check_calico,
-    check_bootstrap,
-    *validate_ha.CHECKS,
-    *validate_net.CHECKS,
-    check_offline,
+SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
+    SemanticCheck(check_kubernetes_version, ((*KUBERNETES, "version"),)),
+    SemanticCheck(check_os, (OS,)),
+    SemanticCheck(check_subnets, (KUBERNETES, NODE_ADDRESSES)),
+    SemanticCheck(check_nodes, (NODES,)),
+    SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),
+    SemanticCheck(check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
+    SemanticCheck(check_mirrors, (MIRRORS,)),
+    SemanticCheck(check_calico, (("spec", "cni"), (*KUBERNETES, "version"))),
+    SemanticCheck(check_bootstrap, (BOOTSTRAP,)),
+    SemanticCheck(
+        validate_ha.check_vip,
+        (CONTROL_PLANE, NODE_ADDRESSES, NODE_ROLES, (*NODES, ANY, "name"), KUBERNETES, MIRRORS),
+    ),
+    SemanticCheck(validate_ha.check_control_plane_count, (NODE_ROLES,)),
+    SemanticCheck(validate_net.check_interfaces, (NODES, NETWORK, OS)),
+    SemanticCheck(validate_net.check_macs, ((*NODES, ANY, "mac"),)),
+    SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK)),
+    SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
 )
 
 

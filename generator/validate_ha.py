@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from generator.model import (
@@ -132,9 +131,3 @@ def check_control_plane_count(data: dict[str, Any], findings: Findings) -> None:
             f"{count} control planes: etcd needs a majority of members, so {count} tolerate "
             f"no more failures than {count - 1}; use an odd number (3 or 5)",
         )
-
-
-CHECKS: tuple[Callable[[dict[str, Any], Findings], None], ...] = (
-    check_vip,
-    check_control_plane_count,
-)

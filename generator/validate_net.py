@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from generator import versions
@@ -84,10 +83,3 @@ def check_vip_interface(data: dict[str, Any], findings: Findings) -> None:
                 f"{given} is not the NIC of control plane {node['name']}'s address ({own}): "
                 "kube-vip answers ARP for the VIP on the NIC of the control planes' network",
             )
-
-
-CHECKS: tuple[Callable[[dict[str, Any], Findings], None], ...] = (
-    check_interfaces,
-    check_macs,
-    check_vip_interface,
-)

@@ -98,6 +98,16 @@ CALICO: dict[str, CalicoRelease] = {
     )
 }
 
+# sha256 of manifests/calico.yaml as each release publishes it (computed from the release files
+# themselves): a downloaded manifest must match before the init node applies it, whichever
+# mirror served it. A release not listed here needs cni.calico.sha256 or a local manifest.
+CALICO_MANIFEST_SHA256: dict[str, str] = {
+    "v3.28.5": "206678e7adb2e931bb97385300c408490635616f371941d68468207d6e0f9713",
+    "v3.30.7": "ed105288f27c7ba4cae143bcaa3f6425f02d84fa94a4786cc8e3d371412c1a36",
+    "v3.31.7": "d6d8a489a4ed8e5b8efd8b339047b496ca657b55ee2e3618e791507b0a853e8d",
+    "v3.32.1": "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
+}
+
 
 # kube-vip (static pod, ARP, leader election) for spec.controlPlane.vip. v0.8.9: long-lived and
 # widely deployed. Later releases had control-plane regressions: v1.0.1-v1.0.3 stalled elections

@@ -12,9 +12,12 @@ import hashlib
 import http.server
 import io
 import json
+import os
+import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.request
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from .conftest import need
 
@@ -127,6 +132,44 @@ def file_server(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def running_containerd() -> Iterator[str]:
+    """A private containerd (root, state and socket in a temp folder); yields the socket."""
+    if os.geteuid() != 0:
+        pytest.fail("the ctr import test runs containerd and needs root (CI runs as root)")
+    folder = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))  # short: sockets max 108
+    socket = folder / "containerd.sock"
+    disabled = ["io.containerd.grpc.v1.cri"] + [
+        f"io.containerd.snapshotter.v1.{name}" for name in ("btrfs", "zfs", "devmapper", "aufs")
+    ]
+    (folder / "config.toml").write_text(
+        "version = 2\n"
+        f'root = "{folder / "root"}"\nstate = "{folder / "state"}"\n'
+        f"disabled_plugins = {json.dumps(disabled)}\n"
+        f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{socket}.ttrpc"\n'
+    )
+    log = (folder / "log").open("wb")
+    daemon = subprocess.Popen(
+        [need("containerd"), "--config", str(folder / "config.toml")], stdout=log, stderr=log
+    )
+    try:
+        for _ in range(100):  # readiness, bounded
+            if (
+                subprocess.run(
+                    [need("ctr"), "--address", str(socket), "version"], capture_output=True
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.1)
+        yield str(socket)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- test images, written by hand as an OCI image layout ---------------------------------

@@ -15,17 +15,17 @@ from generator import budget
 from generator.cli import cli
 from generator.render import UserDataSize
 
-from .conftest import FIXTURES, REPO, need
+from .conftest import REPO, calico_fixture, need
 
 SINGLE = REPO / "examples" / "single.yaml"
-CALICO = FIXTURES / "calico" / "calico-v3.30.7.yaml"
+CALICO = "v3.30.7"
 
 
 def spec_copy(tmp_path: Path, embed_calico: bool = False) -> Path:
     data = yaml.safe_load(SINGLE.read_text())
     if embed_calico:
-        (tmp_path / CALICO.name).write_bytes(CALICO.read_bytes())
-        data["spec"]["cni"] = {"calico": {"version": "v3.30.7", "manifest": CALICO.name}}
+        (tmp_path / "calico.yaml").write_bytes(calico_fixture(CALICO).read_bytes())
+        data["spec"]["cni"] = {"calico": {"version": CALICO, "manifest": "calico.yaml"}}
     spec = tmp_path / "cluster.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return spec

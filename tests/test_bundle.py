@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,8 +29,15 @@ from generator.cli import cli
 from generator.images import cluster_images
 
 from .aptrepo import Deb, Signer, build_deb, dists_repository, flat_repository, signer
-from .conftest import FIXTURES, REPO, need, render_spec
-from .loopback import REF_NAME, Registry, file_server, running_registry, write_oci_image
+from .conftest import REPO, calico_fixture, need, render_spec
+from .loopback import (
+    REF_NAME,
+    Registry,
+    file_server,
+    running_containerd,
+    running_registry,
+    write_oci_image,
+)
 from .nodedata import files, scripts
 
 VERSION = "1.33.4"
@@ -121,7 +126,7 @@ def build_site(root: Path, key: Signer, kubernetes: list[Deb] = KUBERNETES_DEBS)
     flat_repository(root / "k8s" / "v1.33" / "deb", [build_deb(d, debs) for d in kubernetes], key)
     containerd = [build_deb(d, debs) for d in CONTAINERD_DEBS]
     dists_repository(root / "docker" / "linux" / "ubuntu", "noble", "stable", containerd, key)
-    (root / "calico.yaml").write_bytes((FIXTURES / "calico" / f"calico-{CALICO}.yaml").read_bytes())
+    (root / "calico.yaml").write_bytes(calico_fixture(CALICO).read_bytes())
     return root
 
 
@@ -539,44 +544,6 @@ def test_node_import_checks_every_image_it_needs(made: Made, tmp_path: Path) -> 
     assert incomplete.returncode == 1
     etcd = references[6]
     assert f"FAILED: not in the bundle: {etcd} docker.io/calico/node:{CALICO};" in incomplete.stderr
-
-
-@contextmanager
-def running_containerd() -> Iterator[str]:
-    """A private containerd (root, state and socket in a temp folder); yields the socket."""
-    if os.geteuid() != 0:
-        pytest.fail("the ctr import test runs containerd and needs root (CI runs as root)")
-    folder = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))  # short: sockets max 108
-    socket = folder / "containerd.sock"
-    disabled = ["io.containerd.grpc.v1.cri"] + [
-        f"io.containerd.snapshotter.v1.{name}" for name in ("btrfs", "zfs", "devmapper", "aufs")
-    ]
-    (folder / "config.toml").write_text(
-        "version = 2\n"
-        f'root = "{folder / "root"}"\nstate = "{folder / "state"}"\n'
-        f"disabled_plugins = {json.dumps(disabled)}\n"
-        f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{socket}.ttrpc"\n'
-    )
-    log = (folder / "log").open("wb")
-    daemon = subprocess.Popen(
-        [need("containerd"), "--config", str(folder / "config.toml")], stdout=log, stderr=log
-    )
-    try:
-        for _ in range(100):  # readiness, bounded
-            if (
-                subprocess.run(
-                    [need("ctr"), "--address", str(socket), "version"], capture_output=True
-                ).returncode
-                == 0
-            ):
-                break
-            time.sleep(0.1)
-        yield str(socket)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
-        log.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_ctr_imports_every_archive_under_its_reference(made: Made) -> None:

@@ -19,12 +19,19 @@ from generator.cli import cli
 from generator.images import cluster_images
 from generator.render.node import plan
 
-from .conftest import EXAMPLES, FIXTURES, REPO, Rendered, need, render_spec
+from .conftest import (
+    CALICO_FIXTURE_VERSIONS,
+    EXAMPLES,
+    REPO,
+    Rendered,
+    calico_fixture,
+    need,
+    render_spec,
+)
 from .loopback import running_registry, write_oci_image
 from .nodedata import files, kubeadm_documents, scripts
 
 AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
-CALICO_MANIFESTS = sorted((FIXTURES / "calico").glob("calico-v*.yaml"))
 
 
 def manifest_images(text: str) -> set[str]:
@@ -77,9 +84,9 @@ def test_every_image_a_node_names_is_listed(spec: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("manifest", CALICO_MANIFESTS, ids=lambda p: p.stem)
-def test_calico_images_move_to_the_mirror_in_real_manifests(manifest: Path) -> None:
-    version = manifest.stem.removeprefix("calico-")
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_calico_images_move_to_the_mirror_in_real_manifests(version: str) -> None:
+    manifest = calico_fixture(version)
     release = versions.CALICO[versions.calico_minor_of(version)]
     patched = patch_manifest(manifest.read_text(), "10.244.0.0/16", "harbor.example/calico")
     expected = {f"harbor.example/calico/{name}:{version}" for name in versions.CALICO_IMAGE_NAMES}
@@ -92,9 +99,7 @@ def test_calico_images_move_to_the_mirror_in_real_manifests(manifest: Path) -> N
 def test_embedded_manifest_images_are_the_listed_ones(tmp_path: Path) -> None:
     data = yaml.safe_load(AIRGAP.read_text())
     data["spec"]["cni"]["calico"]["manifest"] = "calico.yaml"
-    (tmp_path / "calico.yaml").write_bytes(
-        (FIXTURES / "calico" / "calico-v3.30.7.yaml").read_bytes()
-    )
+    (tmp_path / "calico.yaml").write_bytes(calico_fixture("v3.30.7").read_bytes())
     spec = tmp_path / "embedded.yaml"
     spec.write_text(yaml.safe_dump(data))
     rendered = render_spec(spec)
@@ -109,7 +114,7 @@ def test_downloaded_manifest_is_moved_on_the_node(tmp_path: Path) -> None:
     cni = scripts(rendered, "cp1")["/usr/local/sbin/k8sgen-bootstrap"].split("phase_cni()")[1]
     assert "--image-repository registry.airgap.example/calico" in cni
     target = tmp_path / "patched.yaml"
-    source = str(FIXTURES / "calico" / "calico-v3.30.7.yaml")
+    source = str(calico_fixture("v3.30.7"))
     argv = ["--pod-cidr", "10.244.0.0/16", "--image-repository", "registry.airgap.example/calico"]
     assert patch_main([*argv, source, str(target)]) == 0
     calico = {i.reference for i in cluster_images(rendered.cluster) if i.group == "calico"}

@@ -14,7 +14,7 @@ import yaml
 
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 
-from .conftest import FIXTURES, REPO, Rendered, check_with_cloud_init, need
+from .conftest import REPO, Rendered, check_with_cloud_init, cloud_init_schema, fixture, need
 from .nodedata import (
     cloud_config,
     files,
@@ -25,7 +25,6 @@ from .nodedata import (
     scripts,
 )
 
-CLOUD_INIT = FIXTURES / "cloud-init"
 SHARED_PKI = {
     "/etc/kubernetes/pki/" + name
     for name in (
@@ -50,7 +49,9 @@ def every_node(rendered_examples: list[Rendered]) -> list[tuple[Rendered, str]]:
 
 
 def test_user_data_matches_cloud_inits_json_schema(rendered_examples: list[Rendered]) -> None:
-    validator = jsonschema.Draft4Validator(load_json(CLOUD_INIT / "schema-cloud-config-v1.json"))
+    validator = jsonschema.Draft4Validator(
+        load_json(cloud_init_schema("schema-cloud-config-v1.json"))
+    )
     for rendered, node in every_node(rendered_examples):
         errors = [e.message for e in validator.iter_errors(cloud_config(rendered, node))]
         assert errors == [], f"{rendered.spec.name} {node}"
@@ -64,7 +65,9 @@ def test_user_data_passes_cloud_init_schema_command(
 
 
 def test_network_config_matches_cloud_inits_v2_schema(rendered_examples: list[Rendered]) -> None:
-    validator = jsonschema.Draft7Validator(load_json(CLOUD_INIT / "schema-network-config-v2.json"))
+    validator = jsonschema.Draft7Validator(
+        load_json(fixture("cloud-init", "schema-network-config-v2.json"))
+    )
     checked = 0
     for rendered, node in every_node(rendered_examples):
         artifact = rendered.artifacts.get(f"nodes/{node}/network-config")

@@ -23,7 +23,16 @@ from generator.render import firewall, rpm
 from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
 
-from .conftest import FIXTURES, REPO, Rendered, check_with_cloud_init, need, render_spec
+from .conftest import (
+    CALICO_FIXTURE_VERSIONS,
+    REPO,
+    Rendered,
+    calico_fixture,
+    check_with_cloud_init,
+    cloud_init_schema,
+    need,
+    render_spec,
+)
 from .nodedata import cloud_config, files, node_names, scripts
 from .test_golden import GOLDEN, mask
 
@@ -53,7 +62,6 @@ OS_RELEASE_FILES = {
         'NAME="openEuler"\nVERSION="22.03 (LTS-SP4)"\nID="openEuler"\nVERSION_ID="22.03"\n'
     ),
 }
-CALICO_MANIFESTS = sorted((FIXTURES / "calico").glob("calico-v*.yaml"))
 
 
 def matrix_id(entry: tuple[str, str, str]) -> str:
@@ -187,7 +195,7 @@ def test_cloud_init_writes_the_repository_files_dnf_expects(tmp_path: Path) -> N
 def test_matrix_user_data_matches_cloud_inits_json_schema(
     rendered_matrix: dict[tuple[str, str, str], Rendered],
 ) -> None:
-    schema = json.loads((FIXTURES / "cloud-init" / "schema-cloud-config-v1.json").read_text())
+    schema = json.loads(cloud_init_schema("schema-cloud-config-v1.json").read_text())
     validator = jsonschema.Draft4Validator(schema)
     for rendered, node in every_matrix_node(rendered_matrix):
         errors = [e.message for e in validator.iter_errors(cloud_config(rendered, node))]
@@ -449,13 +457,13 @@ def workloads(manifest: Path) -> list[dict[str, Any]]:
     return [d for d in documents if d and d["kind"] in ("DaemonSet", "Deployment")]
 
 
-@pytest.mark.parametrize("manifest", CALICO_MANIFESTS, ids=lambda p: p.stem)
-def test_real_calico_manifests_pin_no_architecture(manifest: Path) -> None:
+@pytest.mark.parametrize("version", CALICO_FIXTURE_VERSIONS)
+def test_real_calico_manifests_pin_no_architecture(version: str) -> None:
     """Images by tag only (no digest, no -amd64 suffix), no workload held to one arch.
 
     That an arm64 image exists behind each tag is a registry fact these fixtures cannot
     show; what they can show is that nothing in the manifest assumes amd64."""
-    found = workloads(manifest)
+    found = workloads(calico_fixture(version))
     assert {d["metadata"]["name"] for d in found} >= {"calico-node", "calico-kube-controllers"}
     for document in found:
         pod = document["spec"]["template"]["spec"]
@@ -476,7 +484,7 @@ def test_both_architectures_pull_the_manifest_images(
         for image in rendered.cluster.calico.images:
             assert image in script
         release = rendered.cluster.calico.release
-        fixture = FIXTURES / "calico" / f"calico-{rendered.cluster.calico.version}.yaml"
+        fixture = calico_fixture(rendered.cluster.calico.version)
         referenced = set(re.findall(r"^\s*image:\s*(\S+)\s*$", fixture.read_text(), re.M))
         assert referenced == set(release.images(rendered.cluster.calico.version))
 

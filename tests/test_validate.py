@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from generator import model, versions
+from generator import validate as validate_module
 from generator.errors import SpecError
 from generator.load import load_text
 from generator.offline import Offline, build_offline
 from generator.resources import load_schema
-from generator.validate import validate
+from generator.validate import SEMANTIC_CHECKS, Findings, SemanticCheck, validate
 
 from .conftest import EXAMPLES, REPO
 
@@ -424,7 +425,6 @@ def test_warnings_do_not_refuse_the_spec() -> None:
     findings = validate(load_text(text, "spec.yaml"))
     messages = [w.message for w in findings.warnings]
     assert any("never expires" in m for m in messages)
-    assert any("often unreachable from mainland China" in m for m in messages)
 
 
 def test_a_token_shorter_than_the_api_wait_is_warned_about() -> None:
@@ -496,3 +496,39 @@ def test_examples_validate() -> None:
     assert EXAMPLES
     for spec in EXAMPLES:
         validate(load_text(spec.read_text(), str(spec), spec.parent))
+
+
+# --- a check that crashes is a bug, never a silent pass -------------------------------------
+
+
+def test_a_broken_check_cannot_pass_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in a check (nodez) on a well-formed spec surfaces instead of being skipped."""
+
+    def check_nodes_with_a_typo(data: dict[str, Any], findings: Findings) -> None:
+        for node in data["spec"]["nodez"]:
+            findings.error(("spec", "nodes"), f"{node} checked")
+
+    broken = SemanticCheck(check_nodes_with_a_typo, (("spec", "nodes"),))
+    monkeypatch.setattr(validate_module, "SEMANTIC_CHECKS", (*SEMANTIC_CHECKS, broken))
+    with pytest.raises(KeyError, match="nodez"):
+        validate(load_text(spec_text(lambda data: None), "spec.yaml", REPO / "examples"))
+    # With an error in another part of the spec, it still runs (and still surfaces).
+    with pytest.raises(KeyError, match="nodez"):
+        errors_of(set_path("spec.kubernetes.podSubnet", 42))
+
+
+def test_a_check_is_skipped_only_where_the_schema_found_its_input_malformed() -> None:
+    """A node without a name (schema) skips the node checks; the subnet check still reports."""
+    found = errors_of(
+        both(
+            set_path("spec.nodes.1.name", None),
+            set_path("spec.kubernetes.serviceSubnet", "10.244.0.0/16"),
+        )
+    )
+    assert any("spec.nodes[1].name: None is not of type 'string'" in line for line in found)
+    assert any("serviceSubnet: 10.244.0.0/16 overlaps the pod subnet" in line for line in found)
+
+
+def test_every_check_declares_what_it_reads() -> None:
+    for check in SEMANTIC_CHECKS:
+        assert check.reads and all(path[0] == "spec" for path in check.reads), check.run.__name__

@@ -78,7 +78,7 @@ def _fill(
     notes: list[str] = []
     images = _images(cluster, root / "packages", packages, work, notes)
     archives = fetch_images(images, root, cluster.arch.name, insecure, progress)
-    progress(f"calico: {cluster.calico.manifest_url or cluster.calico.manifest_file}")
+    progress(f"calico: {cluster.calico.manifest_file or cluster.calico.manifest_urls[0]}")
     (root / "calico").mkdir()
     (root / CALICO_MANIFEST).write_text(_calico_manifest(cluster), encoding="utf-8")
     (root / OS_DEPENDENCIES).write_text("".join(f"{d}\n" for d in packages.os_dependencies))
@@ -136,22 +136,33 @@ def _calico_manifest(cluster: Cluster) -> str:
     """The release manifest as published; nodes patch it (pod CIDR, image mirror)."""
     calico = cluster.calico
     if calico.manifest_file is not None:
-        text = calico.manifest_file.read_text("utf-8")
+        source, text = str(calico.manifest_file), calico.manifest_file.read_text("utf-8")
     else:
-        assert calico.manifest_url is not None
-        try:
-            with urllib.request.urlopen(calico.manifest_url, timeout=120) as response:
-                data = response.read(MAX_MANIFEST_BYTES + 1)
-        except OSError as exc:
-            raise BundleError(f"cannot download {calico.manifest_url}: {exc}") from exc
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise BundleError(f"{calico.manifest_url}: larger than {MAX_MANIFEST_BYTES} bytes")
-        text = data.decode("utf-8", errors="replace")
+        source, text = _download_manifest(calico.manifest_urls, calico.manifest_sha256)
     try:
         patch_manifest(text, "10.244.0.0/16")
     except PatchError as exc:
-        raise BundleError(f"{calico.manifest_url or calico.manifest_file}: {exc}") from exc
+        raise BundleError(f"{source}: {exc}") from exc
     return text
+
+
+def _download_manifest(urls: tuple[str, ...], sha256: str | None) -> tuple[str, str]:
+    """(URL, text) from the first URL that serves the expected sha256, as the init node does."""
+    failures = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response:
+                data = response.read(MAX_MANIFEST_BYTES + 1)
+        except OSError as exc:
+            failures.append(f"{url}: {exc}")
+            continue
+        if len(data) > MAX_MANIFEST_BYTES:
+            failures.append(f"{url}: larger than {MAX_MANIFEST_BYTES} bytes")
+        elif hashlib.sha256(data).hexdigest() != sha256:
+            failures.append(f"{url}: sha256 is not {sha256}")
+        else:
+            return url, data.decode("utf-8", errors="replace")
+    raise BundleError("cannot download calico.yaml:\n  " + "\n  ".join(failures))
 
 
 def _umask() -> int:

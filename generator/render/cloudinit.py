@@ -7,8 +7,15 @@ import gzip
 from importlib import resources
 from typing import Any
 
-from generator.model import CERTIFICATES_FILES, REGISTRY_SERVERS, Cluster, Node
+from generator.model import (
+    CERTIFICATES_FILES,
+    MAX_MANIFEST_BYTES,
+    REGISTRY_SERVERS,
+    Cluster,
+    Node,
+)
 from generator.offline import BUNDLE_LABEL
+from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
@@ -145,7 +152,13 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
         server = REGISTRY_SERVERS.get(registry, f"https://{registry}")
         if cluster.offline.enabled:
             server = mirrors[0]  # air-gapped: never fall back to the upstream registry
-        hosts = render_template("hosts.toml.j2", registry=registry, server=server, mirrors=mirrors)
+        hosts = render_template(
+            "hosts.toml.j2",
+            registry=registry,
+            server=server,
+            mirrors=mirrors,
+            api_root=carries_api_root,
+        )
         files.append(write_file(f"{CERTS_DIR}/{registry}/hosts.toml", hosts))
     crictl = {
         "runtime-endpoint": kubeadm.CRI_SOCKET,
@@ -198,14 +211,21 @@ def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
 def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
     if plan.kind != INIT:
         return []
-    if plan.calico_url:
-        source = resources.files("generator").joinpath("calico_patch.py").read_text("utf-8")
-        return [write_file(CALICO_PATCH_SCRIPT, source, "0755")]
+    if plan.calico_urls:
+        return [] if cluster.baked else calico_patcher(cluster)  # a baked image has it
     assert cluster.calico.manifest_patched is not None
     packed = gzip.compress(cluster.calico.manifest_patched.encode(), mtime=0)
     embedded = write_file(CALICO_PATCHED, base64.b64encode(packed).decode())
     embedded["encoding"] = "gz+b64"
     return [embedded]
+
+
+def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
+    """The node-side Calico patch, where the init node downloads the manifest."""
+    if not cluster.calico.manifest_urls:
+        return []
+    source = resources.files("generator").joinpath("calico_patch.py").read_text("utf-8")
+    return [write_file(CALICO_PATCH_SCRIPT, source, "0755")]
 
 
 def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
@@ -221,4 +241,5 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         image_marker=image_marker(cluster),
         image_marker_path=IMAGE_MARKER,
         bundle_label=BUNDLE_LABEL,
+        max_manifest_bytes=MAX_MANIFEST_BYTES,
     )

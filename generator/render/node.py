@@ -26,7 +26,7 @@ class NodePlan:
     wait_url: str | None  # joiners wait until this /readyz answers "ok"
     wait_what: str
     wait_timeout: int
-    calico_url: str | None  # the init node downloads and patches this manifest
+    calico_urls: tuple[str, ...]  # the init node downloads and patches this manifest
 
 
 def plan(cluster: Cluster, node: Node) -> NodePlan:
@@ -42,7 +42,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             None,
             "",
             0,
-            cluster.calico.manifest_url,
+            cluster.calico.manifest_urls,
         )
     if node.is_control_plane:
         previous = _previous_control_plane(cluster, node)
@@ -56,7 +56,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             f"https://{host}:{port}/readyz",
             f"the API server of {previous.name}",
             cluster.bootstrap.api_wait_seconds,
-            None,
+            (),
         )
     worker_images = (
         f"{cluster.mirrors.images}/kube-proxy:v{cluster.version}",
@@ -70,7 +70,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         f"https://{cluster.endpoint}/readyz",
         "the cluster API endpoint",
         cluster.bootstrap.api_wait_seconds,
-        None,
+        (),
     )
 
 

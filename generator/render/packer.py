@@ -17,6 +17,7 @@ from generator.render import rpm
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import (
     apt_settings,
+    calico_patcher,
     package_files,
     runtime_files,
     system_files,
@@ -46,7 +47,7 @@ def bake_plan(cluster: Cluster) -> NodePlan:
         wait_url=None,
         wait_what="",
         wait_timeout=0,
-        calico_url=None,
+        calico_urls=(),
     )
 
 
@@ -59,6 +60,7 @@ def image_files(cluster: Cluster) -> list[dict[str, Any]]:
         *package_files(cluster),
         *repo_files(cluster),
         *runtime_files(cluster),
+        *calico_patcher(cluster),  # node-independent: in the image, user-data needs no copy
     ]
 
 

@@ -353,6 +353,7 @@ phase_files() {
   install -D -m 0644 "$FILES_DIR"/etc/containerd/certs.d/ghcr.io/hosts.toml /etc/containerd/certs.d/ghcr.io/hosts.toml
   install -D -m 0644 "$FILES_DIR"/etc/containerd/certs.d/quay.io/hosts.toml /etc/containerd/certs.d/quay.io/hosts.toml
   install -D -m 0644 "$FILES_DIR"/etc/crictl.yaml /etc/crictl.yaml
+  install -D -m 0755 "$FILES_DIR"/usr/local/lib/k8sgen/calico_patch.py /usr/local/lib/k8sgen/calico_patch.py
 }
 
 # os_release KEY: a value of /etc/os-release without its quotes.

@@ -1,0 +1,177 @@
+"""Registry mirrors with a path, pulled by the real containerd through the rendered hosts.toml.
+
+A Harbor proxy project answers at https://harbor/v2/<project>/<repository>/...: here a small
+reverse proxy on 127.0.0.1 serves the loopback registry's /v2/... under /v2/dockerhub/...
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from generator.errors import SpecError
+from generator.load import load_text
+from generator.validate import validate
+
+from .conftest import REPO, need, render_spec
+from .loopback import Registry, running_containerd, running_registry, write_oci_image
+from .nodedata import files
+from .readyz_servers import closed_port
+
+PROJECT = "/v2/dockerhub"
+IMAGE = "docker.io/library/hello:1"
+HOSTS = "/etc/containerd/certs.d/docker.io/hosts.toml"
+# Headers a registry answer carries that a client needs.
+PASSED_ON = ("Content-Type", "Content-Length", "Docker-Content-Digest", "Location")
+
+
+class ProjectProxy(http.server.ThreadingHTTPServer):
+    """PROJECT/<rest> -> the registry's /v2/<rest>; /v2/ (the API check) as is; else 404."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__(("127.0.0.1", 0), ProjectHandler)
+        self.registry = registry
+        self.paths: list[str] = []
+
+
+class ProjectHandler(http.server.BaseHTTPRequestHandler):
+    server: ProjectProxy
+
+    def do_GET(self) -> None:
+        self.forward("GET")
+
+    def do_HEAD(self) -> None:
+        self.forward("HEAD")
+
+    def forward(self, method: str) -> None:
+        self.server.paths.append(urlsplit(self.path).path)  # without containerd's ?ns=
+        if self.path.startswith(PROJECT + "/"):
+            upstream = "/v2/" + self.path.removeprefix(PROJECT + "/")
+        elif self.path == "/v2/":
+            upstream = self.path
+        else:
+            self.send_error(404)
+            return
+        connection = http.client.HTTPConnection(self.server.registry.host, timeout=30)
+        accept = {"Accept": self.headers.get("Accept", "*/*")}
+        connection.request(method, upstream, headers=accept)
+        answer = connection.getresponse()
+        body = answer.read()
+        self.send_response(answer.status)
+        for name in PASSED_ON:
+            if answer.getheader(name):
+                self.send_header(name, answer.getheader(name, ""))
+        self.end_headers()
+        if method == "GET":
+            self.wfile.write(body)
+        connection.close()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def project_proxy(registry: Registry) -> Iterator[ProjectProxy]:
+    proxy = ProjectProxy(registry)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    root = tmp_path_factory.mktemp("registry")
+    write_oci_image(root / "layout", "test", "k8sgen mirror path test", ("amd64", "arm64"))
+    with running_registry(root / "server") as value:
+        value.push(root / "layout", "test", f"{value.host}/library/hello:1")
+        yield value
+
+
+def rendered_hosts_toml(tmp_path: Path, mirror: str) -> str:
+    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
+    data["spec"].setdefault("mirrors", {})["registries"] = {"docker.io": [mirror]}
+    spec = tmp_path / "mirror.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    content: str = files(render_spec(spec), "node1")[HOSTS]["content"]
+    return content
+
+
+def pull(tmp_path: Path, hosts_toml: str) -> subprocess.CompletedProcess[str]:
+    """ctr images pull with the hosts.toml a node gets, its upstream server moved to a closed
+    loopback port (the pull must come from the mirror; nothing leaves the machine)."""
+    server = f'server = "http://127.0.0.1:{closed_port()}"'
+    hosts_toml = re.sub(r'^server = ".*"$', server, hosts_toml, count=1, flags=re.MULTILINE)
+    folder = tmp_path / "certs.d" / "docker.io"
+    folder.mkdir(parents=True)
+    (folder / "hosts.toml").write_text(hosts_toml)
+    options = ["--snapshotter", "native", "--hosts-dir", str(tmp_path / "certs.d")]
+    with running_containerd() as socket:
+        return subprocess.run(
+            [need("ctr"), "--address", socket, "images", "pull", *options, IMAGE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+def test_harbor_style_project_path_is_pulled_through(tmp_path: Path, registry: Registry) -> None:
+    with project_proxy(registry) as proxy:
+        mirror = f"http://127.0.0.1:{proxy.server_address[1]}{PROJECT}"
+        hosts_toml = rendered_hosts_toml(tmp_path, mirror)
+        assert (
+            f'[host."{mirror}"]\n  capabilities = ["pull", "resolve"]\n  override_path = true\n'
+            in hosts_toml
+        )
+        result = pull(tmp_path / "with", hosts_toml)
+        assert result.returncode == 0, result.stderr
+        assert f"{PROJECT}/library/hello/manifests/1" in proxy.paths
+        # The fact behind override_path: without it containerd appends /v2 and every pull fails.
+        proxy.paths.clear()
+        without = pull(tmp_path / "without", hosts_toml.replace("  override_path = true\n", ""))
+        assert without.returncode != 0
+        assert f"{PROJECT}/v2/library/hello/manifests/1" in proxy.paths
+
+
+def test_a_plain_mirror_gets_no_override_path(tmp_path: Path) -> None:
+    hosts_toml = rendered_hosts_toml(tmp_path, "https://docker.m.daocloud.io")
+    assert "override_path" not in hosts_toml
+
+
+def mirror_findings(url: str) -> tuple[list[str], list[str]]:
+    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
+    data["spec"]["mirrors"] = {"registries": {"docker.io": [url]}}
+    spec = load_text(yaml.safe_dump(data), "spec.yaml")
+    try:
+        findings = validate(spec)
+    except SpecError as error:
+        return [p.message for p in error.problems], []
+    return [], [w.message for w in findings.warnings]
+
+
+def test_paths_that_cannot_be_an_api_root_are_named() -> None:
+    errors, _ = mirror_findings("https://harbor.example/v2/dockerhub/v2")
+    assert errors and errors[0].startswith("the path names /v2 twice")
+    errors, warnings = mirror_findings("https://mirror.example/docker")
+    assert not errors
+    assert any("pulls from https://mirror.example/docker/v2/<repository>" in w for w in warnings)
+    for fine in (
+        "https://harbor.example/v2/dockerhub",
+        "https://mirror.example",
+        "https://m.example/v2",
+    ):
+        assert mirror_findings(fine) == ([], []), fine
