@@ -47,7 +47,7 @@ def _load(spec_path: Path) -> tuple[model.Cluster, Findings]:
     findings = validate(loaded)
     for warning in findings.warnings:
         click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.build(loaded.data, loaded.base_dir), findings
+    return model.from_spec(loaded), findings
 
 
 def default_secrets_path(spec_path: Path) -> Path:

@@ -25,6 +25,7 @@ from generator.bundle.iso import write_iso
 from generator.bundle.tools import BundleError, run
 from generator.calico_patch import PatchError, patch_manifest
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
+from generator.inputs import read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster
 from generator.offline import BUNDLE_LABEL
 from generator.validate import BUNDLE_FORMATS
@@ -136,7 +137,8 @@ def _calico_manifest(cluster: Cluster) -> str:
     """The release manifest as published; nodes patch it (pod CIDR, image mirror)."""
     calico = cluster.calico
     if calico.manifest_file is not None:
-        text = calico.manifest_file.read_text("utf-8")
+        raw = read_input(calico.manifest_file, "Calico manifest", MAX_MANIFEST_BYTES)
+        text = raw.decode("utf-8", errors="replace")
     else:
         assert calico.manifest_url is not None
         try:
