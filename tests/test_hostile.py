@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import os
+import resource
 import stat
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,6 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from generator import model
 from generator.cli import cli, default_secrets_path
 from generator.errors import SpecError
 from generator.load import FieldPath, format_path, load_text
@@ -52,7 +54,7 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def assert_refused(result: Result, *fragments: str) -> None:
+def assert_refused(result: Result | Bounded, *fragments: str) -> None:
     """Exit 1 with a message, never a traceback."""
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -199,14 +201,13 @@ def test_whole_number_floats_and_bools_are_not_integers(field: str, value: Any) 
     assert any("is not of type 'integer'" in p for p in found), found
 
 
-def test_the_model_carries_real_ints(tmp_path: Path) -> None:
+def test_a_float_count_never_reaches_a_script(tmp_path: Path) -> None:
     data = base()
-    data["spec"]["bootstrap"] = {"retries": {"attempts": 8}, "apiWaitSeconds": 3600}
-    loaded = load_text(yaml.safe_dump(data), "spec.yaml", tmp_path)
-    validate(loaded)
-    policy = model.from_spec(loaded).bootstrap
-    for value in vars(policy).values():
-        assert value is None or type(value) in (int, str), policy
+    data["spec"]["bootstrap"]["retries"] = {"attempts": 8.0}
+    spec = write_spec(tmp_path, data)
+    result = run("render", str(spec), "-o", str(tmp_path / "out"))
+    assert_refused(result, "spec.bootstrap.retries.attempts: 8.0 is not of type 'integer'")
+    assert not (tmp_path / "out").exists()
 
 
 # --- 5. YAML that k8sgen did not write ----------------------------------------------
@@ -299,14 +300,36 @@ def test_huge_token_ttl_is_refused_at_validate() -> None:
         assert any(p.startswith("spec.bootstrap.tokenTTL:") for p in found), (ttl, found)
 
 
-def assert_returns_within(seconds: float, action: Any) -> Any:
-    """Run action in a thread; fail (instead of hanging the suite) if it does not return."""
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(action()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "hangs"
-    return box[0]
+@dataclass(frozen=True)
+class Bounded:
+    """A k8sgen run in a child process with a time and memory limit (old code hung or ate RAM)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: None = None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_bounded(*args: str, seconds: float = 30) -> Bounded:
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "generator", *args],
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            preexec_fn=limit_memory,
+            cwd=REPO,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"k8sgen {' '.join(args)} hangs")
+    return Bounded(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
@@ -319,7 +342,7 @@ def test_secrets_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind
         secrets_file.symlink_to("/dev/zero")
     else:
         secrets_file.mkdir()
-    result = assert_returns_within(20, lambda: run("render", str(spec), "-o", str(tmp_path / "o")))
+    result = run_bounded("render", str(spec), "-o", str(tmp_path / "o"))
     assert_refused(result, f"{secrets_file}: cannot read the secrets file: not a regular file")
     assert not (tmp_path / "o").exists()
 
@@ -331,7 +354,7 @@ def test_spec_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -
         os.mkfifo(spec)
     else:
         spec.symlink_to("/dev/zero")
-    result = assert_returns_within(20, lambda: run("validate", str(spec)))
+    result = run_bounded("validate", str(spec))
     assert_refused(result, "not a regular file")
 
 
@@ -437,7 +460,7 @@ def rendered_once(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def assert_link_refused(spec: Path, out: Path, link: Path, elsewhere: Path) -> None:
     before = files_under(elsewhere)
-    result = assert_returns_within(30, lambda: run("render", str(spec), "-o", str(out)))
+    result = run_bounded("render", str(spec), "-o", str(out))
     assert_refused(result, f"error: {link}: a symbolic link inside the output folder")
     assert files_under(elsewhere) == before
 
@@ -496,7 +519,7 @@ def test_existing_special_file_in_out_is_refused_without_hanging(tmp_path: Path,
     else:
         user_data.symlink_to("/dev/zero")
         expected = f"error: {user_data}: a symbolic link inside the output folder"
-    result = assert_returns_within(30, lambda: run("render", str(spec), "-o", str(out)))
+    result = run_bounded("render", str(spec), "-o", str(out))
     assert_refused(result, expected)
 
 
@@ -661,7 +684,7 @@ def test_one_bad_status_file_does_not_hide_the_others(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     files = [broken, good, deep, huge, fifo, tmp_path / "missing.json"]
-    result = assert_returns_within(30, lambda: run("explain-status", *map(str, files)))
+    result = run_bounded("explain-status", *map(str, files))
     assert_refused(result)
     assert "node node1 (join-worker) of cluster demo" in result.stdout
     lines = result.stderr.splitlines()
