@@ -311,22 +311,30 @@ def _patched_manifest(path: Path, pod_subnet: str, image_repository: str | None)
     """Read and patch a local manifest now, so a bad file fails the render, not the node."""
     try:
         text = read_input(path, "Calico manifest", MAX_MANIFEST_BYTES).decode("utf-8")
-        check_yaml_events(text)  # before the patch walks it: no alias bombs, no deep nesting
     except InputError as exc:
         raise ManifestError(str(exc)) from exc
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    return checked_patch(text, str(path), pod_subnet, image_repository)
+
+
+def checked_patch(text: str, source: str, pod_subnet: str, image_repository: str | None) -> str:
+    """patch_manifest on a manifest k8sgen did not write: every failure is a ManifestError."""
+    try:
+        check_yaml_events(text)  # before the patch walks it: no alias bombs, no deep nesting
     except yaml.YAMLError as exc:
         line, reason = describe_yaml_error(exc)
-        raise ManifestError(f"{path}:{line}: {reason}" if line else f"{path}: {reason}") from exc
+        raise ManifestError(
+            f"{source}:{line}: {reason}" if line else f"{source}: {reason}"
+        ) from exc
     try:
         return patch_manifest(text, pod_subnet, image_repository)
     except PatchError as exc:
-        raise ManifestError(f"{path}: {exc}") from exc
+        raise ManifestError(f"{source}: {exc}") from exc
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         # calico_patch walks the documents assuming calico.yaml's shape.
         raise ManifestError(
-            f"{path}: not a calico.yaml manifest: the calico-node DaemonSet has an unexpected "
+            f"{source}: not a calico.yaml manifest: the calico-node DaemonSet has an unexpected "
             f"shape ({type(exc).__name__}: {exc})"
         ) from exc
 

@@ -23,10 +23,9 @@ from generator.bundle.archives import Archive, fetch_images
 from generator.bundle.debian import PackageSet, download_packages
 from generator.bundle.iso import write_iso
 from generator.bundle.tools import BundleError, run
-from generator.calico_patch import PatchError, patch_manifest
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.inputs import read_input
-from generator.model import MAX_MANIFEST_BYTES, Cluster
+from generator.model import MAX_MANIFEST_BYTES, Cluster, ManifestError, checked_patch
 from generator.offline import BUNDLE_LABEL
 from generator.validate import BUNDLE_FORMATS
 
@@ -150,9 +149,9 @@ def _calico_manifest(cluster: Cluster) -> str:
             raise BundleError(f"{calico.manifest_url}: larger than {MAX_MANIFEST_BYTES} bytes")
         text = data.decode("utf-8", errors="replace")
     try:
-        patch_manifest(text, "10.244.0.0/16")
-    except PatchError as exc:
-        raise BundleError(f"{calico.manifest_url or calico.manifest_file}: {exc}") from exc
+        checked_patch(text, str(calico.manifest_url or calico.manifest_file), "10.244.0.0/16", None)
+    except ManifestError as exc:
+        raise BundleError(str(exc)) from exc
     return text
 
 
