@@ -208,6 +208,8 @@ def _check_pod_blocks(
 
 
 def _network(text: str, path: FieldPath, findings: Findings) -> ipaddress.IPv4Network | None:
+    if not isinstance(text, str):
+        return None  # ipaddress takes an int (or a bool) as an address: the schema says why not
     try:
         return ipaddress.IPv4Network(text)
     except ValueError as exc:
@@ -220,8 +222,10 @@ def _network(text: str, path: FieldPath, findings: Findings) -> ipaddress.IPv4Ne
 
 def _interface(node: dict[str, Any]) -> ipaddress.IPv4Interface | None:
     """The node's static address, or None (DHCP, or invalid: check_nodes reports that)."""
+    if not isinstance(node.get("address"), str):
+        return None
     try:
-        return ipaddress.IPv4Interface(node["address"]) if "address" in node else None
+        return ipaddress.IPv4Interface(node["address"])
     except ValueError:
         return None
 
@@ -272,7 +276,7 @@ def _check_address_use(
             f"{address} is not a usable host address in {address.network}",
         )
     gateway = node.get("gateway")
-    if gateway is not None:
+    if isinstance(gateway, str):
         try:
             gateway_ip = ipaddress.IPv4Address(gateway)
         except ValueError as exc:
@@ -297,6 +301,8 @@ def _not_a_host(ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> bo
 
 
 def _check_dns_server(server: str, path: FieldPath, findings: Findings) -> None:
+    if not isinstance(server, str):
+        return  # the schema says what it should be
     try:
         ip = ipaddress.IPv4Address(server)
     except ValueError as exc:
