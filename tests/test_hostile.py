@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import os
 import resource
+import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,13 +317,13 @@ class Bounded:
         return self.stdout + self.stderr
 
 
-def run_bounded(*args: str, seconds: float = 30) -> Bounded:
+def run_bounded(*args: str, seconds: float = 30, prefix: Sequence[str] = ()) -> Bounded:
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "generator", *args],
+            [*prefix, sys.executable, "-m", "generator", *args],
             capture_output=True,
             text=True,
             timeout=seconds,
@@ -357,6 +359,34 @@ def test_spec_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -
         spec.symlink_to("/dev/zero")
     result = run_bounded("validate", str(spec))
     assert_refused(result, "not a regular file")
+
+
+def test_read_only_folder_for_the_secrets_is_a_clear_message_as_a_user() -> None:
+    """A real read-only folder; as root, k8sgen runs as nobody (root may write anywhere)."""
+    folder = Path(tempfile.mkdtemp(prefix="k8sgen-ro-"))
+    try:
+        folder.chmod(0o777)
+        spec = write_spec(folder, base())
+        spec.chmod(0o644)
+        read_only = folder / "ro"
+        read_only.mkdir(mode=0o555)
+        read_only.chmod(0o555)
+        secrets_file = read_only / "cluster.secrets.yaml"
+        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        result = run_bounded(
+            "render",
+            str(spec),
+            "--secrets",
+            str(secrets_file),
+            "-o",
+            str(folder / "out"),
+            prefix=user if os.geteuid() == 0 else [],
+        )
+        assert_refused(result, f"{secrets_file}: cannot create the secrets file: Permission denied")
+        assert sorted(p.name for p in folder.iterdir()) == ["cluster.yaml", "ro"]
+        assert not any(read_only.iterdir())
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_read_only_folder_for_the_secrets_is_a_clear_message(tmp_path: Path) -> None:
