@@ -87,7 +87,7 @@ class _Folders:
     root: Path
     create: bool
     fds: dict[str, int] = field(default_factory=dict)
-    created: list[str] = field(default_factory=list)
+    created: list[Path] = field(default_factory=list)  # folders this render made, in order
 
     def fd(self, relative: str) -> int | None:
         """The folder's descriptor; None when it does not exist (and create is False)."""
@@ -102,18 +102,17 @@ class _Folders:
         if self.create:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o755, dir_fd=parent)
-                self.created.append(relative)
+                self.created.append(self.root / relative)
         return self._open(name, parent, relative)
 
     def _open_root(self) -> int | None:
         if self.create:
+            missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
             try:
-                self.root.parent.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(FileExistsError):
-                    self.root.mkdir()
-                    self.created.append("")
+                self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise K8sgenError(f"{self.root}: cannot create the folder: {exc.strerror}") from exc
+            self.created += reversed(missing)
         try:
             parent = os.open(self.root.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -245,9 +244,9 @@ def _undo(folders: _Folders, results: list[WriteResult]) -> None:
         if result.status == CREATED:
             with contextlib.suppress(OSError):
                 result.path.unlink()
-    for relative in reversed(folders.created):
+    for folder in reversed(folders.created):
         with contextlib.suppress(OSError):
-            (folders.root / relative).rmdir()
+            folder.rmdir()
 
 
 def stale_files(root: Path, written: Iterable[Path]) -> list[Path]:
