@@ -250,6 +250,31 @@ def test_local_manifest_with_an_alias_bomb_is_refused_fast(tmp_path: Path) -> No
     assert_refused(result, "spec.cni.calico.manifest:", "YAML aliases are not supported")
 
 
+def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile mirror's calico.yaml is checked like a local one (loopback server)."""
+    import dataclasses
+
+    from generator import bundle
+    from generator.bundle.tools import BundleError
+
+    from .loopback import file_server
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "calico.yaml").write_text(CALICO.read_text() + "---\n" + BILLION_LAUGHS)
+    loaded = load_text(SINGLE.read_text(), "spec.yaml", tmp_path)
+    cluster = model.from_spec(loaded)
+    with file_server(tmp_path) as url:
+        calico = dataclasses.replace(cluster.calico, manifest_url=f"{url}/calico.yaml")
+        hostile = dataclasses.replace(cluster, calico=calico)
+        with pytest.raises(
+            BundleError, match=r"calico.yaml:[0-9]+: YAML aliases are not supported"
+        ):
+            bundle._calico_manifest(hostile)
+
+
 DAEMONSET = "kind: DaemonSet\nmetadata: {name: calico-node}\n"
 
 
@@ -728,28 +753,3 @@ def test_explain_status_survives_an_impossible_date(tmp_path: Path) -> None:
     data = status_data(phase_start="2026-13-45T99:99:99Z")
     result = run("explain-status", str(status_file(tmp_path, "s.json", data)))
     assert result.exit_code == 0, result.output
-
-
-def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A hostile mirror's calico.yaml is checked like a local one (loopback server)."""
-    import dataclasses
-
-    from generator import bundle
-    from generator.bundle.tools import BundleError
-
-    from .loopback import file_server
-
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "calico.yaml").write_text(CALICO.read_text() + "---\n" + BILLION_LAUGHS)
-    loaded = load_text(SINGLE.read_text(), "spec.yaml", tmp_path)
-    cluster = model.from_spec(loaded)
-    with file_server(tmp_path) as url:
-        calico = dataclasses.replace(cluster.calico, manifest_url=f"{url}/calico.yaml")
-        hostile = dataclasses.replace(cluster, calico=calico)
-        with pytest.raises(
-            BundleError, match=r"calico.yaml:[0-9]+: YAML aliases are not supported"
-        ):
-            bundle._calico_manifest(hostile)
