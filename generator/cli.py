@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -19,7 +21,7 @@ from generator.render import Rendering, RenderOptions, ha
 from generator.render.kubeadm import token
 from generator.starter import StarterOptions, starter_spec
 from generator.validate import Findings, validate
-from generator.write import CREATED, UNCHANGED, stale_files, write_artifacts
+from generator.write import CREATED, UNCHANGED, check_output, stale_files, write_artifacts
 
 
 class K8sgenGroup(click.Group):
@@ -47,7 +49,7 @@ def _load(spec_path: Path) -> tuple[model.Cluster, Findings]:
     findings = validate(loaded)
     for warning in findings.warnings:
         click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.build(loaded.data, loaded.base_dir), findings
+    return model.from_spec(loaded), findings
 
 
 def default_secrets_path(spec_path: Path) -> Path:
@@ -134,16 +136,28 @@ def render_command(
         if cluster.offline.enabled
         else None
     )
+    # Computed before writing: nothing after the writes may fail.
+    token_lines = _token_lines(cluster, cluster_secrets)
+    root = output / cluster.name
+    check_output(root)  # links, special files, a folder that cannot be made: refused first
     if created and dry_run:
         click.echo(f"{path}: would be created", err=True)
     elif created:
         secrets.write_new(path, cluster_secrets)
     rendering = Rendering(cluster, cluster_secrets, RenderOptions(iso=iso, gzip=gzipped))
-    root = output / cluster.name
-    results = write_artifacts(root, rendering, dry_run=dry_run)
+    try:
+        results = write_artifacts(root, rendering, dry_run=dry_run)
+    except BaseException:
+        if created and not dry_run:
+            # Nothing rendered with these secrets is left: exit 1 leaves nothing behind.
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
     if created and not dry_run:
         click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
     _summary(cluster, cluster_secrets, root, results, dry_run)
+    for line in token_lines:
+        click.echo(line, err=line.startswith("warning:"))
     for line in budget.size_table(rendering.sizes):
         click.echo(line)
     for stale in stale_files(root, [r.path for r in results]):
@@ -174,13 +188,15 @@ def _summary(
         first = " (runs kubeadm init)" if node == cluster.init_node else ""
         click.echo(f"  {node.name:<20} {node.role:<14} {node.ip or 'dhcp'}{first}")
     click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+
+
+def _token_lines(cluster: model.Cluster, value: secrets.ClusterSecrets) -> list[str]:
     now = datetime.datetime.now(datetime.UTC)
-    click.echo(tokenlife.token_summary(cluster, token(cluster, value), now))
+    lines = [tokenlife.token_summary(cluster, token(cluster, value), now)]
     expired = tokenlife.expired_token_warning(cluster, value.ca.cert, now)
     if expired:
-        click.echo(f"warning: {expired}", err=True)
-    for line in ha.summary(cluster):
-        click.echo(line)
+        lines.append(f"warning: {expired}")
+    return lines + ha.summary(cluster)
 
 
 @cli.command("explain-status")
@@ -189,8 +205,15 @@ def _summary(
 )
 def explain_status_command(files: tuple[Path, ...]) -> None:
     """Explain /var/lib/k8sgen/status.json files fetched from nodes: what failed, what to do."""
-    texts = [status.explain(status.load_status(path)) for path in files]
+    texts, bad = [], []
+    for path in files:  # one unreadable file must not hide the report on the others
+        try:
+            texts.append(status.explain(status.load_status(path)))
+        except status.StatusError as exc:
+            bad.append(exc)
     click.echo("\n".join(texts), nl=False)
+    if bad:
+        raise K8sgenError("\nerror: ".join(str(exc) for exc in bad))  # one line per file
 
 
 @cli.command("init")
@@ -275,13 +298,24 @@ def init_command(
     if output is None:
         click.echo(text, nl=False)
         return
-    if output.exists() and not force:
-        raise K8sgenError(f"{output}: already exists (use --force to replace it)")
+    _write_starter(output, text, force)
+    click.echo(f"{output}: written; next: k8sgen render {output}", err=True)
+
+
+def _write_starter(output: Path, text: str, force: bool) -> None:
+    """Write the file itself: never through a link (a dangling one would create its target)."""
+    if output.is_symlink():
+        raise K8sgenError(f"{output}: a symbolic link; give the path of the file itself")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK  # NONBLOCK: no FIFO hang
+    flags |= os.O_TRUNC if force else os.O_EXCL
     try:
-        output.write_text(text, encoding="utf-8")
+        fd = os.open(output, flags, 0o644)
+    except FileExistsError as exc:
+        raise K8sgenError(f"{output}: already exists (use --force to replace it)") from exc
     except OSError as exc:
         raise K8sgenError(f"{output}: cannot write: {exc.strerror}") from exc
-    click.echo(f"{output}: written; next: k8sgen render {output}", err=True)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 for _command in OFFLINE_COMMANDS:

@@ -26,7 +26,7 @@ def load_cluster(spec_path: Path) -> model.Cluster:
     findings = validate(loaded)
     for warning in findings.warnings:
         click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.build(loaded.data, loaded.base_dir)
+    return model.from_spec(loaded)
 
 
 @click.command("images")

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from generator.errors import K8sgenError, Problem, SpecError
+from generator.inputs import BoundedLoader, describe_yaml_error, read_input
 
 MAX_SPEC_BYTES = 1024 * 1024
 STR_TAG = "tag:yaml.org,2002:str"
@@ -44,16 +45,7 @@ class LoadedSpec:
 
 def load_spec(path: Path) -> LoadedSpec:
     filename = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise K8sgenError(
-                f"{filename}: {size} bytes is too large for a cluster spec "
-                f"(at most {MAX_SPEC_BYTES}); is this the right file?"
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise K8sgenError(f"{filename}: cannot read the spec: {exc.strerror or exc}") from exc
+    raw = read_input(path, "cluster spec", MAX_SPEC_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -63,16 +55,10 @@ def load_spec(path: Path) -> LoadedSpec:
 
 def load_text(text: str, filename: str, base_dir: Path | None = None) -> LoadedSpec:
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        column = f", column {mark.column + 1}" if mark else ""
-        reason = exc.problem or exc.context or "invalid YAML"
-        problem = Problem(line, "", f"YAML syntax error{column}: {reason}")
-        raise SpecError(filename, [problem]) from exc
+        documents = list(yaml.compose_all(text, Loader=BoundedLoader))
     except yaml.YAMLError as exc:
-        raise SpecError(filename, [Problem(0, "", f"YAML error: {exc}")]) from exc
+        line, message = describe_yaml_error(exc)
+        raise SpecError(filename, [Problem(line, "", message)]) from exc
     if len(documents) != 1 or documents[0] is None:
         count = len([d for d in documents if d is not None])
         raise SpecError(filename, [Problem(1, "", f"expected one YAML document, found {count}")])
@@ -85,21 +71,15 @@ def load_text(text: str, filename: str, base_dir: Path | None = None) -> LoadedS
 
 
 class _Builder:
-    """Builds plain data from a node tree, recording lines and refusing YAML surprises."""
+    """Builds plain data from a node tree, recording lines (BoundedLoader refused surprises)."""
 
     def __init__(self, marks: dict[FieldPath, int]) -> None:
         self.marks = marks
         self.problems: list[Problem] = []
-        self._seen: set[int] = set()
         self._scalars = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         line = self.marks.setdefault(path, node.start_mark.line + 1)
-        if id(node) in self._seen:
-            # An alias: it can expand exponentially and hides where a value came from.
-            self.problems.append(Problem(line, format_path(path), "YAML aliases are not supported"))
-            return None
-        self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

@@ -8,9 +8,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from generator import versions
 from generator.calico_patch import PatchError, calico_image, patch_manifest
-from generator.errors import K8sgenError
+from generator.errors import K8sgenError, Problem, SpecError
+from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
+from generator.load import LoadedSpec, format_path
 from generator.offline import Offline, build_offline
 
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
@@ -340,13 +344,43 @@ def calico_manifest_urls(calico: dict[str, Any], version: str) -> tuple[str, ...
     return tuple(named) or tuple(u.format(version=version) for u in CALICO_MANIFEST_MIRRORS)
 
 
+class ManifestError(K8sgenError):
+    """The local Calico manifest (spec.cni.calico.manifest) cannot be used."""
+
+    field_path = ("spec", "cni", "calico", "manifest")
+
+
 def _patched_manifest(path: Path, pod_subnet: str, image_repository: str | None) -> str:
     """Read and patch a local manifest now, so a bad file fails the render, not the node."""
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise K8sgenError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; is it calico.yaml?")
-        return patch_manifest(path.read_text("utf-8"), pod_subnet, image_repository)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise K8sgenError(f"{path}: cannot read the Calico manifest: {exc}") from exc
-    except PatchError as exc:
-        raise K8sgenError(f"{path}: {exc}") from exc
+        text = read_input(path, "Calico manifest", MAX_MANIFEST_BYTES).decode("utf-8")
+    except InputError as exc:
+        raise ManifestError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    return checked_patch(text, str(path), pod_subnet, image_repository)
+
+
+def checked_patch(text: str, source: str, pod_subnet: str, image_repository: str | None) -> str:
+    """patch_manifest on a manifest k8sgen did not write: every failure is a ManifestError."""
+    try:
+        check_yaml_events(text)  # before the patch walks it: no alias bombs, no deep nesting
+    except yaml.YAMLError as exc:
+        line, reason = describe_yaml_error(exc)
+        raise ManifestError(
+            f"{source}:{line}: {reason}" if line else f"{source}: {reason}"
+        ) from exc
+    try:
+        return patch_manifest(text, pod_subnet, image_repository)
+    except PatchError as exc:  # calico_patch names every shape it cannot work with
+        raise ManifestError(f"{source}: {exc}") from exc
+
+
+def from_spec(loaded: LoadedSpec) -> Cluster:
+    """build() for a validated spec; a bad local manifest becomes a problem on its field."""
+    try:
+        return build(loaded.data, loaded.base_dir)
+    except ManifestError as exc:
+        path = ManifestError.field_path
+        problem = Problem(loaded.line_of(path), format_path(path), str(exc))
+        raise SpecError(loaded.filename, [problem]) from exc

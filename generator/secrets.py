@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -15,6 +16,7 @@ import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from generator.errors import SecretsError
+from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
 from generator.pki import (
     CertPair,
     discovery_hash,
@@ -33,6 +35,7 @@ CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
 CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
+MAX_SECRETS_BYTES = 1024 * 1024  # about 20 KB in practice
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,12 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SecretsError(
+            f"{path}: cannot create the secrets file: {path.parent} is not a usable folder "
+            f"({exc.strerror or exc})"
+        ) from exc
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -130,21 +139,24 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
             f"{path}: cannot create the secrets file: {exc.strerror or exc}"
         ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def load(path: Path, cluster: str) -> ClusterSecrets:
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise SecretsError(f"{path}: cannot read the secrets file: {reason}") from exc
-    try:
-        data = yaml.safe_load(text)
+        raw = read_input(path, "secrets file", MAX_SECRETS_BYTES, private=True)
+        data = safe_yaml(raw.decode("utf-8"))
+    except InputError as exc:
+        raise SecretsError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise SecretsError(
+            f"{path}: the secrets file is not UTF-8 text; it was not changed"
+        ) from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or "invalid YAML"
+        line, reason = describe_yaml_error(exc)
+        where = f" at line {line}" if line else ""
         raise SecretsError(
             f"{path}: the secrets file is corrupt (not YAML{where}: {reason}); it was not changed"
         ) from exc
@@ -182,9 +194,9 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
         )
     except (KeyError, TypeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
-    if not TOKEN_PATTERN.match(value.bootstrap_token):
+    if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
         raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
-    if not CERT_KEY_PATTERN.match(value.certificate_key):
+    if not CERT_KEY_PATTERN.fullmatch(value.certificate_key):
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])

@@ -5,15 +5,21 @@ from __future__ import annotations
 import datetime
 import json
 import textwrap
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from generator.errors import K8sgenError
+from generator.inputs import InputError, read_input
 from generator.resources import load_schema
+from generator.schema import CONTROL_CATEGORIES, strict_validator
 
 SCHEMA_FILE = "status.schema.json"
+MAX_STATUS_BYTES = 256 * 1024  # the script writes about 10 KB: 20 output lines per phase
+# Control characters, and formatting ones (bidi overrides, zero-width) that hide or reorder text.
+UNPRINTABLE = CONTROL_CATEGORIES | {"Cf", "Cs", "Co", "Cn"}
 SERVICE = "k8sgen-bootstrap.service"
 RESTART = f"systemctl restart {SERVICE}"
 UNBLOCK = "rm /var/lib/k8sgen/kubeadm/blocked"
@@ -102,19 +108,51 @@ class StatusError(K8sgenError):
 
 
 def load_status(path: Path) -> dict[str, Any]:
+    """The status in PATH, every string made safe to print (it came from a node)."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
-    except OSError as exc:
-        raise StatusError(f"{path}: cannot read: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise StatusError(f"{path}: not JSON ({exc}); is it /var/lib/k8sgen/status.json?") from exc
-    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        raw = read_input(path, "status file", MAX_STATUS_BYTES)
+    except InputError as exc:
+        raise StatusError(str(exc)) from exc
+    try:
+        data = json.loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError) as exc:
+        raise StatusError(
+            f"{path}: not JSON ({printable(str(exc))}); is it /var/lib/k8sgen/status.json?"
+        ) from exc
+    error = jsonschema.exceptions.best_match(
+        strict_validator(load_schema(SCHEMA_FILE)).iter_errors(data)
+    )
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "top level"
-        raise StatusError(f"{path}: not a k8sgen status file ({where}: {error.message})")
-    result: dict[str, Any] = data
+        raise StatusError(
+            f"{path}: not a k8sgen status file ({printable(f'{where}: {error.message}')})"
+        )
+    result: dict[str, Any] = _printable_strings(data)
     return result
+
+
+def printable(text: str) -> str:
+    """text with every control or formatting character escaped (\\x1b, \\n, \\u202e).
+
+    A node's output may hold terminal escape sequences (clear screen, hyperlinks, hidden text)
+    or newlines that would forge lines of the report; plain spaces stay.
+    """
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in UNPRINTABLE
+        else char
+        for char in text
+    )
+
+
+def _printable_strings(data: Any) -> Any:
+    if isinstance(data, str):
+        return printable(data)
+    if isinstance(data, list):
+        return [_printable_strings(item) for item in data]
+    if isinstance(data, dict):
+        return {printable(k): _printable_strings(v) for k, v in data.items()}
+    return data
 
 
 def explain(status: dict[str, Any]) -> str:
@@ -178,9 +216,11 @@ def _duration(start: str, end: str) -> str:
     if not start or not end:
         return ""
     parse = datetime.datetime.fromisoformat
-    seconds = int(
-        (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
-    )
+    try:
+        took = parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))
+    except ValueError:
+        return "?"  # matches the pattern, yet no date (month 13)
+    seconds = int(took.total_seconds())
     minutes, seconds = divmod(max(seconds, 0), 60)
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 

@@ -12,6 +12,7 @@ from generator.model import Cluster
 DURATION_PART = re.compile(r"([0-9]+)(h|m|s)")
 UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 NEVER = "0"
+MAX_TTL_SECONDS = 365 * 24 * 3600  # longer is "never" in practice: say "0"
 
 
 def ttl_seconds(ttl: str) -> int:

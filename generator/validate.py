@@ -16,12 +16,16 @@ from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
 from generator.resources import load_schema
+from generator.schema import control_characters, strict_validator
 
 SCHEMA_FILE = "cluster.schema.json"
 BUNDLE_FORMATS = ("deb",)  # package formats `k8sgen bundle` collects and nodes install
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 # Label prefixes the kubelet may set on its own Node (NodeRestriction admission).
 KUBELET_LABEL_PREFIXES = ("node.kubernetes.io", "node-restriction.kubernetes.io")
+# A node network wider than this is a typo (/0, /1...), never a LAN.
+MIN_NODE_PREFIX = 8
+NODE_POD_PREFIX = 24  # kube-controller-manager's --node-cidr-mask-size for IPv4 (default)
 
 
 @dataclass
@@ -70,10 +74,15 @@ def _overlap(read: FieldPath, bad: FieldPath) -> bool:
 
 
 def schema_problems(spec: LoadedSpec, findings: Findings) -> None:
-    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
-    for error in validator.iter_errors(spec.data):
+    flagged = set()
+    for path, message in control_characters(spec.data):
+        findings.error(path, message)
+        findings.malformed.append(path)
+        flagged.add(path)
+    for error in strict_validator(load_schema(SCHEMA_FILE)).iter_errors(spec.data):
         for path, message in _explain(error):
-            findings.error(path, message)
+            if path not in flagged:
+                findings.error(path, message)
         # An unknown field leaves the known ones intact; any other error can break a check.
         if error.validator != "additionalProperties":
             findings.malformed.append(tuple(error.absolute_path))
@@ -189,6 +198,7 @@ def check_subnets(data: dict[str, Any], findings: Findings) -> None:
             ("spec", "kubernetes", "serviceSubnet"),
             f"{services} is larger than kube-apiserver allows (at most a /12 for IPv4)",
         )
+    _check_pod_blocks(pods, len(data["spec"]["nodes"]), findings)
     for index, node in enumerate(data["spec"]["nodes"]):
         address = _interface(node)
         for name, network in networks.items():
@@ -198,9 +208,35 @@ def check_subnets(data: dict[str, Any], findings: Findings) -> None:
                     f"{address.ip} lies inside the {name} {network}; "
                     "node addresses must be outside it",
                 )
+            elif address and address.network.overlaps(network):
+                findings.error(
+                    ("spec", "nodes", index, "address"),
+                    f"the node network {address.network} overlaps the {name} {network}: "
+                    "the node would route cluster traffic to its LAN; check the prefix length",
+                )
+
+
+def _check_pod_blocks(
+    pods: ipaddress.IPv4Network | None, node_count: int, findings: Findings
+) -> None:
+    """kube-controller-manager gives each node a /24 of the pod subnet (node-cidr-mask-size)."""
+    if pods is None:
+        return
+    prefix = pods.prefixlen
+    blocks = 2 ** (NODE_POD_PREFIX - prefix) if prefix <= NODE_POD_PREFIX else 0
+    if blocks < node_count:
+        needed = NODE_POD_PREFIX - max(node_count - 1, 0).bit_length()
+        findings.error(
+            ("spec", "kubernetes", "podSubnet"),
+            f"{pods} holds {blocks} /{NODE_POD_PREFIX} blocks for {node_count} nodes: "
+            f"Kubernetes gives each node a /{NODE_POD_PREFIX} of the pod subnet "
+            f"(node-cidr-mask-size); use a /{needed} or larger, e.g. a /16",
+        )
 
 
 def _network(text: str, path: FieldPath, findings: Findings) -> ipaddress.IPv4Network | None:
+    if not isinstance(text, str):
+        return None  # ipaddress takes an int (or a bool) as an address: the schema says why not
     try:
         return ipaddress.IPv4Network(text)
     except ValueError as exc:
@@ -213,8 +249,10 @@ def _network(text: str, path: FieldPath, findings: Findings) -> ipaddress.IPv4Ne
 
 def _interface(node: dict[str, Any]) -> ipaddress.IPv4Interface | None:
     """The node's static address, or None (DHCP, or invalid: check_nodes reports that)."""
+    if not isinstance(node.get("address"), str):
+        return None
     try:
-        return ipaddress.IPv4Interface(node["address"]) if "address" in node else None
+        return ipaddress.IPv4Interface(node["address"])
     except ValueError:
         return None
 
@@ -252,16 +290,20 @@ def check_nodes(data: dict[str, Any], findings: Findings) -> None:
 def _check_address_use(
     node: dict[str, Any], index: int, address: ipaddress.IPv4Interface, findings: Findings
 ) -> None:
-    if address.network.prefixlen >= 31 or address.ip in (
-        address.network.network_address,
-        address.network.broadcast_address,
-    ):
+    if address.network.prefixlen < MIN_NODE_PREFIX:
+        findings.error(
+            ("spec", "nodes", index, "address"),
+            f"/{address.network.prefixlen} is not a LAN: the node would treat "
+            f"{address.network} as directly reachable; give the prefix of its real network "
+            f"(/{MIN_NODE_PREFIX} to /30, usually /24)",
+        )
+    elif _not_a_host(address.ip, address.network):
         findings.error(
             ("spec", "nodes", index, "address"),
             f"{address} is not a usable host address in {address.network}",
         )
     gateway = node.get("gateway")
-    if gateway is not None:
+    if isinstance(gateway, str):
         try:
             gateway_ip = ipaddress.IPv4Address(gateway)
         except ValueError as exc:
@@ -272,13 +314,30 @@ def _check_address_use(
                 ("spec", "nodes", index, "gateway"),
                 f"{gateway} must be another address inside the node's network {address.network}",
             )
-    for dns_index, server in enumerate(node.get("dns", [])):
-        try:
-            ipaddress.IPv4Address(server)
-        except ValueError as exc:
+        elif _not_a_host(gateway_ip, address.network):
             findings.error(
-                ("spec", "nodes", index, "dns", dns_index), f"not a valid address: {exc}"
+                ("spec", "nodes", index, "gateway"),
+                f"{gateway} is the network or broadcast address of {address.network}, not a router",
             )
+    for dns_index, server in enumerate(node.get("dns", [])):
+        _check_dns_server(server, ("spec", "nodes", index, "dns", dns_index), findings)
+
+
+def _not_a_host(ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> bool:
+    return network.prefixlen >= 31 or ip in (network.network_address, network.broadcast_address)
+
+
+def _check_dns_server(server: str, path: FieldPath, findings: Findings) -> None:
+    if not isinstance(server, str):
+        return  # the schema says what it should be
+    try:
+        ip = ipaddress.IPv4Address(server)
+    except ValueError as exc:
+        findings.error(path, f"not a valid address: {exc}")
+        return
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        # is_reserved: 240.0.0.0/4, which holds the broadcast address 255.255.255.255.
+        findings.error(path, f"{ip} cannot answer DNS queries (unspecified, multicast or reserved)")
 
 
 def check_labels(data: dict[str, Any], findings: Findings) -> None:
@@ -409,7 +468,7 @@ def _check_manifest_hash(calico: dict[str, Any], version: str | None, findings: 
 def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
     bootstrap = data["spec"].get("bootstrap", {})
     token = bootstrap.get("token")
-    if token is not None and not TOKEN_PATTERN.match(token):
+    if token is not None and not TOKEN_PATTERN.fullmatch(token):
         findings.error(
             ("spec", "bootstrap", "token"),
             "a bootstrap token looks like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})",
@@ -421,6 +480,12 @@ def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
             "once every node has joined",
         )
     ttl = bootstrap.get("tokenTTL", model.DEFAULT_TOKEN_TTL)
+    if tokenlife.ttl_seconds(ttl) > tokenlife.MAX_TTL_SECONDS:
+        findings.error(
+            ("spec", "bootstrap", "tokenTTL"),
+            f"{ttl} is longer than a year ({tokenlife.MAX_TTL_SECONDS // 3600}h); "
+            'for a token that never expires say "0"',
+        )
     api_wait = bootstrap.get("apiWaitSeconds", model.DEFAULT_API_WAIT_SECONDS)
     if 0 < tokenlife.ttl_seconds(ttl) < api_wait:
         findings.warn(
@@ -478,7 +543,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(validate_ha.check_control_plane_count, (NODE_ROLES,)),
     SemanticCheck(validate_net.check_interfaces, (NODES, NETWORK, OS)),
     SemanticCheck(validate_net.check_macs, ((*NODES, ANY, "mac"),)),
-    SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK)),
+    SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK, OS)),
     SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
 )
 

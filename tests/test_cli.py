@@ -142,6 +142,7 @@ def test_bad_secrets_file_is_refused_and_kept(
     spec = copy_spec(tmp_path)
     secrets_file = default_secrets_path(spec)
     secrets_file.write_text(content)
+    secrets_file.chmod(0o600)
     out = tmp_path / "out"
     result = runner.invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 1
@@ -181,7 +182,10 @@ def test_missing_spec_is_one_clear_line(runner: CliRunner, tmp_path: Path) -> No
     result = runner.invoke(cli, ["validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
     missing = tmp_path / "nope.yaml"
-    assert result.stderr == f"error: {missing}: cannot read the spec: No such file or directory\n"
+    assert (
+        result.stderr
+        == f"error: {missing}: cannot read the cluster spec: No such file or directory\n"
+    )
 
 
 def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_format_path_reads_like_the_spec() -> None:
     ("text", "expected"),
     [
         ("a: [\n", "spec.yaml:2: YAML syntax error, column 1: expected the node content"),
-        ("a: &x [1]\nb: *x\n", "spec.yaml:2: b: YAML aliases are not supported"),
+        ("a: &x [1]\nb: *x\n", "spec.yaml:2: YAML aliases are not supported (column 4)"),
         ("a: 1\na: 2\n", "spec.yaml:2: a: duplicate key"),
         ("1: x\n", "spec.yaml:1: key '1' must be a string (quote it)"),
         ("a: 1\n---\nb: 2\n", "spec.yaml:1: expected one YAML document, found 2"),
@@ -48,5 +48,5 @@ def test_huge_and_binary_files_are_refused(tmp_path: Path) -> None:
     binary.write_bytes(b"a: \xff\xfe\n")
     with pytest.raises(K8sgenError, match="not UTF-8"):
         load_spec(binary)
-    with pytest.raises(K8sgenError, match="cannot read the spec"):
+    with pytest.raises(K8sgenError, match="cannot read the cluster spec"):
         load_spec(tmp_path / "missing.yaml")

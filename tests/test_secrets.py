@@ -108,6 +108,7 @@ def test_unusable_files_are_refused_and_untouched(
     for name, text, message in corrupt_cases(demo_secrets.to_data()):
         path = tmp_path / f"{name}.yaml"
         path.write_text(text)
+        path.chmod(0o600)
         with pytest.raises(SecretsError, match=message.replace("(", r"\(").replace(")", r"\)")):
             secrets.load_or_create(path, "demo")
         assert path.read_text() == text, name

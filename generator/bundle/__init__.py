@@ -23,9 +23,9 @@ from generator.bundle.archives import Archive, fetch_images
 from generator.bundle.debian import PackageSet, download_packages
 from generator.bundle.iso import write_iso
 from generator.bundle.tools import BundleError, run
-from generator.calico_patch import PatchError, patch_manifest
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
-from generator.model import MAX_MANIFEST_BYTES, Cluster
+from generator.inputs import read_input
+from generator.model import MAX_MANIFEST_BYTES, Cluster, ManifestError, checked_patch
 from generator.offline import BUNDLE_LABEL
 from generator.validate import BUNDLE_FORMATS
 
@@ -136,13 +136,15 @@ def _calico_manifest(cluster: Cluster) -> str:
     """The release manifest as published; nodes patch it (pod CIDR, image mirror)."""
     calico = cluster.calico
     if calico.manifest_file is not None:
-        source, text = str(calico.manifest_file), calico.manifest_file.read_text("utf-8")
+        source = str(calico.manifest_file)
+        raw = read_input(calico.manifest_file, "Calico manifest", MAX_MANIFEST_BYTES)
+        text = raw.decode("utf-8", errors="replace")
     else:
         source, text = _download_manifest(calico.manifest_urls, calico.manifest_sha256)
     try:
-        patch_manifest(text, "10.244.0.0/16")
-    except PatchError as exc:
-        raise BundleError(f"{source}: {exc}") from exc
+        checked_patch(text, source, "10.244.0.0/16", None)
+    except ManifestError as exc:
+        raise BundleError(str(exc)) from exc
     return text
 
 
