@@ -31,6 +31,12 @@ ADVICE = {
         "version or image in the error with the mirror; fix the spec and render again (a new "
         f"node), or fix the mirror and `{RESTART}`."
     ),
+    "package-lock": (
+        "Another package manager run (unattended-upgrades, apt-daily, dnf-automatic, or someone "
+        "by hand) held the package lock for longer than the bootstrap waits (about 10 minutes). "
+        "See what holds it (`ps -ef | grep -E 'apt|dpkg|dnf|unattended'`), let it finish, then "
+        f"`{RESTART}`: it resumes at phase {{phase}}. Never delete a lock file."
+    ),
     "api-wait": (
         "The control plane this node waits for did not answer /readyz within "
         "spec.bootstrap.apiWaitSeconds. Explain that node's status first: it may have failed. "

@@ -42,7 +42,7 @@ JOIN_PHASES = ["prepare", "install", "runtime", "prepull", "kubeadm", "report"]
 # cuts a run short.
 MARK = {
     "prepare": ("swapoff", "-a"),
-    "install": ("apt-get", "-o DPkg::Lock::Timeout=600 install"),
+    "install": ("apt-get", "install"),
     "runtime": ("systemctl", "restart containerd"),
     "prepull": ("crictl", "pull"),
     "kubeadm": ("kubeadm", "--config"),  # init --config or join --config, see mark_of

@@ -214,7 +214,7 @@ def test_package_repositories_are_the_exact_minor(rendered_examples: list[Render
             )
             for package in ("kubelet", "kubeadm", "kubectl"):
                 assert f"{package}-{cluster.version}" in script.split()
-            assert "dnf versionlock add kubelet kubeadm kubectl" in script
+            assert "dnf_run versionlock add kubelet kubeadm kubectl" in script
             continue
         lists = installed_files(rendered, node)
         line = lists["/etc/k8sgen/apt/kubernetes.list"]["content"]

@@ -24,6 +24,10 @@ CALICO_PATCH_SCRIPT = "/usr/local/lib/k8sgen/calico_patch.py"
 CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
 CERTS_DIR = "/etc/containerd/certs.d"
 KERNEL_MODULES = ("overlay", "br_netfilter")
+SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
+# How long the node waits, in sleeps between tries, for a package-manager lock that another
+# run (unattended-upgrades, apt-daily, dnf-automatic) holds, before it fails (transiently).
+PACKAGE_LOCK_WAIT_SECONDS = 600
 SYSCTLS = (
     ("net.bridge.bridge-nf-call-iptables", "1"),
     ("net.bridge.bridge-nf-call-ip6tables", "1"),
@@ -91,7 +95,7 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file("/etc/k8sgen/hosts", hosts_block(cluster, node)),
         write_file("/etc/modules-load.d/k8sgen.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
-        write_file("/etc/sysctl.d/99-k8sgen.conf", "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
     ]
 
 
@@ -214,11 +218,20 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         cluster=cluster,
         node=node,
         plan=plan,
-        apt=apt_settings(cluster),
-        dnf=rpm.dnf_settings(cluster),
         firewalld=firewalld_plan(cluster, node),
         kube_vip=kubevip.steps(cluster, node),
         image_marker=image_marker(cluster),
         image_marker_path=IMAGE_MARKER,
         bundle_label=BUNDLE_LABEL,
+        **script_context(cluster),
     )
+
+
+def script_context(cluster: Cluster) -> dict[str, Any]:
+    """What the partials shared by first boot and the image bake need besides the plan."""
+    return {
+        "apt": apt_settings(cluster),
+        "dnf": rpm.dnf_settings(cluster),
+        "sysctl_file": SYSCTL_FILE,
+        "package_lock_wait": PACKAGE_LOCK_WAIT_SECONDS,
+    }

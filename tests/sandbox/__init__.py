@@ -44,6 +44,8 @@ COMMANDS = (
     "sleep",
     "uname",
     "cloud-init",
+    "dnf",
+    "systemd-run",
 )
 SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
 STATUS = "var/lib/k8sgen/status.json"
@@ -107,6 +109,21 @@ class Sandbox:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
         target.chmod(mode)
+
+    def use_real(self, command: str) -> None:
+        """COMMAND is this machine's own program (still recorded in calls.log)."""
+        real = need(command)
+        wrapper = self.fake / f"real-{command}"
+        wrapper.write_text(
+            "#!/bin/bash\n"
+            'printf \'%q \' "${0##*/}" "$@" >>"$FAKE/calls.log"\n'
+            "printf '\\n' >>\"$FAKE/calls.log\"\n"
+            f'exec {real} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        link = self.root / "usr/local/bin" / command
+        link.unlink()
+        link.symlink_to(f"/fake/real-{command}")
 
     def rule(
         self, command: str, match: str, times: int, action: str, code: int = 1, text: str = ""
