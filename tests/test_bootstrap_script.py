@@ -287,6 +287,7 @@ def test_an_image_bake_then_the_first_boot_of_a_baked_node(tmp_path: Path) -> No
     assert not box.exists("/var/lib/k8sgen")  # sealed: the node's first boot starts afresh
     assert box.exists("/etc/k8sgen/image.json")
 
+    box.cloud_init_write_files()  # the node's user-data, on the baked image's first boot
     box.rule("kubeadm", "version -o short", -1, "say", 0, f"v{rendered.cluster.version}")
     boot = box.run()
     assert boot.returncode == 0, box.log()

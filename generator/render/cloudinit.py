@@ -12,7 +12,14 @@ from generator.offline import BUNDLE_LABEL
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
-from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
+from generator.render.node import (
+    HEAL_ATTEMPTS,
+    HEAL_DELAY_SECONDS,
+    HEALING_REASONS,
+    INIT,
+    JOIN_CONTROL_PLANE,
+    NodePlan,
+)
 from generator.render.templating import render_template
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
@@ -34,6 +41,21 @@ SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
 )
 HEADER = "#cloud-config\n"
+# kubeadm's certificate directory, and the copy of the shared CA material (0600 files in 0700
+# folders) that `kubeadm reset` cannot empty.
+PKI_DIR = "/etc/kubernetes/pki"
+PKI_STASH = "/var/lib/k8sgen/pki"
+# The eight files of kubeadm's manual certificate distribution, relative to PKI_DIR.
+SHARED_PKI = (
+    "ca.crt",
+    "ca.key",
+    "sa.key",
+    "sa.pub",
+    "front-proxy-ca.crt",
+    "front-proxy-ca.key",
+    "etcd/ca.crt",
+    "etcd/ca.key",
+)
 
 
 def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
@@ -168,12 +190,16 @@ def kubeadm_files(
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
     files = [write_file("/etc/k8sgen/kubeadm.yaml", dump_all(documents), "0600")]
-    # The init node always starts from the pre-generated CAs (their hash is in every join);
-    # joining control planes get them here, or download them when init uploaded them.
-    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
-    if plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode):
+    if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files
+
+
+def carries_shared_pki(cluster: Cluster, plan: NodePlan) -> bool:
+    """The init node always starts from the pre-generated CAs (their hash is in every join);
+    joining control planes get them too, unless they download what init uploaded."""
+    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
+    return plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode)
 
 
 def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
@@ -185,18 +211,20 @@ def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
-    """kubeadm's manual certificate distribution: exactly these eight files."""
-    pki = "/etc/kubernetes/pki"
-    return [
-        write_file(f"{pki}/ca.crt", secrets.ca.cert),
-        write_file(f"{pki}/ca.key", secrets.ca.key, "0600"),
-        write_file(f"{pki}/sa.key", secrets.service_account.key, "0600"),
-        write_file(f"{pki}/sa.pub", secrets.service_account.pub),
-        write_file(f"{pki}/front-proxy-ca.crt", secrets.front_proxy_ca.cert),
-        write_file(f"{pki}/front-proxy-ca.key", secrets.front_proxy_ca.key, "0600"),
-        write_file(f"{pki}/etcd/ca.crt", secrets.etcd_ca.cert),
-        write_file(f"{pki}/etcd/ca.key", secrets.etcd_ca.key, "0600"),
-    ]
+    """kubeadm's manual certificate distribution, kept where `kubeadm reset` cannot reach
+    (it empties /etc/kubernetes/pki): the bootstrap copies them there before init or join."""
+    contents = {
+        "ca.crt": secrets.ca.cert,
+        "ca.key": secrets.ca.key,
+        "sa.key": secrets.service_account.key,
+        "sa.pub": secrets.service_account.pub,
+        "front-proxy-ca.crt": secrets.front_proxy_ca.cert,
+        "front-proxy-ca.key": secrets.front_proxy_ca.key,
+        "etcd/ca.crt": secrets.etcd_ca.cert,
+        "etcd/ca.key": secrets.etcd_ca.key,
+    }
+    assert tuple(contents) == SHARED_PKI
+    return [write_file(f"{PKI_STASH}/{name}", contents[name], "0600") for name in SHARED_PKI]
 
 
 def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
@@ -223,6 +251,15 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         image_marker=image_marker(cluster),
         image_marker_path=IMAGE_MARKER,
         bundle_label=BUNDLE_LABEL,
+        shared_pki=carries_shared_pki(cluster, plan),
+        pki_dir=PKI_DIR,
+        pki_stash=PKI_STASH,
+        heal={
+            "attempts": HEAL_ATTEMPTS,
+            "delay": HEAL_DELAY_SECONDS,
+            "reasons": HEALING_REASONS,
+            "unit": BOOTSTRAP_UNIT,
+        },
         **script_context(cluster),
     )
 

@@ -83,7 +83,7 @@ class Sandbox:
         (self.fake / "pause-image").write_text(rendered.cluster.pause_image + "\n")
         (self.fake / "machine").write_text(rendered.cluster.arch.rpm + "\n")
         self._write_image_files()
-        self._cloud_init_write_files()
+        self.cloud_init_write_files()
         self.rules: list[str] = []
         self.seen_calls = 0
 
@@ -96,7 +96,7 @@ class Sandbox:
         for directory in ("/etc/containerd", "/etc/apt/sources.list.d"):
             self.path(directory).mkdir(parents=True, exist_ok=True)
 
-    def _cloud_init_write_files(self) -> None:
+    def cloud_init_write_files(self) -> None:
         for path, entry in files(self.rendered, self.node).items():
             self.write(path, entry["content"], int(entry["permissions"], 8))
 
