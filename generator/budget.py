@@ -12,6 +12,7 @@ from generator.render.cloudinit import (
     BOOTSTRAP_SCRIPT,
     CALICO_PATCH_SCRIPT,
     CALICO_PATCHED,
+    PKI_STASH,
     cloud_config,
 )
 from generator.render.node import plan
@@ -106,7 +107,7 @@ REMEDIES = {
 # (path or path prefix in write_files, what it is, the remedy that removes it)
 PARTS: tuple[tuple[str, str, str | None], ...] = (
     (CALICO_PATCHED, "embedded Calico manifest", USE_URL),
-    ("/etc/kubernetes/pki/", "CA material (kubeadm's shared certificates, control planes)", None),
+    (PKI_STASH + "/", "CA material (kubeadm's shared certificates, control planes)", None),
     ("/etc/k8sgen/hosts", "/etc/hosts block (a line per node with a static address)", None),
     (BOOTSTRAP_SCRIPT, "bootstrap script", BAKE),
     ("/etc/k8sgen/containerd/", "containerd configuration", BAKE),

@@ -13,6 +13,8 @@ import jsonschema
 
 from generator.errors import K8sgenError
 from generator.inputs import InputError, read_input
+from generator.render.cloudinit import PKI_STASH
+from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS, HEALING_REASONS
 from generator.resources import load_schema
 from generator.schema import CONTROL_CATEGORIES, strict_validator
 
@@ -23,6 +25,12 @@ UNPRINTABLE = CONTROL_CATEGORIES | {"Cf", "Cs", "Co", "Cn"}
 SERVICE = "k8sgen-bootstrap.service"
 RESTART = f"systemctl restart {SERVICE}"
 UNBLOCK = "rm /var/lib/k8sgen/kubeadm/blocked"
+# kubeadm reset empties /etc/kubernetes/pki; the next attempt copies the node's CA back.
+RETRY_KUBEADM = f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`"
+RESTORED = (
+    f"The next attempt copies the CA material this node was rendered with back from {PKI_STASH} "
+    "into /etc/kubernetes/pki, so the cluster keeps the CA that every join's CA hash names."
+)
 
 # What to do, by the reason the script recorded. {phase} is the phase that stopped.
 ADVICE = {
@@ -37,6 +45,12 @@ ADVICE = {
         "version or image in the error with the mirror; fix the spec and render again (a new "
         f"node), or fix the mirror and `{RESTART}`."
     ),
+    "package-lock": (
+        "Another package manager run (unattended-upgrades, apt-daily, dnf-automatic, or someone "
+        "by hand) held the package lock for longer than the bootstrap waits (about 10 minutes). "
+        "See what holds it (`ps -ef | grep -E 'apt|dpkg|dnf|unattended'`), let it finish, then "
+        f"`{RESTART}`: it resumes at phase {{phase}}. Never delete a lock file."
+    ),
     "api-wait": (
         "The control plane this node waits for did not answer /readyz within "
         "spec.bootstrap.apiWaitSeconds. Explain that node's status first: it may have failed. "
@@ -44,8 +58,8 @@ ADVICE = {
     ),
     "kubeadm-init": (
         "kubeadm init failed; k8sgen does not repeat it by itself. Read its output above, "
-        "`journalctl -u kubelet` and `crictl ps -a` on this node. To try again: "
-        f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`."
+        f"`journalctl -u kubelet` and `crictl ps -a` on this node. To try again: {RETRY_KUBEADM}. "
+        + RESTORED
     ),
     "kubeadm-join-control-plane": (
         "The control-plane join failed and is not repeated by itself: it may have added an "
@@ -53,7 +67,7 @@ ADVICE = {
         "etcd-<name> -- etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert "
         "/etc/kubernetes/pki/etcd/server.crt --key /etc/kubernetes/pki/etcd/server.key "
         "member list) and remove this node's member if it is there. Then on this node: "
-        f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`."
+        f"{RETRY_KUBEADM}. " + RESTORED
     ),
     "kubeadm-interrupted": (
         "kubeadm was cut off (reboot, power loss or stop) while it ran: the node may be half set "
@@ -64,8 +78,10 @@ ADVICE = {
     ),
     "kubeadm-join": (
         "kubeadm join failed on every try (spec.bootstrap.joinAttempts), with kubeadm reset -f "
-        "in between. Read its output above; common causes: the endpoint unreachable from this "
-        "node, clocks out of sync, the kubelet failing (`journalctl -u kubelet`). "
+        "in between (a control plane's only when it failed before etcd's member add: preflight, "
+        "control-plane-prepare, check-etcd, kubelet-start). Read its output above; common "
+        "causes: the endpoint unreachable from this node, clocks out of sync, the kubelet "
+        "failing (`journalctl -u kubelet`). "
         f"`{RESTART}` (or a reboot) resets and tries again."
     ),
     "token": (
@@ -232,4 +248,16 @@ def _advice(status: dict[str, Any]) -> str:
     if result == "running":
         return RUNNING.format(phase=status["phase"])
     advice = ADVICE.get(status["reason"], ADVICE["command"])
-    return advice.format(phase=status["phase"])
+    advice = advice.format(phase=status["phase"])
+    if status["reason"] in HEALING_REASONS and result == "failed":
+        advice += " " + _heal_note(status.get("heals", 0))
+    return advice
+
+
+def _heal_note(heals: int) -> str:
+    if heals >= HEAL_ATTEMPTS:
+        return f"The node has used all {HEAL_ATTEMPTS} automatic restarts: restart it by hand."
+    return (
+        f"The node also starts its bootstrap again by itself {HEAL_DELAY_SECONDS // 60} minutes "
+        f"after such a failure, {HEAL_ATTEMPTS} times at most ({heals} scheduled so far)."
+    )

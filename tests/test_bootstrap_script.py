@@ -43,7 +43,7 @@ JOIN_PHASES = ["prepare", "install", "runtime", "prepull", "kubeadm", "report"]
 # cuts a run short.
 MARK = {
     "prepare": ("swapoff", "-a"),
-    "install": ("apt-get", "-o DPkg::Lock::Timeout=600 install"),
+    "install": ("apt-get", "install"),
     "runtime": ("systemctl", "restart containerd"),
     "prepull": ("crictl", "pull"),
     "kubeadm": ("kubeadm", "--config"),  # init --config or join --config, see mark_of
@@ -295,6 +295,7 @@ def test_an_image_bake_then_the_first_boot_of_a_baked_node(tmp_path: Path) -> No
     assert not box.exists("/var/lib/k8sgen")  # sealed: the node's first boot starts afresh
     assert box.exists("/etc/k8sgen/image.json")
 
+    box.cloud_init_write_files()  # the node's user-data, on the baked image's first boot
     box.rule("kubeadm", "version -o short", -1, "say", 0, f"v{rendered.cluster.version}")
     boot = box.run()
     assert boot.returncode == 0, box.log()

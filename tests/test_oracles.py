@@ -25,8 +25,9 @@ from .nodedata import (
     scripts,
 )
 
+# kubeadm's manual certificate distribution, kept where kubeadm reset cannot empty it.
 SHARED_PKI = {
-    "/etc/kubernetes/pki/" + name
+    "/var/lib/k8sgen/pki/" + name
     for name in (
         "ca.crt",
         "ca.key",
@@ -150,7 +151,8 @@ def test_secrets_reach_only_the_nodes_that_need_them(rendered_examples: list[Ren
         model_node = next(n for n in rendered.cluster.nodes if n.name == node)
         kind = plan(rendered.cluster, model_node).kind
         node_files = files(rendered, node)
-        pki = {p for p in node_files if p.startswith("/etc/kubernetes/")}
+        assert not [p for p in node_files if p.startswith("/etc/kubernetes/")]
+        pki = {p for p in node_files if p.startswith("/var/lib/k8sgen/pki/")}
         user_data = rendered.text(f"nodes/{node}/user-data")
         if kind == JOIN_WORKER:
             assert pki == set()
@@ -159,8 +161,7 @@ def test_secrets_reach_only_the_nodes_that_need_them(rendered_examples: list[Ren
         else:
             assert pki == SHARED_PKI
             for path in pki:
-                expected = "0600" if path.endswith(".key") else "0644"
-                assert node_files[path]["permissions"] == expected, path
+                assert node_files[path]["permissions"] == "0600", path
         assert node_files["/etc/k8sgen/kubeadm.yaml"]["permissions"] == "0600"
         assert rendered.artifacts[f"nodes/{node}/user-data"].mode == 0o600
 
@@ -217,7 +218,7 @@ def test_package_repositories_are_the_exact_minor(rendered_examples: list[Render
             )
             for package in ("kubelet", "kubeadm", "kubectl"):
                 assert f"{package}-{cluster.version}" in script.split()
-            assert "dnf versionlock add kubelet kubeadm kubectl" in script
+            assert "dnf_run versionlock add kubelet kubeadm kubectl" in script
             continue
         lists = installed_files(rendered, node)
         line = lists["/etc/k8sgen/apt/kubernetes.list"]["content"]

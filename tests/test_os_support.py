@@ -297,7 +297,7 @@ def test_rpm_repositories_per_arch(
         script = scripts(rendered, "master1")[BOOTSTRAP]
         install = script.split("phase_install() {")[1].split("\n}\n")[0]
         assert "--disableexcludes=k8sgen-kubernetes" in install
-        assert "dnf -y install 'dnf-command(versionlock)'" in install
+        assert "dnf_run install 'dnf-command(versionlock)'" in install
         assert "systemctl enable kubelet" in install
         for package in ("containerd.io", *release.extra_packages):
             assert package in install.split()

@@ -172,7 +172,7 @@ def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, examp
             s: dict(theirs[s]) for s in theirs.sections()
         }
     script = rendered.text("packer/bake.sh")
-    assert "dnf versionlock add" in script
+    assert "dnf_run versionlock add" in script
     for node in node_names(rendered):
         assert "yum_repos" not in cloud_config(rendered, node)
         assert "dnf " not in scripts(rendered, node)[BOOTSTRAP]

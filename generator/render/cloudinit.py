@@ -19,7 +19,14 @@ from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import IMAGE_MARKER, image_marker
-from generator.render.node import INIT, JOIN_CONTROL_PLANE, NodePlan
+from generator.render.node import (
+    HEAL_ATTEMPTS,
+    HEAL_DELAY_SECONDS,
+    HEALING_REASONS,
+    INIT,
+    JOIN_CONTROL_PLANE,
+    NodePlan,
+)
 from generator.render.templating import render_template
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
@@ -31,12 +38,32 @@ CALICO_PATCH_SCRIPT = "/usr/local/lib/k8sgen/calico_patch.py"
 CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
 CERTS_DIR = "/etc/containerd/certs.d"
 KERNEL_MODULES = ("overlay", "br_netfilter")
+SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
+APT_LISTS = "/etc/k8sgen/apt"  # k8sgen's apt sources, copied to /etc/apt/sources.list.d/
+# How long the node waits, in sleeps between tries, for a package-manager lock that another
+# run (unattended-upgrades, apt-daily, dnf-automatic) holds, before it fails (transiently).
+PACKAGE_LOCK_WAIT_SECONDS = 600
 SYSCTLS = (
     ("net.bridge.bridge-nf-call-iptables", "1"),
     ("net.bridge.bridge-nf-call-ip6tables", "1"),
     ("net.ipv4.ip_forward", "1"),
 )
 HEADER = "#cloud-config\n"
+# kubeadm's certificate directory, and the copy of the shared CA material (0600 files in 0700
+# folders) that `kubeadm reset` cannot empty.
+PKI_DIR = "/etc/kubernetes/pki"
+PKI_STASH = "/var/lib/k8sgen/pki"
+# The eight files of kubeadm's manual certificate distribution, relative to PKI_DIR.
+SHARED_PKI = (
+    "ca.crt",
+    "ca.key",
+    "sa.key",
+    "sa.pub",
+    "front-proxy-ca.crt",
+    "front-proxy-ca.key",
+    "etcd/ca.crt",
+    "etcd/ca.key",
+)
 
 
 def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
@@ -98,7 +125,7 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file("/etc/k8sgen/hosts", hosts_block(cluster, node)),
         write_file("/etc/modules-load.d/k8sgen.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
-        write_file("/etc/sysctl.d/99-k8sgen.conf", "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
     ]
 
 
@@ -127,6 +154,14 @@ def apt_settings(cluster: Cluster) -> dict[str, str]:
     }
 
 
+def apt_source_options(cluster: Cluster) -> tuple[str, ...]:
+    """Offline: apt reads only k8sgen's lists (/etc/k8sgen/apt/), never the image's own
+    sources, whose unreachable OS mirror would fail every update (Error-Mode=any)."""
+    if not cluster.offline.enabled:
+        return ()
+    return ("-o", "Dir::Etc::sourcelist=/dev/null", "-o", f"Dir::Etc::sourceparts={APT_LISTS}")
+
+
 def package_files(cluster: Cluster) -> list[dict[str, Any]]:
     if cluster.os.package_format != "deb":
         return []  # dnf: cloud-init's yum_repos writes the repositories
@@ -134,8 +169,8 @@ def package_files(cluster: Cluster) -> list[dict[str, Any]]:
         return []  # packages come from the bundle ISO
     apt = apt_settings(cluster)
     return [
-        write_file("/etc/k8sgen/apt/kubernetes.list", apt["kubernetes_list"]),
-        write_file("/etc/k8sgen/apt/containerd.list", apt["containerd_list"]),
+        write_file(f"{APT_LISTS}/kubernetes.list", apt["kubernetes_list"]),
+        write_file(f"{APT_LISTS}/containerd.list", apt["containerd_list"]),
     ]
 
 
@@ -177,12 +212,16 @@ def kubeadm_files(
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
     files = [write_file("/etc/k8sgen/kubeadm.yaml", dump_all(documents), "0600")]
-    # The init node always starts from the pre-generated CAs (their hash is in every join);
-    # joining control planes get them here, or download them when init uploaded them.
-    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
-    if plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode):
+    if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files
+
+
+def carries_shared_pki(cluster: Cluster, plan: NodePlan) -> bool:
+    """The init node always starts from the pre-generated CAs (their hash is in every join);
+    joining control planes get them too, unless they download what init uploaded."""
+    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
+    return plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode)
 
 
 def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
@@ -194,18 +233,20 @@ def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
-    """kubeadm's manual certificate distribution: exactly these eight files."""
-    pki = "/etc/kubernetes/pki"
-    return [
-        write_file(f"{pki}/ca.crt", secrets.ca.cert),
-        write_file(f"{pki}/ca.key", secrets.ca.key, "0600"),
-        write_file(f"{pki}/sa.key", secrets.service_account.key, "0600"),
-        write_file(f"{pki}/sa.pub", secrets.service_account.pub),
-        write_file(f"{pki}/front-proxy-ca.crt", secrets.front_proxy_ca.cert),
-        write_file(f"{pki}/front-proxy-ca.key", secrets.front_proxy_ca.key, "0600"),
-        write_file(f"{pki}/etcd/ca.crt", secrets.etcd_ca.cert),
-        write_file(f"{pki}/etcd/ca.key", secrets.etcd_ca.key, "0600"),
-    ]
+    """kubeadm's manual certificate distribution, kept where `kubeadm reset` cannot reach
+    (it empties /etc/kubernetes/pki): the bootstrap copies them there before init or join."""
+    contents = {
+        "ca.crt": secrets.ca.cert,
+        "ca.key": secrets.ca.key,
+        "sa.key": secrets.service_account.key,
+        "sa.pub": secrets.service_account.pub,
+        "front-proxy-ca.crt": secrets.front_proxy_ca.cert,
+        "front-proxy-ca.key": secrets.front_proxy_ca.key,
+        "etcd/ca.crt": secrets.etcd_ca.cert,
+        "etcd/ca.key": secrets.etcd_ca.key,
+    }
+    assert tuple(contents) == SHARED_PKI
+    return [write_file(f"{PKI_STASH}/{name}", contents[name], "0600") for name in SHARED_PKI]
 
 
 def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
@@ -234,12 +275,31 @@ def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
         cluster=cluster,
         node=node,
         plan=plan,
-        apt=apt_settings(cluster),
-        dnf=rpm.dnf_settings(cluster),
         firewalld=firewalld_plan(cluster, node),
         kube_vip=kubevip.steps(cluster, node),
         image_marker=image_marker(cluster),
         image_marker_path=IMAGE_MARKER,
         bundle_label=BUNDLE_LABEL,
         max_manifest_bytes=MAX_MANIFEST_BYTES,
+        shared_pki=carries_shared_pki(cluster, plan),
+        pki_dir=PKI_DIR,
+        pki_stash=PKI_STASH,
+        heal={
+            "attempts": HEAL_ATTEMPTS,
+            "delay": HEAL_DELAY_SECONDS,
+            "reasons": HEALING_REASONS,
+            "unit": BOOTSTRAP_UNIT,
+        },
+        **script_context(cluster),
     )
+
+
+def script_context(cluster: Cluster) -> dict[str, Any]:
+    """What the partials shared by first boot and the image bake need besides the plan."""
+    return {
+        "apt": apt_settings(cluster),
+        "apt_sources": apt_source_options(cluster),
+        "dnf": rpm.dnf_settings(cluster),
+        "sysctl_file": SYSCTL_FILE,
+        "package_lock_wait": PACKAGE_LOCK_WAIT_SECONDS,
+    }

@@ -16,10 +16,10 @@ from generator.model import Cluster
 from generator.render import rpm
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import (
-    apt_settings,
     calico_patcher,
     package_files,
     runtime_files,
+    script_context,
     system_files,
     write_file,
 )
@@ -102,10 +102,9 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         cluster=cluster,
         plan=plan,
         files=files,
-        apt=apt_settings(cluster),
-        dnf=rpm.dnf_settings(cluster),
         firewalld=bake_firewalld(cluster),
         image_marker_path=IMAGE_MARKER,
+        **script_context(cluster),
     )
     template = render_template(
         "packer/k8sgen.pkr.hcl.j2",

@@ -44,6 +44,8 @@ COMMANDS = (
     "sleep",
     "uname",
     "cloud-init",
+    "dnf",
+    "systemd-run",
 )
 SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
 STATUS = "var/lib/k8sgen/status.json"
@@ -81,7 +83,7 @@ class Sandbox:
         (self.fake / "pause-image").write_text(rendered.cluster.pause_image + "\n")
         (self.fake / "machine").write_text(rendered.cluster.arch.rpm + "\n")
         self._write_image_files()
-        self._cloud_init_write_files()
+        self.cloud_init_write_files()
         self.rules: list[str] = []
         self.seen_calls = 0
 
@@ -94,7 +96,7 @@ class Sandbox:
         for directory in ("/etc/containerd", "/etc/apt/sources.list.d"):
             self.path(directory).mkdir(parents=True, exist_ok=True)
 
-    def _cloud_init_write_files(self) -> None:
+    def cloud_init_write_files(self) -> None:
         for path, entry in files(self.rendered, self.node).items():
             self.write(path, entry["content"], int(entry["permissions"], 8))
 
@@ -108,6 +110,21 @@ class Sandbox:
         target.write_text(content)
         target.chmod(mode)
 
+    def use_real(self, command: str) -> None:
+        """COMMAND is this machine's own program (still recorded in calls.log)."""
+        real = need(command)
+        wrapper = self.fake / f"real-{command}"
+        wrapper.write_text(
+            "#!/bin/bash\n"
+            'printf \'%q \' "${0##*/}" "$@" >>"$FAKE/calls.log"\n'
+            "printf '\\n' >>\"$FAKE/calls.log\"\n"
+            f'exec {real} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        link = self.root / "usr/local/bin" / command
+        link.unlink()
+        link.symlink_to(f"/fake/real-{command}")
+
     def rule(
         self, command: str, match: str, times: int, action: str, code: int = 1, text: str = ""
     ) -> None:
@@ -118,8 +135,15 @@ class Sandbox:
         (self.fake / "rules").write_text("".join(f"{r}\n" for r in self.rules))
 
     def run(
-        self, *, hold_lock: bool = False, script: str = SCRIPT, env: dict[str, str] | None = None
+        self,
+        *,
+        hold_lock: bool = False,
+        script: str = SCRIPT,
+        env: dict[str, str] | None = None,
+        loopback: bool = False,
     ) -> Run:
+        """LOOPBACK: this machine's network namespace, for real programs that reach servers
+        the test runs on 127.0.0.1 (the spec must name nothing else); otherwise none at all."""
         command = ["/bin/bash", script]
         if hold_lock:
             command = ["flock", "/var/lib/k8sgen/lock", *command]
@@ -132,7 +156,8 @@ class Sandbox:
                 *binds,
                 *("--bind", str(self.fake), "/fake"),
                 *("--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"),
-                *("--unshare-net", "--unshare-pid", "--new-session", "--die-with-parent"),
+                *(() if loopback else ("--unshare-net",)),
+                *("--unshare-pid", "--new-session", "--die-with-parent"),
                 *("--clearenv", "--setenv", "FAKE", "/fake"),
                 *("--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"),
                 *(a for k, v in (env or {}).items() for a in ("--setenv", k, v)),

@@ -63,9 +63,30 @@ case "$name" in
     echo "containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da"
     ;;
   kubeadm)
+    # What kubeadm does with /etc/kubernetes/pki: reset empties it, init makes a CA when
+    # there is none, a control-plane join needs the shared CA, a worker's must have none.
+    pki=/etc/kubernetes/pki
     case "$arguments" in
       "config images list"*) cat "$FAKE/pause-image" ;;
+      "reset"*) rm -rf "${pki:?}"/* ;;
       init* | join*)
+        control_plane=no
+        if [[ $arguments == init* ]] || grep -q '^controlPlane:' /etc/k8sgen/kubeadm.yaml; then
+          control_plane=yes
+        fi
+        if [[ $arguments == join* ]] && [ "$control_plane" = no ] && [ -e "$pki/ca.crt" ]; then
+          echo "[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]: $pki/ca.crt already exists" >&2
+          exit 1
+        fi
+        if [[ $arguments == join* ]] && [ "$control_plane" = yes ] && [ ! -e "$pki/ca.crt" ] &&
+          ! grep -q 'certificateKey:' /etc/k8sgen/kubeadm.yaml; then
+          echo "error execution phase control-plane-prepare/certs: failure loading certificate for CA" >&2
+          exit 1
+        fi
+        if [ ! -e "$pki/ca.crt" ]; then
+          mkdir -p "$pki"
+          echo "a new CA made by kubeadm" >"$pki/ca.crt"
+        fi
         mkdir -p /etc/kubernetes
         echo "fake admin.conf" >/etc/kubernetes/admin.conf
         ;;
