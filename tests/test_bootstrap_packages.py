@@ -187,6 +187,7 @@ def offline_spec(folder: Path, site: str) -> Path:
             "offline": {"enabled": True},
             "os": {"family": "ubuntu", "version": "24.04"},
             "ntp": ["10.40.0.1"],
+            "network": {"interface": "ens3"},
             "nodes": [
                 {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
                 {"name": "w1", "role": "worker", "address": "10.40.0.21/24"},
