@@ -24,10 +24,11 @@ from generator.cli import cli
 from generator.lint import lint
 from generator.refs import url_host
 
-from .conftest import CALICO_FIXTURE_VERSIONS, REPO, Rendered, calico_fixture, render_spec
-from .loopback import file_server
-from .nodedata import files, scripts
-from .readyz_servers import closed_port
+from .support.loopback import file_server
+from .support.nodedata import files, scripts
+from .support.readyz_servers import closed_port
+from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
+from .support.specs import Rendered, render_spec
 
 
 def pool_cidrs(text: str) -> list[str]:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli, default_secrets_path
 
-from .conftest import REPO
+from .support.repo import REPO
 
 SINGLE = REPO / "examples" / "single.yaml"
 

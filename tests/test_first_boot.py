@@ -16,10 +16,12 @@ from click.testing import CliRunner
 from generator import secrets
 from generator.cli import cli
 
-from .conftest import REPO, Rendered, need
-from .nodedata import cloud_config, files, node_names
-from .sandbox import Sandbox
-from .test_bootstrap_script import render_with
+from .support.bootstrap_runs import render_with
+from .support.nodedata import cloud_config, files, node_names
+from .support.repo import REPO
+from .support.sandbox import Sandbox
+from .support.specs import Rendered
+from .support.tools import need
 
 UNIT = "/etc/systemd/system/k8sgen-bootstrap.service"
 
@@ -81,14 +83,14 @@ def test_the_unit_passes_systemd_analyze_verify(single: Rendered, tmp_path: Path
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "single")
 
 
 # --- the spec fields ---------------------------------------------------------------------
 
 
 def test_bootstrap_settings_reach_the_script(tmp_path: Path) -> None:
-    rendered = render_with(tmp_path, "single.yaml", reportURL="https://ops.example/k8s?c=demo&x=1")
+    rendered = render_with(tmp_path, "single", reportURL="https://ops.example/k8s?c=demo&x=1")
     script = files(rendered, "node1")["/usr/local/sbin/k8sgen-bootstrap"]["content"]
     assert "readonly RETRY_ATTEMPTS=5\n" in script
     assert "readonly RETRY_INITIAL_DELAY=2\n" in script

@@ -23,10 +23,12 @@ from generator.render import kubevip
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 from generator.validate import validate
 
-from .conftest import REPO, Rendered, need, render_spec
-from .nodedata import files, kubeadm_documents, node_names
-from .readyz_servers import LOOPBACK, NOT_READY, closed_port, readyz_server, silent_server
-from .test_oracles import SHARED_PKI, kubeadm_validator
+from .support.kubeadm import SHARED_PKI, api_validator
+from .support.nodedata import files, kubeadm_documents, node_names
+from .support.readyz_servers import LOOPBACK, NOT_READY, closed_port, readyz_server, silent_server
+from .support.repo import REPO
+from .support.specs import Rendered, render_spec
+from .support.tools import need
 
 HA_VIP = REPO / "examples" / "ha-vip.yaml"
 HA_LB = REPO / "examples" / "ha-external-lb.yaml"
@@ -277,7 +279,7 @@ def test_upload_mode_joins_with_the_certificate_key_and_no_ca_files(tmp_path: Pa
         documents = kubeadm_documents(rendered, node)
         for document in documents:
             if document["kind"] != "KubeletConfiguration":
-                validator = kubeadm_validator(document["apiVersion"])
+                validator = api_validator(document["apiVersion"])
                 assert [e.message for e in validator.iter_errors(document)] == []
         if kind == INIT:
             assert pki == SHARED_PKI  # the CA hash every joiner checks is of this CA

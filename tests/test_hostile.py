@@ -28,7 +28,7 @@ from generator.resources import load_schema
 from generator.schema import StrictValidator, ecma_pattern
 from generator.validate import validate
 
-from .conftest import EXAMPLES, FIXTURES, REPO
+from .support.repo import EXAMPLES, FIXTURES, REPO
 
 SINGLE = REPO / "examples" / "single.yaml"
 CALICO = FIXTURES / "calico" / "calico-v3.30.7.yaml"
@@ -261,7 +261,7 @@ def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
     from generator import bundle
     from generator.bundle.tools import BundleError
 
-    from .loopback import file_server
+    from .support.loopback import file_server
 
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -19,17 +19,11 @@ from generator.cli import cli
 from generator.images import cluster_images
 from generator.render.node import plan
 
-from .conftest import (
-    CALICO_FIXTURE_VERSIONS,
-    EXAMPLES,
-    REPO,
-    Rendered,
-    calico_fixture,
-    need,
-    render_spec,
-)
-from .loopback import running_registry, write_oci_image
-from .nodedata import files, kubeadm_documents, scripts
+from .support.loopback import running_registry, write_oci_image
+from .support.nodedata import files, kubeadm_documents, scripts
+from .support.repo import CALICO_FIXTURE_VERSIONS, EXAMPLES, REPO, calico_fixture
+from .support.specs import Rendered, render_spec
+from .support.tools import need
 
 AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
 

@@ -20,8 +20,9 @@ from generator.lint import IMAGE, Reach, lint
 from generator.refs import url_host
 from generator.render import RenderOptions, render
 
-from .conftest import EXAMPLES, REPO, Rendered, calico_fixture, render_spec
-from .nodedata import files
+from .support.nodedata import files
+from .support.repo import EXAMPLES, REPO, calico_fixture
+from .support.specs import Rendered, render_spec
 
 AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
 BASE = yaml.safe_load(AIRGAP.read_text())

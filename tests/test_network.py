@@ -33,7 +33,8 @@ from generator.render.yamlio import dump
 from generator.resources import load_schema
 from generator.validate import validate
 
-from .conftest import EXAMPLES, need
+from .support.repo import EXAMPLES
+from .support.tools import need
 
 # -D for net-convert: the distro whose cloud-init defaults apply (as in cloud.cfg).
 NET_CONVERT_DISTRO = {"ubuntu": "ubuntu", "debian": "debian", "rpm": "rhel"}

@@ -4,7 +4,6 @@ user-data of a baked image, which must install nothing."""
 from __future__ import annotations
 
 import configparser
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -18,9 +17,10 @@ from hcl2.utils import SerializationOptions
 from generator.render import rpm
 from generator.render.image import IMAGE_MARKER
 
-from .conftest import REPO, Rendered, need, render_spec
-from .nodedata import cloud_config, files, node_names, scripts
-from .test_os_support import WRITE_REPOS, cloud_init_python
+from .support.nodedata import cloud_config, files, node_names, scripts
+from .support.repo import REPO
+from .support.specs import Rendered, render_spec
+from .support.tools import cloud_init_writes_yum_repos, need
 
 BAKED = REPO / "examples" / "baked.yaml"
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
@@ -157,12 +157,7 @@ def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, examp
     # cloud-init's own yum_repos module, on the repositories a node that is not baked gets.
     written = tmp_path / "cloud-init"
     written.mkdir()
-    result = subprocess.run(
-        [*cloud_init_python(), "-c", WRITE_REPOS, str(written)],
-        input=json.dumps(rpm.yum_repos(rendered.cluster)),
-        capture_output=True,
-        text=True,
-    )
+    result = cloud_init_writes_yum_repos(rpm.yum_repos(rendered.cluster), written)
     assert result.returncode == 0, result.stderr
     for path, text in repos.items():
         ours, theirs = configparser.ConfigParser(), configparser.ConfigParser()

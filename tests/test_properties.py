@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from generator import secrets
 from generator.cli import cli
 
-from .conftest import EXAMPLES, FIXTURES, need
+from .support.repo import EXAMPLES, FIXTURES
+from .support.tools import need
 
 MAX_EXAMPLES = int(os.environ.get("K8SGEN_HYPOTHESIS_EXAMPLES", "25"))
 ORACLE_SAMPLE = 2  # runs whose output also goes through shellcheck and cloud-init schema

@@ -24,10 +24,12 @@ from generator.errors import SpecError
 from generator.load import load_text
 from generator.validate import validate
 
-from .conftest import REPO, need, render_spec
-from .loopback import Registry, running_containerd, running_registry, write_oci_image
-from .nodedata import files
-from .readyz_servers import closed_port
+from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
+from .support.nodedata import files
+from .support.readyz_servers import closed_port
+from .support.repo import REPO
+from .support.specs import render_spec
+from .support.tools import need
 
 PROJECT = "/v2/dockerhub"
 IMAGE = "docker.io/library/hello:1"

@@ -14,7 +14,8 @@ from generator import secrets
 from generator.cli import cli
 from generator.render import Rendering, RenderOptions, render
 
-from .conftest import REPO, render_spec
+from .support.repo import REPO
+from .support.specs import render_spec
 
 HA = REPO / "examples" / "ha-external-lb.yaml"
 

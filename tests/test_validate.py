@@ -18,7 +18,7 @@ from generator.offline import Offline, build_offline
 from generator.resources import load_schema
 from generator.validate import SEMANTIC_CHECKS, Findings, SemanticCheck, validate
 
-from .conftest import EXAMPLES, REPO
+from .support.repo import EXAMPLES, REPO
 
 BASE = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
 

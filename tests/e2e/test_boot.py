@@ -31,7 +31,8 @@ import jsonschema
 import pytest
 import yaml
 
-from ..conftest import REPO, need
+from ..support.repo import REPO
+from ..support.tools import need
 from .vm import NIC_MAC, NIC_NAME, Boot, Disk, Image, boot, console_tail, ensure_image
 
 pytestmark = pytest.mark.e2e
