@@ -15,7 +15,7 @@ import yaml
 from hcl2.utils import SerializationOptions
 
 from generator.render import rpm
-from generator.render.image import IMAGE_MARKER
+from generator.render.vm_image import IMAGE_MARKER
 
 from .support.nodedata import cloud_config, files, node_names, scripts
 from .support.repo import REPO
