@@ -32,7 +32,7 @@ from .support.bootstrap_runs import (
 from .support.kubernetes_debs import CONTAINERD_DEBS, KUBERNETES_DEBS, VERSION
 from .support.loopback import file_server
 from .support.sandbox import Sandbox
-from .support.specs import Rendered, render_spec
+from .support.specs import Rendered, render_spec, write_spec
 
 # A second process holds the lock; with RELEASE_AFTER > 0 it lets go once the script has slept
 # that many times, and that sleep returns only then (no race with the next try).
@@ -267,8 +267,7 @@ def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
     rendered = render_with(tmp_path, "rocky9", baked=False)
     data = yaml.safe_load(rendered.spec.read_text())
     data["spec"]["offline"] = {"enabled": True, "allowedHosts": ["mirrors.aliyun.com"]}
-    rendered.spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    rendered = render_spec(rendered.spec)
+    rendered = render_spec(write_spec(tmp_path, data, rendered.spec.name))
     box = Sandbox(tmp_path / "box", rendered, rendered.cluster.nodes[-1].name)
     for repo in repo_files(rendered.cluster):
         box.write(repo["path"], repo["content"])

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator import budget
@@ -16,20 +15,18 @@ from generator.cli import cli
 from generator.render import UserDataSize
 
 from .support.repo import REPO, calico_fixture
+from .support.specs import example, write_spec
 from .support.tools import cloud_init_python
 
-SINGLE = REPO / "examples" / "single.yaml"
 CALICO = "v3.30.7"
 
 
 def spec_copy(tmp_path: Path, embed_calico: bool = False) -> Path:
-    data = yaml.safe_load(SINGLE.read_text())
+    data = example("single")
     if embed_calico:
         (tmp_path / "calico.yaml").write_bytes(calico_fixture(CALICO).read_bytes())
         data["spec"]["cni"] = {"calico": {"version": CALICO, "manifest": "calico.yaml"}}
-    spec = tmp_path / "cluster.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return write_spec(tmp_path, data)
 
 
 def render(tmp_path: Path, spec: Path, *options: str) -> tuple[int, str, str, Path]:

@@ -5,7 +5,6 @@ command, shellcheck and bash itself."""
 from __future__ import annotations
 
 import configparser
-import copy
 import json
 import re
 import subprocess
@@ -25,7 +24,7 @@ from generator.resources import load_schema, resource_dir
 
 from .support.nodedata import cloud_config, files, node_names, scripts
 from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
-from .support.specs import Rendered, render_spec
+from .support.specs import Rendered, example, render_spec
 from .support.tools import (
     check_with_cloud_init,
     cloud_init_python,
@@ -69,11 +68,12 @@ def matrix_id(entry: tuple[str, str, str]) -> str:
 
 def matrix_spec(family: str, version: str, arch: str) -> dict[str, Any]:
     """examples/single.yaml with one worker, on the given OS and architecture."""
-    data: dict[str, Any] = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data = copy.deepcopy(data)
-    data["metadata"]["name"] = f"{family}-{arch}"
-    data["spec"]["os"] = {"family": family, "version": version}
-    data["spec"]["arch"] = arch
+    data = example(
+        "single",
+        metadata__name=f"{family}-{arch}",
+        spec__os={"family": family, "version": version},
+        spec__arch=arch,
+    )
     data["spec"]["nodes"] = data["spec"]["nodes"][:2]
     return data
 
