@@ -1,7 +1,7 @@
-"""NoCloud seed ISOs built in-process: ISO9660 + Joliet + Rock Ridge, label "cidata", same bytes
-for the same files.
+"""ISO images built in-process with pycdlib (ISO9660 + Joliet + Rock Ridge), the same bytes for
+the same files: the NoCloud seeds here, the offline bundle's image in generator/bundle/iso.py.
 
-The layout is the one `cloud-localds` (genisoimage) writes: 8.3 ISO9660 names, and the real
+A seed has the layout `cloud-localds` (genisoimage) writes: 8.3 ISO9660 names, and the real
 names in the Joliet and Rock Ridge trees, which is what Linux and cloud-init read.
 """
 
@@ -68,21 +68,30 @@ def _fixed_clock() -> Iterator[None]:
             module.time = original  # type: ignore[attr-defined]
 
 
+@contextmanager
+def new_iso(**options: Any) -> Iterator[pycdlib.PyCdlib]:
+    """An empty ISO with Joliet and Rock Ridge (pycdlib's `new` OPTIONS besides), closed on exit.
+
+    Add to it and write it inside the `with`: until then every date pycdlib stamps is
+    FIXED_TIME, so the same files make the same bytes."""
+    with _fixed_clock():
+        iso = pycdlib.PyCdlib()
+        iso.new(joliet=3, rock_ridge="1.09", **options)
+        try:
+            yield iso
+        finally:
+            iso.close()
+
+
 def seed_iso(files: Sequence[tuple[str, bytes]]) -> bytes:
     """A NoCloud seed holding files, given as (name, content) with names from SEED_FILES."""
     unknown = [name for name, _ in files if name not in SEED_FILES]
     if unknown:
         raise K8sgenError(f"not a NoCloud seed file: {', '.join(unknown)}")
-    with _fixed_clock():
-        iso = pycdlib.PyCdlib()
-        iso.new(
-            interchange_level=1,
-            sys_ident="LINUX",
-            vol_ident=VOLUME_LABEL,
-            app_ident_str="k8sgen",
-            joliet=3,
-            rock_ridge="1.09",
-        )
+    out = io.BytesIO()
+    with new_iso(
+        interchange_level=1, sys_ident="LINUX", vol_ident=VOLUME_LABEL, app_ident_str="k8sgen"
+    ) as iso:
         for name, content in sorted(files):
             iso.add_fp(
                 io.BytesIO(content),
@@ -92,7 +101,5 @@ def seed_iso(files: Sequence[tuple[str, bytes]]) -> bytes:
                 joliet_path=f"/{name}",
                 file_mode=FILE_MODE,
             )
-        out = io.BytesIO()
         iso.write_fp(out)
-        iso.close()
     return out.getvalue()

@@ -4,7 +4,7 @@ the bootstrap again by itself, a bounded number of times.
 
 The kubeadm recorder behaves as kubeadm does with /etc/kubernetes/pki: reset empties it,
 init makes a new CA when there is none, a control-plane join needs the shared CA and a
-worker's join refuses one (tests/sandbox/recorder.sh).
+worker's join refuses one (tests/support/sandbox/recorder.sh).
 """
 
 from __future__ import annotations
@@ -21,28 +21,28 @@ from generator.cli import cli
 from generator.render.cloudinit import PKI_DIR, PKI_STASH, SHARED_PKI
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS
 
-from .conftest import Rendered
-from .nodedata import files
-from .sandbox import Sandbox
-from .test_bootstrap_script import (
+from .support.bootstrap_runs import (
     ATTEMPTS,
     JOIN_ATTEMPTS,
     assert_failed,
     kubeadm_verbs,
     render_with,
 )
+from .support.nodedata import files
+from .support.sandbox import Sandbox
+from .support.specs import Rendered
 
 WAIT_CONTROL_PLANE = "error execution phase wait-control-plane: could not initialize a cluster"
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "single")
 
 
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "ha-external-lb.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "ha-external-lb")
 
 
 def assert_rendered_pki(box: Sandbox, rendered: Rendered) -> None:

@@ -21,18 +21,18 @@ import yaml
 from generator.render.cloudinit import PACKAGE_LOCK_WAIT_SECONDS, SYSCTL_FILE
 from generator.render.packer import repo_files
 
-from .aptrepo import build_deb, dists_repository, flat_repository, signer
-from .conftest import Rendered, render_spec
-from .loopback import file_server
-from .sandbox import Sandbox
-from .test_bootstrap_script import (
+from .support.aptrepo import build_deb, dists_repository, flat_repository, signer
+from .support.bootstrap_runs import (
     MAX_DELAY,
     assert_backoff,
     assert_failed,
     count_calls,
     render_with,
 )
-from .test_bundle import CONTAINERD_DEBS, KUBERNETES_DEBS, VERSION
+from .support.kubernetes_debs import CONTAINERD_DEBS, KUBERNETES_DEBS, VERSION
+from .support.loopback import file_server
+from .support.sandbox import Sandbox
+from .support.specs import Rendered, render_spec, write_spec
 
 # A second process holds the lock; with RELEASE_AFTER > 0 it lets go once the script has slept
 # that many times, and that sleep returns only then (no race with the next try).
@@ -60,7 +60,7 @@ fi
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "single")
 
 
 def with_real_dpkg(box: Sandbox) -> None:
@@ -136,7 +136,7 @@ def test_a_lock_does_not_use_up_the_network_tries(single: Rendered, tmp_path: Pa
 
 
 def test_dnf_stops_at_a_held_lock_and_the_script_waits(tmp_path: Path) -> None:
-    rendered = render_with(tmp_path, "rocky9.yaml")
+    rendered = render_with(tmp_path, "rocky9")
     node = rendered.cluster.nodes[-1].name
     box = Sandbox(tmp_path / "box", rendered, node)
     for repo in repo_files(rendered.cluster):  # what cloud-init's yum_repos writes
@@ -265,11 +265,10 @@ def test_offline_apt_uses_only_its_own_sources(site: str, tmp_path: Path) -> Non
 
 
 def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
-    rendered = render_with(tmp_path, "rocky9.yaml", baked=False)
+    rendered = render_with(tmp_path, "rocky9", baked=False)
     data = yaml.safe_load(rendered.spec.read_text())
     data["spec"]["offline"] = {"enabled": True, "allowedHosts": ["mirrors.aliyun.com"]}
-    rendered.spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    rendered = render_spec(rendered.spec)
+    rendered = render_spec(write_spec(tmp_path, data, rendered.spec.name))
     box = Sandbox(tmp_path / "box", rendered, rendered.cluster.nodes[-1].name)
     for repo in repo_files(rendered.cluster):
         box.write(repo["path"], repo["content"])

@@ -2,41 +2,34 @@
 
 These tests check the script's own logic (phase order, resume, retries, kubeadm policy,
 status.json), not kubeadm or apt: every system command is a recorder that can be told to
-fail, print, or cut the run short (tests/sandbox/).
+fail, print, or cut the run short (tests/support/sandbox/).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from .conftest import REPO, Rendered, need, render_spec
-from .sandbox import Run, Sandbox
+from .support.bootstrap_runs import (
+    API_WAIT,
+    ATTEMPTS,
+    JOIN_ATTEMPTS,
+    MAX_DELAY,
+    assert_backoff,
+    assert_failed,
+    count_calls,
+    has_call,
+    kubeadm_verbs,
+    render_with,
+)
+from .support.sandbox import RECORDER, Sandbox
+from .support.specs import Rendered
+from .support.tools import need
 
-# Small limits so that every bound is visible; sleeps are recorded, never slept.
-ATTEMPTS = 5
-INITIAL_DELAY = 2
-MAX_DELAY = 10
-JOIN_ATTEMPTS = 3
-API_WAIT = 60
 REPORT_URL = "http://127.0.0.1:9/k8sgen/status"
-BOOTSTRAP = {
-    "tokenTTL": "24h",
-    "retries": {
-        "attempts": ATTEMPTS,
-        "initialDelaySeconds": INITIAL_DELAY,
-        "maxDelaySeconds": MAX_DELAY,
-    },
-    "joinAttempts": JOIN_ATTEMPTS,
-    "apiWaitSeconds": API_WAIT,
-}
 INIT_PHASES = ["prepare", "install", "runtime", "prepull", "kubeadm", "cni", "report"]
 JOIN_PHASES = ["prepare", "install", "runtime", "prepull", "kubeadm", "report"]
 # A call only this phase makes (command, words its arguments start with): where a test
@@ -53,75 +46,24 @@ MARK = {
 TOKEN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
 
 
-# The sandbox's curl writes this text: as the release's calico.yaml, it must have its sha256.
-FAKE_DOWNLOAD_SHA256 = hashlib.sha256(b"downloaded by the fake curl\n").hexdigest()
-
-
-def render_with(tmp: Path, example: str, **bootstrap: Any) -> Rendered:
-    data = yaml.safe_load((REPO / "examples" / example).read_text())
-    data["spec"]["bootstrap"] = {**copy.deepcopy(BOOTSTRAP), **bootstrap}
-    calico = data["spec"].setdefault("cni", {}).setdefault("calico", {})
-    if "manifest" not in calico:
-        calico["sha256"] = FAKE_DOWNLOAD_SHA256
-    spec = tmp / example
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return render_spec(spec)
-
-
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "single")
 
 
 @pytest.fixture(scope="module")
 def reporting(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml", reportURL=REPORT_URL)
+    return render_with(tmp_path_factory.mktemp("spec"), "single", reportURL=REPORT_URL)
 
 
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "ha-external-lb.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "ha-external-lb")
 
 
 @pytest.fixture(scope="module")
 def ha_vip(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "ha-vip.yaml")
-
-
-def has_call(run: Run, command: str, fragment: str) -> bool:
-    return any(fragment in " ".join(c[1:]) for c in run.named(command))
-
-
-def count_calls(run: Run, command: str, fragment: str) -> int:
-    return sum(1 for c in run.named(command) if fragment in " ".join(c[1:]))
-
-
-def kubeadm_verbs(run: Run) -> list[str]:
-    """init / join / reset, in call order (not config images ...)."""
-    return [c[1] for c in run.named("kubeadm") if c[1] in ("init", "join", "reset")]
-
-
-def backoff_bounds(try_number: int) -> tuple[int, int]:
-    """Documented sleep after failed try N: between half the delay and the delay."""
-    delay = min(MAX_DELAY, INITIAL_DELAY * 2 ** (try_number - 1))
-    return delay - delay // 2, delay
-
-
-def assert_backoff(sleeps: list[int]) -> None:
-    for number, seconds in enumerate(sleeps, start=1):
-        low, high = backoff_bounds(number)
-        assert low <= seconds <= high, (number, seconds, sleeps)
-
-
-def assert_failed(box: Sandbox, phase: str, reason: str) -> dict[str, Any]:
-    status = box.status()
-    assert (status["result"], status["phase"], status["reason"]) == ("failed", phase, reason)
-    record = box.phases()[phase]
-    assert (record["state"], record["reason"]) == ("failed", reason)
-    assert record["error"] == status["error"] and "\n" not in record["error"]
-    assert record["start"] <= record["end"]
-    assert not box.exists(f"/var/lib/k8sgen/phases/{phase}.done")
-    return record
+    return render_with(tmp_path_factory.mktemp("spec"), "ha-vip")
 
 
 # --- success, order and the finished node ------------------------------------------------
@@ -280,7 +222,7 @@ def test_an_init_with_kube_vip_resumes_after_kubeadm_init(ha_vip: Rendered, tmp_
 
 def test_an_image_bake_then_the_first_boot_of_a_baked_node(tmp_path: Path) -> None:
     """The Packer bake runs its phases in the same framework; the image's first boot checks it."""
-    rendered = render_with(tmp_path, "baked.yaml", baked=True)
+    rendered = render_with(tmp_path, "baked", baked=True)
     box = Sandbox(tmp_path / "box", rendered, "cp1")
     files = "/var/tmp/k8sgen-files"  # where the Packer template uploads packer/files/
     for path, artifact in rendered.artifacts.items():
@@ -568,8 +510,7 @@ def test_a_dead_report_url_never_stops_a_node(reporting: Rendered, tmp_path: Pat
 
 def test_the_recorder_passes_shellcheck() -> None:
     tool = need("shellcheck")
-    recorder = Path(__file__).parent / "sandbox" / "recorder.sh"
     result = subprocess.run(
-        [tool, "--severity=style", str(recorder)], capture_output=True, text=True
+        [tool, "--severity=style", str(RECORDER)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout

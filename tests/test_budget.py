@@ -8,27 +8,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator import budget
 from generator.cli import cli
 from generator.render import UserDataSize
 
-from .conftest import REPO, calico_fixture, need
+from .support.repo import REPO, calico_fixture
+from .support.specs import example, write_spec
+from .support.tools import cloud_init_python
 
-SINGLE = REPO / "examples" / "single.yaml"
 CALICO = "v3.30.7"
 
 
 def spec_copy(tmp_path: Path, embed_calico: bool = False) -> Path:
-    data = yaml.safe_load(SINGLE.read_text())
+    data = example("single")
     if embed_calico:
         (tmp_path / "calico.yaml").write_bytes(calico_fixture(CALICO).read_bytes())
         data["spec"]["cni"] = {"calico": {"version": CALICO, "manifest": "calico.yaml"}}
-    spec = tmp_path / "cluster.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return write_spec(tmp_path, data)
 
 
 def render(tmp_path: Path, spec: Path, *options: str) -> tuple[int, str, str, Path]:
@@ -39,13 +37,14 @@ def render(tmp_path: Path, spec: Path, *options: str) -> tuple[int, str, str, Pa
 
 def cloud_init_reads(path: Path) -> bytes:
     """The user-data cloud-init itself makes of the file (its convert_string un-gzips)."""
-    interpreter = Path(need("cloud-init")).read_text().splitlines()[0].removeprefix("#!")
     code = (
         "import sys; from cloudinit.user_data import convert_string; "
         "message = convert_string(open(sys.argv[1], 'rb').read()); "
         "sys.stdout.buffer.write(message.get_payload(decode=True))"
     )
-    result = subprocess.run([interpreter, "-c", code, str(path)], capture_output=True, check=True)
+    result = subprocess.run(
+        [*cloud_init_python(), "-c", code, str(path)], capture_output=True, check=True
+    )
     return result.stdout
 
 

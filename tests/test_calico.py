@@ -24,10 +24,11 @@ from generator.cli import cli
 from generator.lint import lint
 from generator.refs import url_host
 
-from .conftest import CALICO_FIXTURE_VERSIONS, REPO, Rendered, calico_fixture, render_spec
-from .loopback import file_server
-from .nodedata import files, scripts
-from .readyz_servers import closed_port
+from .support.loopback import file_server
+from .support.nodedata import files, scripts
+from .support.readyz_servers import closed_port
+from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
+from .support.specs import Rendered, example, render_spec, write_spec
 
 
 def pool_cidrs(text: str) -> list[str]:
@@ -90,12 +91,9 @@ def test_node_side_command(tmp_path: Path) -> None:
 
 def embedded_spec(tmp_path: Path, manifest: Path) -> Path:
     version = manifest.stem.removeprefix("calico-")
-    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"]["cni"] = {"calico": {"version": version, "manifest": manifest.name}}
+    data = example("single", spec__cni={"calico": {"version": version, "manifest": manifest.name}})
     (tmp_path / manifest.name).write_bytes(manifest.read_bytes())
-    spec = tmp_path / "embedded.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    return spec
+    return write_spec(tmp_path, data, "embedded.yaml")
 
 
 def test_local_manifest_is_patched_and_embedded(tmp_path: Path) -> None:
@@ -147,11 +145,8 @@ def test_known_hashes_are_those_of_the_real_release_manifests(version: str) -> N
 
 
 def download_spec(tmp_path: Path, **calico: Any) -> Path:
-    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"]["cni"] = {"calico": {"version": "v3.30.7", **calico}}
-    spec = tmp_path / "download.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    return spec
+    data = example("single", spec__cni={"calico": {"version": "v3.30.7", **calico}})
+    return write_spec(tmp_path, data, "download.yaml")
 
 
 def run_download(rendered: Rendered, config_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -244,8 +239,8 @@ def test_a_release_without_a_known_hash_needs_one(tmp_path: Path) -> None:
 
 
 def test_default_specs_validate_without_warnings() -> None:
-    for example in ("single.yaml", "ha-vip.yaml", "rocky9.yaml"):
-        result = CliRunner().invoke(cli, ["validate", str(REPO / "examples" / example)])
+    for name in ("single.yaml", "ha-vip.yaml", "rocky9.yaml"):
+        result = CliRunner().invoke(cli, ["validate", str(REPO / "examples" / name)])
         assert result.exit_code == 0, result.stderr
         assert "warning" not in result.stderr.lower(), result.stderr
 

@@ -11,9 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli, default_secrets_path
 
-from .conftest import REPO
-
-SINGLE = REPO / "examples" / "single.yaml"
+from .support.specs import example, write_spec
 
 
 @pytest.fixture
@@ -21,17 +19,8 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def copy_spec(tmp_path: Path, source: Path = SINGLE, **changes: object) -> Path:
-    data = yaml.safe_load(source.read_text())
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        target = data
-        for part in parents:
-            target = target[int(part)] if part.isdigit() else target[part]
-        target[last] = value
-    spec = tmp_path / "cluster.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+def copy_spec(tmp_path: Path, name: str = "single", **changes: object) -> Path:
+    return write_spec(tmp_path, example(name, **changes))
 
 
 def all_files(root: Path) -> dict[str, bytes]:

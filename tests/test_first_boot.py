@@ -16,10 +16,12 @@ from click.testing import CliRunner
 from generator import secrets
 from generator.cli import cli
 
-from .conftest import REPO, Rendered, need
-from .nodedata import cloud_config, files, node_names
-from .sandbox import Sandbox
-from .test_bootstrap_script import render_with
+from .support.bootstrap_runs import render_with
+from .support.nodedata import cloud_config, files, node_names
+from .support.repo import REPO
+from .support.sandbox import Sandbox
+from .support.specs import Rendered, example, write_spec
+from .support.tools import need
 
 UNIT = "/etc/systemd/system/k8sgen-bootstrap.service"
 
@@ -81,14 +83,14 @@ def test_the_unit_passes_systemd_analyze_verify(single: Rendered, tmp_path: Path
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_with(tmp_path_factory.mktemp("spec"), "single.yaml")
+    return render_with(tmp_path_factory.mktemp("spec"), "single")
 
 
 # --- the spec fields ---------------------------------------------------------------------
 
 
 def test_bootstrap_settings_reach_the_script(tmp_path: Path) -> None:
-    rendered = render_with(tmp_path, "single.yaml", reportURL="https://ops.example/k8s?c=demo&x=1")
+    rendered = render_with(tmp_path, "single", reportURL="https://ops.example/k8s?c=demo&x=1")
     script = files(rendered, "node1")["/usr/local/sbin/k8sgen-bootstrap"]["content"]
     assert "readonly RETRY_ATTEMPTS=5\n" in script
     assert "readonly RETRY_INITIAL_DELAY=2\n" in script
@@ -119,11 +121,7 @@ def test_defaults_are_documented_values(rendered_examples: list[Rendered]) -> No
 
 
 def spec_file(tmp_path: Path, **bootstrap: Any) -> Path:
-    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"]["bootstrap"] = bootstrap
-    spec = tmp_path / "cluster.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return write_spec(tmp_path, example("single", spec__bootstrap=bootstrap))
 
 
 def test_render_says_until_when_the_token_is_valid(tmp_path: Path) -> None:
@@ -242,10 +240,9 @@ def test_explain_status_refuses_other_files(tmp_path: Path) -> None:
 
 
 def test_a_report_url_is_a_reach_the_zero_egress_lint_sees(tmp_path: Path) -> None:
-    data = yaml.safe_load((REPO / "examples" / "airgap-mirror.yaml").read_text())
-    data["spec"]["bootstrap"] = {"reportURL": "https://collector.elsewhere.example/k8s"}
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    report_url = "https://collector.elsewhere.example/k8s"
+    data = example("airgap-mirror", spec__bootstrap={"reportURL": report_url})
+    spec = write_spec(tmp_path, data, "spec.yaml")
     result = CliRunner().invoke(cli, ["lint", str(spec)])
     assert result.exit_code == 1
     assert "cp1: /usr/local/sbin/k8sgen-bootstrap:" in result.stdout + result.stderr

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import REPO
+from .support.repo import REPO
 
 TEST = "tests/test_calico.py::test_known_hashes_are_those_of_the_real_release_manifests"
 
@@ -28,7 +28,7 @@ def test_missing_fixtures_are_skipped_with_one_line_naming_them(tmp_path: Path) 
     result = run_without_fixtures(tmp_path)
     assert result.returncode == 0, result.stdout
     missing = tmp_path / "nowhere" / "calico" / "calico-v3.30.7.yaml"
-    assert "SKIPPED [1] tests/conftest.py" in result.stdout
+    assert "SKIPPED [1] tests/support/repo.py" in result.stdout
     assert f"missing fixture {missing} (put shared/fixtures beside the clone" in result.stdout
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from generator.secrets import ClusterSecrets
 
-from .conftest import EXAMPLES, REPO, Rendered, render_spec
+from .support.repo import EXAMPLES, REPO
+from .support.specs import Rendered, render_spec
 
 GOLDEN = REPO / "tests" / "golden"
 PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\n.*?-----END \1-----", re.DOTALL)

@@ -23,10 +23,12 @@ from generator.render import kubevip
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 from generator.validate import validate
 
-from .conftest import REPO, Rendered, need, render_spec
-from .nodedata import files, kubeadm_documents, node_names
-from .readyz_servers import LOOPBACK, NOT_READY, closed_port, readyz_server, silent_server
-from .test_oracles import SHARED_PKI, kubeadm_validator
+from .support.kubeadm import SHARED_PKI, api_validator
+from .support.nodedata import files, kubeadm_documents, node_names
+from .support.readyz_servers import LOOPBACK, NOT_READY, closed_port, readyz_server, silent_server
+from .support.repo import REPO
+from .support.specs import Rendered, example, render_spec, write_spec
+from .support.tools import need
 
 HA_VIP = REPO / "examples" / "ha-vip.yaml"
 HA_LB = REPO / "examples" / "ha-external-lb.yaml"
@@ -44,11 +46,9 @@ def ha_lb() -> Rendered:
 
 
 def render_changed(tmp_path: Path, source: Path, **control_plane: Any) -> Rendered:
-    data = yaml.safe_load(source.read_text())
+    data = example(source.stem)
     data["spec"].setdefault("controlPlane", {}).update(control_plane)
-    spec = tmp_path / source.name
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return render_spec(spec)
+    return render_spec(write_spec(tmp_path, data, source.name))
 
 
 def script(rendered: Rendered, node: str) -> str:
@@ -277,7 +277,7 @@ def test_upload_mode_joins_with_the_certificate_key_and_no_ca_files(tmp_path: Pa
         documents = kubeadm_documents(rendered, node)
         for document in documents:
             if document["kind"] != "KubeletConfiguration":
-                validator = kubeadm_validator(document["apiVersion"])
+                validator = api_validator(document["apiVersion"])
                 assert [e.message for e in validator.iter_errors(document)] == []
         if kind == INIT:
             assert pki == SHARED_PKI  # the CA hash every joiner checks is of this CA
@@ -305,10 +305,8 @@ def test_files_mode_gives_joiners_the_eight_files_and_no_key(ha_vip: Rendered) -
 
 
 def test_render_summary_states_the_upload_expiry_and_the_join_order(tmp_path: Path) -> None:
-    data = yaml.safe_load(HA_VIP.read_text())
-    data["spec"]["controlPlane"]["certificateDistribution"] = "upload"
-    spec = tmp_path / "ha.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    data = example("ha-vip", spec__controlPlane__certificateDistribution="upload")
+    spec = write_spec(tmp_path, data, "ha.yaml")
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "join order: cp1 (init) -> cp2 -> cp3" in result.stdout
@@ -325,16 +323,14 @@ def warnings_of(data: dict[str, Any]) -> list[str]:
 
 
 def test_an_even_number_of_control_planes_is_a_warning() -> None:
-    data = yaml.safe_load(HA_VIP.read_text())
+    data = example("ha-vip")
     del data["spec"]["nodes"][2]
     assert any(w.startswith("spec.nodes: 2 control planes: etcd") for w in warnings_of(data))
-    assert not any(
-        "control planes: etcd" in w for w in warnings_of(yaml.safe_load(HA_VIP.read_text()))
-    )
+    assert not any("control planes: etcd" in w for w in warnings_of(example("ha-vip")))
 
 
 def test_a_kube_vip_image_without_a_mirror_is_a_warning() -> None:
-    data = yaml.safe_load(HA_VIP.read_text())
+    data = example("ha-vip")
     assert not any("kube-vip's image" in w for w in warnings_of(data))
     data["spec"]["mirrors"]["registries"] = {"docker.io": ["https://docker.m.daocloud.io"]}
     assert any(

@@ -28,7 +28,8 @@ from generator.resources import load_schema
 from generator.schema import StrictValidator, ecma_pattern
 from generator.validate import validate
 
-from .conftest import EXAMPLES, FIXTURES, REPO
+from .support.repo import EXAMPLES, FIXTURES, REPO
+from .support.specs import example, write_spec
 
 SINGLE = REPO / "examples" / "single.yaml"
 CALICO = FIXTURES / "calico" / "calico-v3.30.7.yaml"
@@ -42,17 +43,6 @@ PATTERN_SAMPLES = (
     "eth0",
     "0123456789abcdef" * 4,  # a sha256 (cni.calico.sha256)
 )
-
-
-def base() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(SINGLE.read_text())
-    return data
-
-
-def write_spec(folder: Path, data: dict[str, Any], name: str = "cluster.yaml") -> Path:
-    spec = folder / name
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
 
 
 def run(*args: str) -> Result:
@@ -111,9 +101,9 @@ def with_newline(data: dict[str, Any], path: FieldPath, is_key: bool) -> dict[st
     return changed
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_trailing_newline_in_any_string_of_the_examples_is_refused(example: Path) -> None:
-    data = yaml.safe_load(example.read_text())
+@pytest.mark.parametrize("source", EXAMPLES, ids=lambda p: p.stem)
+def test_trailing_newline_in_any_string_of_the_examples_is_refused(source: Path) -> None:
+    data = example(source.stem)
     for path, is_key in strings_of(data):
         found = problems(with_newline(data, path, is_key))
         shown = format_path(path)
@@ -134,8 +124,8 @@ def schema_patterns(node: Any) -> Iterator[str]:
 def test_every_schema_pattern_refuses_a_trailing_newline() -> None:
     """Each pattern, with a value it accepts from the examples, refuses that value + newline."""
     values = list(PATTERN_SAMPLES)
-    for example in EXAMPLES:
-        data = yaml.safe_load(example.read_text())
+    for source in EXAMPLES:
+        data = example(source.stem)
         values += [p[-1] for p, is_key in strings_of(data) if is_key and isinstance(p[-1], str)]
         values += [value for value in _leaf_strings(data)]
     patterns = set(schema_patterns(load_schema("cluster.schema.json")))
@@ -175,7 +165,7 @@ def _leaf_strings(data: Any) -> Iterator[str]:
     ],
 )
 def test_control_characters_are_refused_in_named_fields(field: str, value: Any) -> None:
-    data = base()
+    data = example("single")
     target: Any = data
     *parents, last = field.split(".")
     for part in parents:
@@ -200,14 +190,14 @@ def test_init_refuses_a_name_with_a_newline(tmp_path: Path) -> None:
     [("retries", {"attempts": 8.0}), ("apiWaitSeconds", 3600.0), ("joinAttempts", True)],
 )
 def test_whole_number_floats_and_bools_are_not_integers(field: str, value: Any) -> None:
-    data = base()
+    data = example("single")
     data["spec"].setdefault("bootstrap", {})[field] = value
     found = problems(data)
     assert any("is not of type 'integer'" in p for p in found), found
 
 
 def test_a_float_count_never_reaches_a_script(tmp_path: Path) -> None:
-    data = base()
+    data = example("single")
     data["spec"]["bootstrap"]["retries"] = {"attempts": 8.0}
     spec = write_spec(tmp_path, data)
     result = run("render", str(spec), "-o", str(tmp_path / "out"))
@@ -229,7 +219,7 @@ def test_spec_with_aliases_is_refused_with_a_line(tmp_path: Path) -> None:
 
 
 def test_secrets_file_with_aliases_is_refused(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     secrets_file = default_secrets_path(spec)
     secrets_file.write_text(BILLION_LAUGHS)
     secrets_file.chmod(0o600)
@@ -240,7 +230,7 @@ def test_secrets_file_with_aliases_is_refused(tmp_path: Path) -> None:
 
 def local_manifest_spec(tmp_path: Path, manifest: str) -> Path:
     (tmp_path / "calico.yaml").write_text(manifest)
-    data = base()
+    data = example("single")
     data["spec"]["cni"] = {"calico": {"manifest": "calico.yaml"}}
     return write_spec(tmp_path, data)
 
@@ -261,7 +251,7 @@ def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
     from generator import bundle
     from generator.bundle.tools import BundleError
 
-    from .loopback import file_server
+    from .support.loopback import file_server
 
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
@@ -330,7 +320,7 @@ def test_deeply_nested_spec_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_huge_token_ttl_is_refused_at_validate() -> None:
     for ttl in ("9" * 30 + "h", "999999h", "8761h"):
-        data = base()
+        data = example("single")
         data["spec"]["bootstrap"]["tokenTTL"] = ttl
         found = problems(data)
         assert any(p.startswith("spec.bootstrap.tokenTTL:") for p in found), (ttl, found)
@@ -370,7 +360,7 @@ def run_bounded(*args: str, seconds: float = 30, prefix: Sequence[str] = ()) -> 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
 def test_secrets_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     secrets_file = default_secrets_path(spec)
     if kind == "fifo":
         os.mkfifo(secrets_file, 0o600)
@@ -399,7 +389,7 @@ def test_read_only_folder_for_the_secrets_is_a_clear_message_as_a_user() -> None
     folder = Path(tempfile.mkdtemp(prefix="k8sgen-ro-"))
     try:
         folder.chmod(0o777)
-        spec = write_spec(folder, base())
+        spec = write_spec(folder, example("single"))
         spec.chmod(0o644)
         read_only = folder / "ro"
         read_only.mkdir(mode=0o555)
@@ -423,7 +413,7 @@ def test_read_only_folder_for_the_secrets_is_a_clear_message_as_a_user() -> None
 
 
 def test_read_only_folder_for_the_secrets_is_a_clear_message(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder should be")
     secrets_file = blocker / "cluster.secrets.yaml"
@@ -436,7 +426,7 @@ def test_read_only_folder_for_the_secrets_is_a_clear_message(tmp_path: Path) -> 
 
 
 def test_secrets_file_open_to_others_is_refused_with_chmod_600(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     assert run("secrets", str(spec)).exit_code == 0
     secrets_file = default_secrets_path(spec)
     before = secrets_file.read_bytes()
@@ -455,7 +445,7 @@ def test_secrets_file_open_to_others_is_refused_with_chmod_600(tmp_path: Path) -
 
 
 def network_problems(**changes: Any) -> list[str]:
-    data = base()
+    data = example("single")
     for dotted, value in changes.items():
         target: Any = data["spec"]
         *parents, last = dotted.split("__")
@@ -505,7 +495,7 @@ def test_clearly_wrong_networks_are_refused(changes: dict[str, Any], expected: s
 
 
 def test_sane_networks_still_pass() -> None:
-    data = base()
+    data = example("single")
     data["spec"]["kubernetes"]["podSubnet"] = "10.244.0.0/22"  # four /24 blocks, three nodes
     data["spec"]["nodes"][0]["dns"] = ["127.0.0.53", "223.5.5.5"]
     validate(load_text(yaml.safe_dump(data), "spec.yaml"))
@@ -516,7 +506,7 @@ def test_sane_networks_still_pass() -> None:
 
 def rendered_once(tmp_path: Path) -> tuple[Path, Path, Path]:
     """(spec, OUT, OUT/<cluster>) after one successful render."""
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     out = tmp_path / "out"
     assert run("render", str(spec), "-o", str(out)).exit_code == 0
     return spec, out, out / "demo"
@@ -610,7 +600,7 @@ def test_write_refuses_a_link_that_appears_after_the_check(tmp_path: Path) -> No
 
 
 def test_unwritable_out_leaves_no_secrets_file(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the output folder should be")
     result = run("render", str(spec), "-o", str(blocker / "out"))
@@ -625,7 +615,7 @@ def test_failed_write_removes_the_new_secrets_and_the_files_it_created(
     """A write that fails midway (disk full) leaves neither secrets nor half a tree."""
     from generator import write
 
-    spec = write_spec(tmp_path, base())
+    spec = write_spec(tmp_path, example("single"))
     calls = {"n": 0}
     real = write._write_atomic
 

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator import versions
@@ -19,17 +18,11 @@ from generator.cli import cli
 from generator.images import cluster_images
 from generator.render.node import plan
 
-from .conftest import (
-    CALICO_FIXTURE_VERSIONS,
-    EXAMPLES,
-    REPO,
-    Rendered,
-    calico_fixture,
-    need,
-    render_spec,
-)
-from .loopback import running_registry, write_oci_image
-from .nodedata import files, kubeadm_documents, scripts
+from .support.loopback import running_registry, write_oci_image
+from .support.nodedata import files, kubeadm_documents, scripts
+from .support.repo import CALICO_FIXTURE_VERSIONS, EXAMPLES, REPO, calico_fixture
+from .support.specs import Rendered, example, render_spec, write_spec
+from .support.tools import need
 
 AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
 
@@ -97,12 +90,9 @@ def test_calico_images_move_to_the_mirror_in_real_manifests(version: str) -> Non
 
 
 def test_embedded_manifest_images_are_the_listed_ones(tmp_path: Path) -> None:
-    data = yaml.safe_load(AIRGAP.read_text())
-    data["spec"]["cni"]["calico"]["manifest"] = "calico.yaml"
+    data = example("airgap-mirror", spec__cni__calico__manifest="calico.yaml")
     (tmp_path / "calico.yaml").write_bytes(calico_fixture("v3.30.7").read_bytes())
-    spec = tmp_path / "embedded.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    rendered = render_spec(spec)
+    rendered = render_spec(write_spec(tmp_path, data, "embedded.yaml"))
     embedded = files(rendered, "cp1")["/etc/k8sgen/calico/calico-patched.yaml"]["content"]
     calico = {i.reference for i in cluster_images(rendered.cluster) if i.group == "calico"}
     assert manifest_images(embedded) == calico
@@ -155,12 +145,12 @@ def test_offline_mirrors_have_no_upstream_fallback() -> None:
 
 
 def sync_spec(tmp_path: Path, registry: str) -> Path:
-    data = yaml.safe_load(AIRGAP.read_text())
-    data["spec"]["mirrors"]["images"] = f"{registry}/k8s"
-    data["spec"]["mirrors"]["calicoImages"] = f"{registry}/calico"
-    spec = tmp_path / "sync.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    return spec
+    data = example(
+        "airgap-mirror",
+        spec__mirrors__images=f"{registry}/k8s",
+        spec__mirrors__calicoImages=f"{registry}/calico",
+    )
+    return write_spec(tmp_path, data, "sync.yaml")
 
 
 def test_skopeo_sync_script_fills_a_real_registry(tmp_path: Path) -> None:

@@ -6,16 +6,20 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from generator.bundle.iso import write_iso
 from generator.cli import cli
 from generator.iso import seed_iso
 from generator.render import RenderOptions, render
 
-from .conftest import REPO, Rendered, need, render_spec
+from .support.repo import REPO
+from .support.specs import Rendered, render_spec
+from .support.tools import need
 
 SINGLE = REPO / "examples" / "single.yaml"
 NAMESPACES = {"iso9660": [], "joliet": ["-J"], "rock-ridge": ["-R"]}
@@ -155,3 +159,17 @@ def test_render_iso_writes_a_private_seed_per_node_listed_in_the_manifest(tmp_pa
         assert extract(iso, "user-data") == (root / "nodes" / node / "user-data").read_bytes()
     again = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out), "--iso"])
     assert "0 created, 0 changed, 16 unchanged" in again.stdout
+
+
+def test_a_folder_image_has_the_same_bytes_whatever_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offline bundle's image is written like a seed: fixed dates, the same folder's bytes."""
+    source = tmp_path / "bundle"
+    (source / "debs").mkdir(parents=True)
+    (source / "debs" / "kubeadm_1.33.4-1.1_amd64.deb").write_bytes(b"a package\n")
+    (source / "SHA256SUMS").write_text("sums\n")
+    write_iso(source, tmp_path / "now.iso", "K8SBUNDLE")
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.0)
+    write_iso(source, tmp_path / "later.iso", "K8SBUNDLE")
+    assert (tmp_path / "now.iso").read_bytes() == (tmp_path / "later.iso").read_bytes()

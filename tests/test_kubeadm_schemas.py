@@ -19,20 +19,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
-
-SCHEMA_FILES = {
-    "kubeadm.k8s.io/v1beta3": "kubeadm-v1beta3.schema.json",
-    "kubeadm.k8s.io/v1beta4": "kubeadm-v1beta4.schema.json",
-    "kubelet.config.k8s.io/v1beta1": "kubelet-config-v1beta1.schema.json",
-    "kubeproxy.config.k8s.io/v1alpha1": "kubeproxy-config-v1alpha1.schema.json",
-}
+from .support.kubeadm import SCHEMA_FILES
+from .support.repo import TEST_SCHEMAS
 
 V1B3 = "kubeadm.k8s.io/v1beta3"
 V1B4 = "kubeadm.k8s.io/v1beta4"
@@ -45,7 +38,7 @@ CERT_KEY = "3f1c9a2b7d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708"
 
 # --------------------------------------------------------------------------- helpers
 def _load_schema(file_name: str) -> dict:
-    return json.loads((SCHEMA_DIR / file_name).read_text(encoding="utf-8"))
+    return json.loads((TEST_SCHEMAS / file_name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

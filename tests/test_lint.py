@@ -5,7 +5,6 @@ Every finding must point at the node, the file and the line where the host reall
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -20,18 +19,16 @@ from generator.lint import IMAGE, Reach, lint
 from generator.refs import url_host
 from generator.render import RenderOptions, render
 
-from .conftest import EXAMPLES, REPO, Rendered, calico_fixture, render_spec
-from .nodedata import files
+from .support.nodedata import files
+from .support.repo import EXAMPLES, REPO, calico_fixture
+from .support.specs import Rendered, example, render_spec, write_spec
 
 AIRGAP = REPO / "examples" / "airgap-mirror.yaml"
-BASE = yaml.safe_load(AIRGAP.read_text())
-OFFLINE_EXAMPLES = [p for p in EXAMPLES if yaml.safe_load(p.read_text())["spec"].get("offline")]
+OFFLINE_EXAMPLES = [p for p in EXAMPLES if example(p.stem)["spec"].get("offline")]
 
 
 def spec_file(tmp_path: Path, data: dict[str, Any], name: str = "leak.yaml") -> Path:
-    spec = tmp_path / name
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return write_spec(tmp_path, data, name)
 
 
 def findings_of(rendered: Rendered) -> list[Reach]:
@@ -67,7 +64,7 @@ def test_offline_examples_are_clean(spec: Path) -> None:
 
 
 def without(path: str) -> dict[str, Any]:
-    data = copy.deepcopy(BASE)
+    data = example("airgap-mirror")
     *parents, last = path.split(".")
     target = data
     for part in parents:
@@ -162,7 +159,7 @@ def test_allowed_hosts_admit_a_leak(tmp_path: Path) -> None:
 
 
 def test_without_the_guarantee_containerd_falls_back_upstream(tmp_path: Path) -> None:
-    data = copy.deepcopy(BASE)
+    data = example("airgap-mirror")
     data["spec"]["offline"]["enabled"] = False
     rendered = render_spec(spec_file(tmp_path, data))
     findings = findings_of(rendered)
@@ -198,7 +195,7 @@ def test_render_refuses_to_write_a_leaking_offline_spec(tmp_path: Path) -> None:
 
 
 def test_render_of_a_clean_offline_spec_ends_with_the_lint_summary(tmp_path: Path) -> None:
-    spec = spec_file(tmp_path, copy.deepcopy(BASE), "cluster.yaml")
+    spec = spec_file(tmp_path, example("airgap-mirror"), "cluster.yaml")
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1].startswith("zero-egress lint: clean (3 nodes,")
@@ -221,7 +218,7 @@ def test_lint_command(tmp_path: Path) -> None:
 
 
 def with_vip(image: str | None) -> dict[str, Any]:
-    data = copy.deepcopy(BASE)
+    data = example("airgap-mirror")
     vip: dict[str, Any] = {"address": "10.30.0.100", "interface": "ens3"}
     if image:
         vip["image"] = image

@@ -33,7 +33,9 @@ from generator.render.yamlio import dump
 from generator.resources import load_schema
 from generator.validate import validate
 
-from .conftest import EXAMPLES, need
+from .support.repo import EXAMPLES
+from .support.specs import example
+from .support.tools import need
 
 # -D for net-convert: the distro whose cloud-init defaults apply (as in cloud.cfg).
 NET_CONVERT_DISTRO = {"ubuntu": "ubuntu", "debian": "debian", "rpm": "rhel"}
@@ -221,7 +223,7 @@ def static_nodes_to_check(nodes: tuple[Node, ...]) -> list[Node]:
 def cases_and_refusals() -> tuple[list[Case], list[tuple[str, str, str]]]:
     cases, refused = [], []
     for spec in EXAMPLES:
-        original = yaml.safe_load(spec.read_text())
+        original = example(spec.stem)
         for family in versions.OS_FAMILIES.values():
             data = as_family(original, family)
             text = yaml.safe_dump(data, sort_keys=False)
@@ -248,8 +250,8 @@ def test_every_example_is_checked_under_every_family() -> None:
     assert checked | refused == everything
     assert not checked & refused
     # Only specs that rely on the eth0 of Rocky/Alma images are refused elsewhere.
-    for example, family, message in REFUSED:
-        assert family in ("ubuntu", "debian", "openeuler"), (example, family)
+    for name, family, message in REFUSED:
+        assert family in ("ubuntu", "debian", "openeuler"), (name, family)
         assert "a static address needs the name of its NIC" in message, message
     assert {c.family.name for c in CASES} == set(versions.OS_FAMILIES)
 
@@ -304,7 +306,7 @@ def test_examples_cover_names_from_the_spec_the_os_default_and_macs() -> None:
 
 def test_a_rocky_node_gets_eth0_and_the_vip_follows_the_control_planes() -> None:
     spec = next(s for s in EXAMPLES if s.stem == "ha-vip")
-    data = as_family(yaml.safe_load(spec.read_text()), versions.OS_FAMILIES["rocky"])
+    data = as_family(example("ha-vip"), versions.OS_FAMILIES["rocky"])
     del data["spec"]["network"]
     validate(load_text(yaml.safe_dump(data), "ha.yaml", spec.parent))
     cluster = build(data, spec.parent)

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CALICO_FIXTURE_VERSIONS, REPO, Rendered, calico_fixture, missing, need
-from .nodedata import installed_files, node_names
+from .support.nodedata import installed_files, node_names
+from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture, missing
+from .support.specs import Rendered
+from .support.tools import need
 
 NODE_PYTHON = (3, 6)  # python3 of Rocky/Alma 8
 # Fail on anything newer than 3.6, annotations and `X | Y` included; only the violations.

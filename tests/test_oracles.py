@@ -14,8 +14,8 @@ import yaml
 
 from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
 
-from .conftest import REPO, Rendered, check_with_cloud_init, cloud_init_schema, fixture, need
-from .nodedata import (
+from .support.kubeadm import SHARED_PKI, api_validator
+from .support.nodedata import (
     cloud_config,
     files,
     install_script,
@@ -24,21 +24,9 @@ from .nodedata import (
     node_names,
     scripts,
 )
-
-# kubeadm's manual certificate distribution, kept where kubeadm reset cannot empty it.
-SHARED_PKI = {
-    "/var/lib/k8sgen/pki/" + name
-    for name in (
-        "ca.crt",
-        "ca.key",
-        "sa.key",
-        "sa.pub",
-        "front-proxy-ca.crt",
-        "front-proxy-ca.key",
-        "etcd/ca.crt",
-        "etcd/ca.key",
-    )
-}
+from .support.repo import fixture
+from .support.specs import Rendered
+from .support.tools import check_with_cloud_init, cloud_init_schema, need
 
 
 def load_json(path: Path) -> Any:
@@ -100,16 +88,8 @@ def test_every_node_script_passes_shellcheck(
     assert result.returncode == 0, result.stdout
 
 
-def kubeadm_validator(api_version: str) -> jsonschema.Validator:
-    name = api_version.split("/")[1]
-    schema = load_json(REPO / "schemas" / f"kubeadm-{name}.schema.json")
-    return jsonschema.Draft202012Validator(schema)
-
-
 def test_kubeadm_documents_match_the_strict_api_schemas(rendered_examples: list[Rendered]) -> None:
-    kubelet = jsonschema.Draft202012Validator(
-        load_json(REPO / "schemas" / "kubelet-config-v1beta1.schema.json")
-    )
+    kubelet = api_validator("kubelet.config.k8s.io/v1beta1")
     apis = set()
     for rendered, node in every_node(rendered_examples):
         for document in kubeadm_documents(rendered, node):
@@ -118,7 +98,7 @@ def test_kubeadm_documents_match_the_strict_api_schemas(rendered_examples: list[
             else:
                 apis.add(document["apiVersion"])
                 assert document["apiVersion"] == rendered.cluster.kubernetes.kubeadm_api
-                validator = kubeadm_validator(document["apiVersion"])
+                validator = api_validator(document["apiVersion"])
             errors = [
                 f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)
             ]

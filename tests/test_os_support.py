@@ -5,7 +5,6 @@ command, shellcheck and bash itself."""
 from __future__ import annotations
 
 import configparser
-import copy
 import json
 import re
 import subprocess
@@ -23,17 +22,16 @@ from generator.render import firewall, rpm
 from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
 
-from .conftest import (
-    CALICO_FIXTURE_VERSIONS,
-    REPO,
-    Rendered,
-    calico_fixture,
+from .support.nodedata import cloud_config, files, node_names, scripts
+from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
+from .support.specs import Rendered, example, render_spec
+from .support.tools import (
     check_with_cloud_init,
+    cloud_init_python,
     cloud_init_schema,
+    cloud_init_writes_yum_repos,
     need,
-    render_spec,
 )
-from .nodedata import cloud_config, files, node_names, scripts
 from .test_golden import GOLDEN, mask
 
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
@@ -70,11 +68,12 @@ def matrix_id(entry: tuple[str, str, str]) -> str:
 
 def matrix_spec(family: str, version: str, arch: str) -> dict[str, Any]:
     """examples/single.yaml with one worker, on the given OS and architecture."""
-    data: dict[str, Any] = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data = copy.deepcopy(data)
-    data["metadata"]["name"] = f"{family}-{arch}"
-    data["spec"]["os"] = {"family": family, "version": version}
-    data["spec"]["arch"] = arch
+    data = example(
+        "single",
+        metadata__name=f"{family}-{arch}",
+        spec__os={"family": family, "version": version},
+        spec__arch=arch,
+    )
     data["spec"]["nodes"] = data["spec"]["nodes"][:2]
     return data
 
@@ -131,10 +130,6 @@ def test_schema_enums_are_the_tables() -> None:
     assert os_def["firewalld"]["default"] == model.DEFAULT_FIREWALLD
 
 
-def cloud_init_python() -> list[str]:
-    return Path(need("cloud-init")).read_text().splitlines()[0].removeprefix("#!").split()
-
-
 def test_cloud_init_runs_our_modules_on_every_rpm_family() -> None:
     """cloud-init skips a module on a distro it does not list: ask the real package."""
     interpreter = cloud_init_python()
@@ -153,28 +148,11 @@ def test_cloud_init_runs_our_modules_on_every_rpm_family() -> None:
             assert family.os_release_id in distros["yum"], family.name
 
 
-WRITE_REPOS = """
-import inspect, json, logging, sys
-from cloudinit.config import cc_yum_add_repo
-cfg = {"yum_repos": json.load(sys.stdin), "yum_repo_dir": sys.argv[1]}
-log = logging.getLogger("test")
-if "log" in inspect.signature(cc_yum_add_repo.handle).parameters:
-    cc_yum_add_repo.handle("yum_repos", cfg, None, log, [])
-else:
-    cc_yum_add_repo.handle("yum_repos", cfg, None, [])
-"""
-
-
 def test_cloud_init_writes_the_repository_files_dnf_expects(tmp_path: Path) -> None:
     """cloud-init's own module turns our yum_repos into the .repo files the script checks."""
     rendered = render_spec(REPO / "examples" / "rocky9.yaml")
     repos = cloud_config(rendered, "rocky-cp1")["yum_repos"]
-    result = subprocess.run(
-        [*cloud_init_python(), "-c", WRITE_REPOS, str(tmp_path)],
-        input=json.dumps(repos),
-        capture_output=True,
-        text=True,
-    )
+    result = cloud_init_writes_yum_repos(repos, tmp_path)
     assert result.returncode == 0, result.stderr
     expected = rpm.dnf_settings(rendered.cluster)["repo_files"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(f).name for f in expected)

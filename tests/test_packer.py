@@ -4,7 +4,6 @@ user-data of a baked image, which must install nothing."""
 from __future__ import annotations
 
 import configparser
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -12,15 +11,15 @@ from typing import Any
 
 import hcl2
 import pytest
-import yaml
 from hcl2.utils import SerializationOptions
 
 from generator.render import rpm
-from generator.render.image import IMAGE_MARKER
+from generator.render.vm_image import IMAGE_MARKER
 
-from .conftest import REPO, Rendered, need, render_spec
-from .nodedata import cloud_config, files, node_names, scripts
-from .test_os_support import WRITE_REPOS, cloud_init_python
+from .support.nodedata import cloud_config, files, node_names, scripts
+from .support.repo import REPO
+from .support.specs import Rendered, example, render_spec, write_spec
+from .support.tools import cloud_init_writes_yum_repos, need
 
 BAKED = REPO / "examples" / "baked.yaml"
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
@@ -124,11 +123,8 @@ def test_baked_user_data_installs_nothing_and_checks_the_image(baked: Rendered) 
 
 
 def test_image_marker_follows_the_settings(baked: Rendered, tmp_path: Path) -> None:
-    data = yaml.safe_load(BAKED.read_text())
-    data["spec"]["kubernetes"]["version"] = "1.33.5"
-    spec = tmp_path / "newer.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    newer = render_spec(spec)
+    data = example("baked", spec__kubernetes__version="1.33.5")
+    newer = render_spec(write_spec(tmp_path, data, "newer.yaml"))
     assert packer_files(newer)[IMAGE_MARKER] != packer_files(baked)[IMAGE_MARKER]
     assert '"kubernetesVersion": "1.33.5"' in packer_files(newer)[IMAGE_MARKER]
 
@@ -140,29 +136,21 @@ def test_an_image_that_is_not_baked_renders_no_packer_folder() -> None:
     assert run_phases(script)[:5] == ["prepare", "install", "runtime", "prepull", "kubeadm"]
 
 
-def baked_variant(tmp_path: Path, example: str) -> Rendered:
-    data = yaml.safe_load((REPO / "examples" / example).read_text())
-    data["spec"].setdefault("bootstrap", {})["baked"] = True
-    spec = tmp_path / example
-    spec.write_text(yaml.safe_dump(data))
-    return render_spec(spec)
+def baked_variant(tmp_path: Path, name: str) -> Rendered:
+    data = example(name, spec__bootstrap__baked=True)
+    return render_spec(write_spec(tmp_path, data, f"{name}.yaml"))
 
 
-@pytest.mark.parametrize("example", ["rocky9.yaml", "openeuler2403-arm64.yaml"])
-def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, example: str) -> None:
-    rendered = baked_variant(tmp_path, example)
+@pytest.mark.parametrize("name", ["rocky9", "openeuler2403-arm64"])
+def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, name: str) -> None:
+    rendered = baked_variant(tmp_path, name)
     uploaded = packer_files(rendered)
     repos = {p: text for p, text in uploaded.items() if p.startswith(rpm.REPO_DIR + "/")}
     assert sorted(repos) == sorted(rpm.dnf_settings(rendered.cluster)["repo_files"])
     # cloud-init's own yum_repos module, on the repositories a node that is not baked gets.
     written = tmp_path / "cloud-init"
     written.mkdir()
-    result = subprocess.run(
-        [*cloud_init_python(), "-c", WRITE_REPOS, str(written)],
-        input=json.dumps(rpm.yum_repos(rendered.cluster)),
-        capture_output=True,
-        text=True,
-    )
+    result = cloud_init_writes_yum_repos(rpm.yum_repos(rendered.cluster), written)
     assert result.returncode == 0, result.stderr
     for path, text in repos.items():
         ours, theirs = configparser.ConfigParser(), configparser.ConfigParser()
@@ -189,7 +177,7 @@ def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, examp
 
 
 def test_bake_of_a_vip_cluster_pulls_kube_vip(tmp_path: Path) -> None:
-    rendered = baked_variant(tmp_path, "ha-vip.yaml")
+    rendered = baked_variant(tmp_path, "ha-vip")
     assert rendered.cluster.vip is not None
     image = rendered.cluster.vip.image
     assert f"{image} " in rendered.text("packer/bake.sh")

@@ -11,7 +11,6 @@ K8SGEN_HYPOTHESIS_EXAMPLES sets the number of runs (default 25: a few seconds).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -31,7 +30,9 @@ from hypothesis import strategies as st
 from generator import secrets
 from generator.cli import cli
 
-from .conftest import EXAMPLES, FIXTURES, need
+from .support.repo import EXAMPLES, FIXTURES
+from .support.specs import example, write_spec
+from .support.tools import need
 
 MAX_EXAMPLES = int(os.environ.get("K8SGEN_HYPOTHESIS_EXAMPLES", "25"))
 ORACLE_SAMPLE = 2  # runs whose output also goes through shellcheck and cloud-init schema
@@ -123,7 +124,8 @@ def benign(draw: st.DrawFn, current: Any) -> Any:
     if isinstance(current, bool):
         return not current
     if isinstance(current, int):
-        return draw(st.integers(max(0, current // 4), current * 4 + 1))
+        low = max(0, current // 4)  # an earlier edit may have made it negative
+        return draw(st.integers(low, max(low, current * 4 + 1)))
     if isinstance(current, str) and current.isascii() and current.replace("-", "").isalnum():
         return draw(st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True))
     if isinstance(current, list) and current:
@@ -143,8 +145,8 @@ def share(draw: st.DrawFn, data: Any) -> None:
 
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> tuple[Path, dict[str, Any], str | None]:
-    example = draw(st.sampled_from(EXAMPLES))
-    data = yaml.safe_load(example.read_text())
+    source = draw(st.sampled_from(EXAMPLES))
+    data = example(source.stem)
     # Half the cases make one plausible edit, so that many render and their output is checked.
     gentle = draw(st.booleans())
     for _ in range(1 if gentle else draw(st.integers(1, 3))):
@@ -165,7 +167,7 @@ def mutated_specs(draw: st.DrawFn) -> tuple[Path, dict[str, Any], str | None]:
         spec = data.get("spec")
         if isinstance(spec, dict):
             spec["cni"] = {"calico": {"manifest": "calico.yaml"}}
-    return example, data, manifest
+    return source, data, manifest
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -175,9 +177,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
-def secrets_for(example: Path, folder: Path) -> None:
+def secrets_for(source: Path, folder: Path) -> None:
     """Reuse one secrets file per example: RSA keys would cost most of each run."""
-    name = yaml.safe_load(example.read_text())["metadata"]["name"]
+    name = example(source.stem)["metadata"]["name"]
     if name not in _example_secrets:
         cached = Path(tempfile.mkdtemp(prefix="k8sgen-props-")) / f"{name}.secrets.yaml"
         secrets.write_new(cached, secrets.generate(name))
@@ -198,7 +200,7 @@ def secrets_for(example: Path, folder: Path) -> None:
 def test_mutated_specs_never_crash_and_write_sound_output(
     case: tuple[Path, dict[str, Any], str | None],
 ) -> None:
-    example, data, manifest = case
+    source, data, manifest = case
     with tempfile.TemporaryDirectory(prefix="k8sgen-prop-") as tmp:
         folder = Path(tmp)
         spec = folder / "cluster.yaml"
@@ -206,7 +208,7 @@ def test_mutated_specs_never_crash_and_write_sound_output(
         if manifest is not None:
             text = MANIFESTS[manifest]
             (folder / "calico.yaml").write_text(CALICO.read_text() if text is None else text)
-        secrets_for(example, folder)
+        secrets_for(source, folder)
         before = snapshot(folder)
         result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(folder / "out")])
         assert result.exit_code in (0, 1, 2), result.output
@@ -302,13 +304,11 @@ def cloud_init_schema(user_data: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_unmutated_examples_pass_the_same_checks(example: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", EXAMPLES, ids=lambda p: p.stem)
+def test_unmutated_examples_pass_the_same_checks(source: Path, tmp_path: Path) -> None:
     """The property's checks hold for the examples themselves (they are not vacuous)."""
-    data = copy.deepcopy(yaml.safe_load(example.read_text()))
-    secrets_for(example, tmp_path)
-    spec = tmp_path / "cluster.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    secrets_for(source, tmp_path)
+    spec = write_spec(tmp_path, example(source.stem))
     before = snapshot(tmp_path)
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

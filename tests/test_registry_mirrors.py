@@ -24,10 +24,11 @@ from generator.errors import SpecError
 from generator.load import load_text
 from generator.validate import validate
 
-from .conftest import REPO, need, render_spec
-from .loopback import Registry, running_containerd, running_registry, write_oci_image
-from .nodedata import files
-from .readyz_servers import closed_port
+from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
+from .support.nodedata import files
+from .support.readyz_servers import closed_port
+from .support.specs import example, render_spec, write_spec
+from .support.tools import need
 
 PROJECT = "/v2/dockerhub"
 IMAGE = "docker.io/library/hello:1"
@@ -103,11 +104,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 def rendered_hosts_toml(tmp_path: Path, mirror: str) -> str:
-    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"].setdefault("mirrors", {})["registries"] = {"docker.io": [mirror]}
-    spec = tmp_path / "mirror.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    content: str = files(render_spec(spec), "node1")[HOSTS]["content"]
+    data = example("single", spec__mirrors__registries={"docker.io": [mirror]})
+    rendered = render_spec(write_spec(tmp_path, data, "mirror.yaml"))
+    content: str = files(rendered, "node1")[HOSTS]["content"]
     return content
 
 
@@ -153,8 +152,7 @@ def test_a_plain_mirror_gets_no_override_path(tmp_path: Path) -> None:
 
 
 def mirror_findings(url: str) -> tuple[list[str], list[str]]:
-    data = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
-    data["spec"]["mirrors"] = {"registries": {"docker.io": [url]}}
+    data = example("single", spec__mirrors={"registries": {"docker.io": [url]}})
     spec = load_text(yaml.safe_dump(data), "spec.yaml")
     try:
         findings = validate(spec)

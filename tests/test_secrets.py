@@ -13,7 +13,7 @@ from generator import secrets
 from generator.errors import SecretsError
 from generator.secrets import ClusterSecrets
 
-from .conftest import need
+from .support.tools import need
 
 
 def openssl(*args: str, stdin: bytes | None = None) -> bytes:

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator import secrets
 from generator.cli import cli
 from generator.render import Rendering, RenderOptions, render
 
-from .conftest import REPO, render_spec
+from .support.repo import REPO
+from .support.specs import example, render_spec, write_spec
 
 HA = REPO / "examples" / "ha-external-lb.yaml"
 
@@ -60,12 +60,11 @@ def test_manifest_lists_every_artifact_with_its_hash_and_size() -> None:
 def test_a_fleet_render_generates_the_secrets_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = yaml.safe_load(HA.read_text())
+    data = example("ha-external-lb")
     data["spec"]["nodes"] += [
         {"name": f"w{i}", "role": "worker", "address": f"192.168.10.{i}/24"} for i in range(30, 60)
     ]
-    spec = tmp_path / "fleet.yaml"
-    spec.write_text(yaml.safe_dump(data))
+    spec = write_spec(tmp_path, data, "fleet.yaml")
     calls = []
     real = secrets.generate
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 
-from .conftest import REPO, need
+from .support.repo import REPO
+from .support.tools import need
 
 SINGLE = REPO / "examples" / "single.yaml"
 ROOT_MODULE = """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -18,15 +17,14 @@ from generator.offline import Offline, build_offline
 from generator.resources import load_schema
 from generator.validate import SEMANTIC_CHECKS, Findings, SemanticCheck, validate
 
-from .conftest import EXAMPLES, REPO
-
-BASE = yaml.safe_load((REPO / "examples" / "single.yaml").read_text())
+from .support.repo import EXAMPLES, REPO
+from .support.specs import example, set_at
 
 Mutation = Callable[[dict[str, Any]], None]
 
 
 def spec_text(mutate: Mutation) -> str:
-    data = copy.deepcopy(BASE)
+    data = example("single")
     mutate(data)
     return yaml.safe_dump(data, sort_keys=False)
 
@@ -39,11 +37,7 @@ def errors_of(mutate: Mutation) -> list[str]:
 
 def set_path(path: str, value: Any) -> Mutation:
     def mutate(data: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        target = data
-        for part in parents:
-            target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
-        target[last] = value
+        set_at(data, path.split("."), value)
 
     return mutate
 

@@ -1,4 +1,4 @@
-"""One ISO 9660 image of a folder, with Rock Ridge and Joliet names, written with pycdlib."""
+"""One ISO 9660 image of a folder, with Rock Ridge and Joliet names (generator/iso.py writes it)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pycdlib
 
 from generator.bundle.tools import BundleError
+from generator.iso import new_iso
 
 JOLIET_MAX = 64  # characters of a Joliet name
 
@@ -16,25 +17,26 @@ def write_iso(source: Path, target: Path, label: str) -> None:
 
     ISO 9660 names are short generated ones; Linux mounts show the Rock Ridge names.
     """
-    iso = pycdlib.PyCdlib()
-    iso.new(interchange_level=3, rock_ridge="1.09", joliet=3, vol_ident=label)
     try:
-        for number, path in enumerate(sorted(source.rglob("*")), 1):
-            relative = path.relative_to(source)
-            parent = _iso_dir(relative.parent)
-            name = relative.name
-            short = all(len(part) <= JOLIET_MAX for part in relative.parts)
-            joliet = "/" + relative.as_posix() if short else None
-            if path.is_dir():
-                iso.add_directory(_iso_dir(relative), rr_name=name, joliet_path=joliet)
-            else:
-                iso_path = f"{parent.rstrip('/')}/F{number:05d}.;1"
-                iso.add_file(str(path), iso_path, rr_name=name, joliet_path=joliet)
-        iso.write(str(target))
+        with new_iso(interchange_level=3, vol_ident=label) as iso:
+            _add_folder(iso, source)
+            iso.write(str(target))
     except (pycdlib.pycdlibexception.PyCdlibException, OSError) as exc:
         raise BundleError(f"{target}: cannot write the ISO: {exc}") from exc
-    finally:
-        iso.close()
+
+
+def _add_folder(iso: pycdlib.PyCdlib, source: Path) -> None:
+    for number, path in enumerate(sorted(source.rglob("*")), 1):
+        relative = path.relative_to(source)
+        parent = _iso_dir(relative.parent)
+        name = relative.name
+        short = all(len(part) <= JOLIET_MAX for part in relative.parts)
+        joliet = "/" + relative.as_posix() if short else None
+        if path.is_dir():
+            iso.add_directory(_iso_dir(relative), rr_name=name, joliet_path=joliet)
+        else:
+            iso_path = f"{parent.rstrip('/')}/F{number:05d}.;1"
+            iso.add_file(str(path), iso_path, rr_name=name, joliet_path=joliet)
 
 
 def _iso_dir(relative: Path) -> str:

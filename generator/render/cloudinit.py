@@ -18,7 +18,6 @@ from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
-from generator.render.image import IMAGE_MARKER, image_marker
 from generator.render.node import (
     HEAL_ATTEMPTS,
     HEAL_DELAY_SECONDS,
@@ -28,6 +27,7 @@ from generator.render.node import (
     NodePlan,
 )
 from generator.render.templating import render_template
+from generator.render.vm_image import IMAGE_MARKER, image_marker
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
 

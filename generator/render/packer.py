@@ -24,9 +24,9 @@ from generator.render.cloudinit import (
     write_file,
 )
 from generator.render.firewall import FirewalldPlan, firewalld_plan
-from generator.render.image import IMAGE_MARKER, baked_images, image_marker
 from generator.render.node import BAKE_PHASES, NodePlan
 from generator.render.templating import render_template
+from generator.render.vm_image import IMAGE_MARKER, baked_images, image_marker
 
 FOLDER = "packer"
 TEMPLATE = "k8sgen.pkr.hcl"

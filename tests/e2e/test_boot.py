@@ -31,12 +31,13 @@ import jsonschema
 import pytest
 import yaml
 
-from ..conftest import REPO, need
+from ..support.repo import REPO
+from ..support.specs import example, write_spec
+from ..support.tools import need
 from .vm import NIC_MAC, NIC_NAME, Boot, Disk, Image, boot, console_tail, ensure_image
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLE = REPO / "examples" / "debian12-k8s130.yaml"
 NODE = "cp"
 # Nothing listens there in the VM: every download fails at once, the same way each time.
 NOWHERE = "127.0.0.1:9"
@@ -59,25 +60,26 @@ def skip_requested() -> bool:
 
 def boot_spec(folder: Path) -> Path:
     """The Debian 12 example with every place a node would download from on its loopback."""
-    spec = yaml.safe_load(EXAMPLE.read_text())
-    body = spec["spec"]
-    body["mirrors"] = {
+    mirrors = {
         "preset": "custom",
         "images": f"{NOWHERE}/k8s",
         "packages": f"http://{NOWHERE}/kubernetes",
         "containerd": f"http://{NOWHERE}/docker",
     }
-    body["cni"]["calico"]["manifest"] = f"http://{NOWHERE}/calico.yaml"
-    body["ntp"] = ["127.0.0.1"]
+    spec = example(
+        "debian12-k8s130",
+        spec__mirrors=mirrors,
+        spec__cni__calico__manifest=f"http://{NOWHERE}/calico.yaml",
+        spec__ntp=["127.0.0.1"],
+    )
+    body = spec["spec"]
     # The init node on the VM's NIC, named as the guest names it. Name servers too, as every
     # example has: cloud-init's eni renderer adds lines for them that ifup must accept.
     node = next(n for n in body["nodes"] if n["name"] == NODE)
     node.update(address=f"{ADDRESS}/{PREFIX}", gateway=GATEWAY, interface=NIC_NAME, dns=[DNS])
     # Few and short retries: the first download gives up within seconds, still retried.
     body["bootstrap"]["retries"] = RETRIES
-    path = folder / "boot.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
+    return write_spec(folder, spec, "boot.yaml")
 
 
 def render_seed(folder: Path) -> Path:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Stands in for a system command inside the bootstrap sandbox (tests/sandbox/__init__.py):
+# Stands in for a system command inside the bootstrap sandbox (tests/support/sandbox/__init__.py):
 # records the call in $FAKE/calls.log, then plays the first matching rule of $FAKE/rules
 # (NAME<TAB>SUBSTRING<TAB>TIMES<TAB>ACTION<TAB>EXIT<TAB>TEXT) while its count lasts, else
 # the command's ordinary success. Actions: fail (TEXT on stderr, exit EXIT), say (TEXT on

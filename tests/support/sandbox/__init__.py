@@ -21,8 +21,9 @@ import jsonschema
 
 from generator.resources import load_schema
 
-from ..conftest import Rendered, need
 from ..nodedata import files
+from ..specs import Rendered
+from ..tools import need
 
 RECORDER = Path(__file__).with_name("recorder.sh")
 FAKED = ("/etc", "/var", "/usr/local", "/root")

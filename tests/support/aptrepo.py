@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .conftest import need
+from .tools import need
 
 
 @dataclass(frozen=True)

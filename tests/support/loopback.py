@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import need
+from .tools import need
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

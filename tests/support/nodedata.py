@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .conftest import Rendered
+from .specs import Rendered
 
 
 def cloud_config(rendered: Rendered, node: str) -> dict[str, Any]:

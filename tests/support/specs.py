@@ -1,0 +1,63 @@
+"""Example specs as data, patched and written where a test needs them, and rendered in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator import model, secrets
+from generator.load import load_spec
+from generator.render import render
+from generator.render.artifact import Artifact
+from generator.validate import validate
+
+from .repo import REPO
+
+
+@dataclass(frozen=True)
+class Rendered:
+    spec: Path
+    cluster: model.Cluster
+    secrets: secrets.ClusterSecrets
+    artifacts: dict[str, Artifact]
+
+    def text(self, path: str) -> str:
+        return self.artifacts[path].content.decode()
+
+
+def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
+    loaded = load_spec(spec)
+    validate(loaded)
+    cluster = model.build(loaded.data, loaded.base_dir)
+    value = cluster_secrets or secrets.generate(cluster.name)
+    artifacts = {a.path: a for a in render(cluster, value)}
+    return Rendered(spec, cluster, value, artifacts)
+
+
+def set_at(data: Any, path: Sequence[str], value: Any) -> None:
+    """Set the value at PATH (a digit part is a list index), creating missing mappings."""
+    *parents, last = path
+    target = data
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
+    target[int(last) if last.isdigit() else last] = value
+
+
+def example(name: str, **patch: Any) -> dict[str, Any]:
+    """examples/NAME.yaml as data, a fresh copy, with PATCH applied: each key is a path whose
+    parts are joined by `__`, e.g. example("single", spec__kubernetes__version="1.33.5")."""
+    data: dict[str, Any] = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
+    for path, value in patch.items():
+        set_at(data, path.split("__"), value)
+    return data
+
+
+def write_spec(folder: Path, data: dict[str, Any], name: str = "cluster.yaml") -> Path:
+    """The spec DATA written as FOLDER/NAME (keys in their order), for the CLI or render_spec."""
+    spec = folder / name
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return spec
