@@ -264,7 +264,7 @@ CASES: list[tuple[str, Mutation, str]] = [
     (
         "restricted label",
         nodes({**CP, "labels": {"node-role.kubernetes.io/worker": ""}}),
-        "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",
+        "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet refuses --node-labels",
     ),
     (
         "bundle without the guarantee",
@@ -401,6 +401,53 @@ def test_each_check_reports_its_problem(mutate: Mutation, expected: str) -> None
     lines = errors_of(mutate)
     assert any(line.split(": ", 1)[1].startswith(expected) for line in lines), lines
     assert all(line.startswith("spec.yaml:") for line in lines)
+
+
+def with_label(key: str) -> Mutation:
+    return lambda data: data["spec"]["nodes"][0].update(labels={key: "x"})
+
+
+# The kubelet's ValidateKubeletFlags/IsKubeletLabel decides; these are its answers.
+@pytest.mark.parametrize(
+    "key",
+    [
+        "node-restriction.kubernetes.io/pool",
+        "xnode.kubernetes.io/x",
+        "node-role.kubernetes.io/worker",
+        "kubernetes.io/role",
+        "k8s.io/x",
+        "example.k8s.io/x",
+        "xkubelet.kubernetes.io/x",
+    ],
+)
+def test_labels_the_kubelet_refuses_are_refused(key: str) -> None:
+    lines = errors_of(with_label(key))
+    assert any(
+        f"labels.{key}: the kubelet refuses --node-labels" in line
+        and "[*.]kubelet.kubernetes.io/, [*.]node.kubernetes.io/" in line
+        for line in lines
+    ), lines
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "node.kubernetes.io/instance-type",
+        "node.kubernetes.io/pool",
+        "pool.node.kubernetes.io/x",
+        "kubelet.kubernetes.io/x",
+        "a.kubelet.kubernetes.io/x",
+        "kubernetes.io/arch",
+        "failure-domain.beta.kubernetes.io/zone",
+        "mykubernetes.io/x",
+        "myk8s.io/x",
+        "zone",
+    ],
+)
+def test_labels_the_kubelet_accepts_are_accepted(key: str) -> None:
+    validate(load_text(spec_text(with_label(key)), "spec.yaml", REPO / "examples"))
 
 
 def test_every_problem_is_reported_at_once_sorted_by_line() -> None:
