@@ -188,12 +188,33 @@ def check_os(data: dict[str, Any], findings: Findings) -> None:
             f"{family.name} {os_spec['version']} is not supported{hint}; "
             f"supported: {versions.supported_os()}",
         )
+    check_cgroup_v1(data, findings)
     if "firewalld" in os_spec and not family.firewalld:
         with_firewalld = ", ".join(f.name for f in versions.OS_FAMILIES.values() if f.firewalld)
         findings.error(
             ("spec", "os", "firewalld"),
             f"{family.name} images do not run firewalld; the setting applies to "
             f"{with_firewalld} only: remove it",
+        )
+
+
+def check_cgroup_v1(data: dict[str, Any], findings: Findings) -> None:
+    os_spec, version = data["spec"]["os"], data["spec"]["kubernetes"]["version"]
+    release = versions.OPERATING_SYSTEMS.get((os_spec["family"], os_spec["version"]))
+    minor = versions.KUBERNETES.get(versions.minor_of(version))
+    if release and minor and release.cgroup_v1 and minor.refuses_cgroup_v1:
+        newest = versions.REFUSES_CGROUP_V1_FROM_MINOR - 1
+        v2 = [
+            f"{r.family} {r.version}"
+            for r in versions.OPERATING_SYSTEMS.values()
+            if r.family == release.family and not r.cgroup_v1
+        ]
+        findings.error(
+            ("spec", "os", "version"),
+            f"{release.family} {release.version} boots with cgroup v1, and from Kubernetes "
+            f"1.{versions.REFUSES_CGROUP_V1_FROM_MINOR} the kubelet refuses to start on cgroup "
+            f"v1 (failCgroupV1, KEP-5573) and kubeadm's preflight fails: use an OS that boots "
+            f"cgroup v2 ({', '.join(v2)}) or Kubernetes 1.{newest} or older",
         )
 
 
@@ -559,7 +580,7 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
 
 SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(check_kubernetes_version, ((*KUBERNETES, "version"),)),
-    SemanticCheck(check_os, (OS,)),
+    SemanticCheck(check_os, (OS, (*KUBERNETES, "version"))),
     SemanticCheck(check_subnets, (KUBERNETES, NODE_ADDRESSES)),
     SemanticCheck(check_nodes, (NODES,)),
     SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),

@@ -450,6 +450,48 @@ def test_labels_the_kubelet_accepts_are_accepted(key: str) -> None:
     validate(load_text(spec_text(with_label(key)), "spec.yaml", REPO / "examples"))
 
 
+def os_and_kubernetes(family: str, os_version: str, kubernetes: str) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        data["spec"]["os"] = {"family": family, "version": os_version}
+        data["spec"]["kubernetes"]["version"] = kubernetes
+        for node in data["spec"]["nodes"]:
+            node.setdefault("interface", "eth0")
+
+    return mutate
+
+
+# Kubernetes >= 1.35 refuses cgroup v1 (kubelet failCgroupV1, kubeadm SystemVerification).
+@pytest.mark.parametrize(
+    ("family", "version", "alternatives"),
+    [
+        ("rocky", "8", "(rocky 9)"),
+        ("almalinux", "8", "(almalinux 9)"),
+        ("openeuler", "22.03", "(openeuler 24.03)"),
+    ],
+)
+def test_cgroup_v1_images_are_refused_from_kubernetes_1_35(
+    family: str, version: str, alternatives: str
+) -> None:
+    lines = errors_of(os_and_kubernetes(family, version, "1.35.0"))
+    assert any(
+        f"spec.os.version: {family} {version} boots with cgroup v1" in line
+        and "failCgroupV1" in line
+        and f"use an OS that boots cgroup v2 {alternatives} or Kubernetes 1.34 or older" in line
+        for line in lines
+    ), lines
+
+
+@pytest.mark.parametrize(
+    ("family", "version", "kubernetes"),
+    [("rocky", "8", "1.34.2"), ("almalinux", "9", "1.35.0"), ("openeuler", "24.03", "1.36.1")],
+)
+def test_cgroup_v2_images_or_older_kubernetes_are_accepted(
+    family: str, version: str, kubernetes: str
+) -> None:
+    text = spec_text(os_and_kubernetes(family, version, kubernetes))
+    validate(load_text(text, "spec.yaml", REPO / "examples"))
+
+
 def test_every_problem_is_reported_at_once_sorted_by_line() -> None:
     def several(data: dict[str, Any]) -> None:
         data["spec"]["nodes"][1]["role"] = "master"
