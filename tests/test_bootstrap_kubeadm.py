@@ -33,6 +33,10 @@ from .test_bootstrap_script import (
 )
 
 WAIT_CONTROL_PLANE = "error execution phase wait-control-plane: could not initialize a cluster"
+JWS_MISSING = (
+    "error execution phase preflight: couldn't validate the identity of the API Server: "
+    'could not find a JWS signature in the cluster-info ConfigMap for token ID "abcdef"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +226,12 @@ def test_a_failure_that_can_heal_starts_the_bootstrap_again_a_bounded_number_of_
             "kubeadm-init",
         ),
         ("node1", ("modprobe", "overlay", -1, "fail", 1, "modprobe: FATAL"), "command"),
+        # An expired or deleted token waits for an operator (explain-status says how).
+        (
+            "node1",
+            ("kubeadm", "join --config", -1, "fail", 1, JWS_MISSING),
+            "token",
+        ),
     ],
 )
 def test_a_failure_that_cannot_heal_never_loops(
