@@ -278,6 +278,22 @@ def test_an_init_with_kube_vip_resumes_after_kubeadm_init(ha_vip: Rendered, tmp_
     assert box.status()["result"] == "succeeded"
 
 
+def test_a_transient_failure_of_the_bootstrap_token_phase_is_retried(
+    ha_vip: Rendered, tmp_path: Path
+) -> None:
+    """Right after kube-vip moves, the VIP may not answer yet: the idempotent phase is retried."""
+    box = Sandbox(tmp_path, ha_vip, "cp1")
+    box.rule("crictl", "pods", 1, "say", 0, "")  # kube-vip's pod before it moves to admin.conf
+    box.rule("crictl", "pods", -1, "say", 0, "kube-vip-on-admin-conf")
+    refused = "error execution phase bootstrap-token: dial tcp 127.0.0.1:6443: connection refused"
+    box.rule("kubeadm", "init phase bootstrap-token", 1, "fail", 1, refused)
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    assert count_calls(run, "kubeadm", "init phase bootstrap-token") == 2
+    assert box.phases()["kubeadm"]["retries"] == 1
+    assert box.status()["result"] == "succeeded"
+
+
 def test_an_image_bake_then_the_first_boot_of_a_baked_node(tmp_path: Path) -> None:
     """The Packer bake runs its phases in the same framework; the image's first boot checks it."""
     rendered = render_with(tmp_path, "baked.yaml", baked=True)
