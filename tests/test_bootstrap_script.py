@@ -451,6 +451,23 @@ def test_a_failed_worker_join_is_retried_after_reset(single: Rendered, tmp_path:
     assert box.phases()["kubeadm"]["retries"] == 2
 
 
+def test_a_rejoin_refused_while_the_old_node_is_ready_waits_past_the_grace_period(
+    single: Rendered, tmp_path: Path
+) -> None:
+    """kubeadm refuses a Node name that is still Ready until node-monitor grace (40-50 s)."""
+    box = Sandbox(tmp_path, single, "node1")
+    ready = (
+        'error execution phase kubelet-start: a Node with name "node1" and status "Ready" '
+        "already exists in the cluster. You must delete the existing Node or change the name "
+        "of this new joining Node"
+    )
+    box.rule("kubeadm", "join", 1, "fail", 1, ready)
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    assert kubeadm_verbs(run) == ["join", "reset", "join"]
+    assert run.sleeps()[-1] >= 60
+
+
 @pytest.mark.parametrize(
     ("text", "reason", "joins"),
     [
