@@ -15,19 +15,21 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.render.cloudinit import PKI_DIR, PKI_STASH, SHARED_PKI
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS
 
-from .conftest import Rendered
+from .conftest import Rendered, render_spec
 from .nodedata import files
 from .sandbox import Sandbox
 from .test_bootstrap_script import (
     ATTEMPTS,
     JOIN_ATTEMPTS,
     assert_failed,
+    count_calls,
     kubeadm_verbs,
     render_with,
 )
@@ -260,3 +262,34 @@ def test_explain_status_says_when_the_node_tries_again(single: Rendered, tmp_pat
         f"starts its bootstrap again by itself {HEAL_DELAY_SECONDS // 60} minutes after such a "
         f"failure, {HEAL_ATTEMPTS} times at most (1 scheduled so far)"
     ) in advice
+
+
+def test_a_calico_manifest_with_another_sha256_is_a_checksum_failure_not_a_network_one(
+    single: Rendered, tmp_path: Path
+) -> None:
+    """Every URL answers, none with the expected file: no retry, no restart, its own advice."""
+    data = yaml.safe_load(single.spec.read_text())
+    data["spec"]["cni"]["calico"]["sha256"] = "ab" * 32  # not what the fake curl serves
+    spec = tmp_path / "other-sha.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = render_spec(spec)
+    box = Sandbox(tmp_path / "box", rendered, "master1")
+    run = box.run()
+    assert run.returncode == 1
+    record = assert_failed(box, "cni", "checksum")
+    assert "no URL served calico.yaml with sha256 " + "ab" * 32 in record["error"]
+    assert count_calls(run, "curl", "calico.yaml") == len(rendered.cluster.calico.manifest_urls)
+    assert heal_calls(run.calls) == [] and record["retries"] == 0
+    advice = advice_of(box, tmp_path)
+    assert "the mirror serves a different manifest than the release's" in advice
+    assert "cni.calico.sha256" in advice
+
+
+def test_calico_urls_that_all_fail_stay_a_network_failure(single: Rendered, tmp_path: Path) -> None:
+    box = Sandbox(tmp_path, single, "master1")
+    box.rule("curl", "calico.yaml", -1, "fail", 7, "curl: (7) Failed to connect")
+    run = box.run()
+    assert run.returncode == 1
+    assert_failed(box, "cni", "network")
+    assert box.phases()["cni"]["retries"] == ATTEMPTS - 1
+    assert len(heal_calls(run.calls)) == 1
