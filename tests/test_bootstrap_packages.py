@@ -278,6 +278,22 @@ def offline_rpm_node(tmp_path: Path, os_spec: dict[str, str]) -> Sandbox:
     return box
 
 
+def test_an_offline_apt_node_without_the_os_packages_says_what_the_image_lacks(
+    site: str, tmp_path: Path
+) -> None:
+    rendered = render_spec(offline_spec(tmp_path, site))
+    box = Sandbox(tmp_path / "box", rendered, "w1")
+    image_with_apt(box)
+    status = box.path("/var/lib/dpkg/status")
+    kept = [p for p in status.read_text().split("\n\n") if not p.startswith("Package: socat")]
+    status.write_text("\n\n".join(kept))
+    run = box.run(loopback=True)
+    assert run.returncode == 1
+    record = assert_failed(box, "install", "error")
+    assert "lacks packages k8sgen's sources do not carry: socat;" in record["error"]
+    assert not run.named("apt-get")  # no doomed apt-get update or install
+
+
 def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
     box = offline_rpm_node(tmp_path, {"family": "rocky", "version": "8"})
     run = box.run()
