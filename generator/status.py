@@ -95,6 +95,13 @@ ADVICE = {
         "from another secrets file. Render again with the cluster's secrets file (--secrets) "
         "and re-create this node."
     ),
+    "checksum": (
+        "Every URL that answered served a calico.yaml whose sha256 is not the one the spec "
+        "expects: the mirror serves a different manifest than the release's (another Calico "
+        "version, or an edited file). Compare cni.calico.sha256 (or the hash k8sgen knows for "
+        "cni.calico.version) with `sha256sum` of the file on the mirror; fix the mirror or the "
+        f"spec (and render again), then `{RESTART}`. A restart alone changes nothing."
+    ),
     "os-mismatch": (
         "The image runs another OS than spec.os. Render for the right OS (or boot the right "
         "image) and re-create the node."

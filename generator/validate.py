@@ -21,8 +21,26 @@ from generator.schema import control_characters, strict_validator
 SCHEMA_FILE = "cluster.schema.json"
 BUNDLE_FORMATS = ("deb",)  # package formats `k8sgen bundle` collects and nodes install
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
-# Label prefixes the kubelet may set on its own Node (NodeRestriction admission).
-KUBELET_LABEL_PREFIXES = ("node.kubernetes.io", "node-restriction.kubernetes.io")
+# The kubelet's own --node-labels rule (kubelet ValidateKubeletFlags / IsKubeletLabel,
+# k8s.io/kubelet/pkg/apis/well_known_labels.go): in these namespaces (or their subdomains)...
+KUBERNETES_LABEL_NAMESPACES = ("kubernetes.io", "k8s.io")
+# ...only these namespaces (or their subdomains) and these exact keys are allowed.
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+KUBELET_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+    }
+)
 # A node network wider than this is a typo (/0, /1...), never a LAN.
 MIN_NODE_PREFIX = 8
 NODE_POD_PREFIX = 24  # kube-controller-manager's --node-cidr-mask-size for IPv4 (default)
@@ -170,12 +188,33 @@ def check_os(data: dict[str, Any], findings: Findings) -> None:
             f"{family.name} {os_spec['version']} is not supported{hint}; "
             f"supported: {versions.supported_os()}",
         )
+    check_cgroup_v1(data, findings)
     if "firewalld" in os_spec and not family.firewalld:
         with_firewalld = ", ".join(f.name for f in versions.OS_FAMILIES.values() if f.firewalld)
         findings.error(
             ("spec", "os", "firewalld"),
             f"{family.name} images do not run firewalld; the setting applies to "
             f"{with_firewalld} only: remove it",
+        )
+
+
+def check_cgroup_v1(data: dict[str, Any], findings: Findings) -> None:
+    os_spec, version = data["spec"]["os"], data["spec"]["kubernetes"]["version"]
+    release = versions.OPERATING_SYSTEMS.get((os_spec["family"], os_spec["version"]))
+    minor = versions.KUBERNETES.get(versions.minor_of(version))
+    if release and minor and release.cgroup_v1 and minor.refuses_cgroup_v1:
+        newest = versions.REFUSES_CGROUP_V1_FROM_MINOR - 1
+        v2 = [
+            f"{r.family} {r.version}"
+            for r in versions.OPERATING_SYSTEMS.values()
+            if r.family == release.family and not r.cgroup_v1
+        ]
+        findings.error(
+            ("spec", "os", "version"),
+            f"{release.family} {release.version} boots with cgroup v1, and from Kubernetes "
+            f"1.{versions.REFUSES_CGROUP_V1_FROM_MINOR} the kubelet refuses to start on cgroup "
+            f"v1 (failCgroupV1, KEP-5573) and kubeadm's preflight fails: use an OS that boots "
+            f"cgroup v2 ({', '.join(v2)}) or Kubernetes 1.{newest} or older",
         )
 
 
@@ -340,16 +379,29 @@ def _check_dns_server(server: str, path: FieldPath, findings: Findings) -> None:
         findings.error(path, f"{ip} cannot answer DNS queries (unspecified, multicast or reserved)")
 
 
+def in_namespace(namespace: str, parents: tuple[str, ...]) -> bool:
+    """NAMESPACE is one of PARENTS or a subdomain of one."""
+    return any(namespace == parent or namespace.endswith("." + parent) for parent in parents)
+
+
+def kubelet_refuses_label(key: str) -> bool:
+    """The kubelet refuses to start with this key in --node-labels."""
+    namespace = key.split("/", 1)[0] if "/" in key else ""
+    if not in_namespace(namespace, KUBERNETES_LABEL_NAMESPACES) or key in KUBELET_LABELS:
+        return False
+    return not in_namespace(namespace, KUBELET_LABEL_NAMESPACES)
+
+
 def check_labels(data: dict[str, Any], findings: Findings) -> None:
+    allowed = ", ".join(f"[*.]{namespace}/" for namespace in KUBELET_LABEL_NAMESPACES)
     for index, node in enumerate(data["spec"]["nodes"]):
         for key in node.get("labels", {}):
-            prefix = key.split("/", 1)[0] if "/" in key else ""
-            restricted = prefix.endswith(("kubernetes.io", "k8s.io"))
-            if restricted and not prefix.endswith(KUBELET_LABEL_PREFIXES):
+            if kubelet_refuses_label(key):
                 findings.error(
                     ("spec", "nodes", index, "labels", key),
-                    "the kubelet may not set labels in the kubernetes.io or k8s.io namespaces "
-                    "(NodeRestriction); use your own prefix or node.kubernetes.io/",
+                    "the kubelet refuses --node-labels in the kubernetes.io and k8s.io "
+                    f"namespaces except {allowed} and well-known keys such as "
+                    "topology.kubernetes.io/zone; use your own prefix or node.kubernetes.io/",
                 )
 
 
@@ -528,7 +580,7 @@ def check_offline(data: dict[str, Any], findings: Findings) -> None:
 
 SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(check_kubernetes_version, ((*KUBERNETES, "version"),)),
-    SemanticCheck(check_os, (OS,)),
+    SemanticCheck(check_os, (OS, (*KUBERNETES, "version"))),
     SemanticCheck(check_subnets, (KUBERNETES, NODE_ADDRESSES)),
     SemanticCheck(check_nodes, (NODES,)),
     SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),

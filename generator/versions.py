@@ -37,10 +37,19 @@ class KubernetesMinor:
         """kubeadm init writes super-admin.conf; admin.conf gets its rights only after init."""
         return self.minor >= SUPER_ADMIN_CONF_FROM_MINOR
 
+    @property
+    def refuses_cgroup_v1(self) -> bool:
+        """The kubelet exits on a cgroup v1 host and kubeadm's preflight refuses it."""
+        return self.minor >= REFUSES_CGROUP_V1_FROM_MINOR
+
 
 # From 1.29 admin.conf is bound to cluster-admin by an RBAC binding that `kubeadm init` creates
 # through the API, and the break-glass super-admin.conf exists on the init node only.
 SUPER_ADMIN_CONF_FROM_MINOR = 29
+# KEP-5573 (kubernetes#134298): the kubelet defaults to failCgroupV1: true from 1.35, and
+# kubeadm's SystemVerification (system-validators v1.12.1, kubernetes#134744) makes cgroup v1
+# an error for kubelet >= 1.35.
+REFUSES_CGROUP_V1_FROM_MINOR = 35
 
 V1BETA3 = "kubeadm.k8s.io/v1beta3"
 V1BETA4 = "kubeadm.k8s.io/v1beta4"
@@ -201,6 +210,10 @@ class OSRelease:
     # as kubespray does); openEuler's own containerd is 1.2.0 built with no_cri.
     docker_ce_tree: str = ""
     extra_packages: tuple[str, ...] = ()  # rpm: installed next to kubelet and containerd
+    # The image boots the cgroup v1 hierarchy: EL8's systemd mounts v1 unless the kernel
+    # command line says systemd.unified_cgroup_hierarchy=1; openEuler 22.03 builds systemd
+    # with -Ddefault-hierarchy=legacy.
+    cgroup_v1: bool = False
 
     @property
     def traits(self) -> OSFamily:
@@ -219,11 +232,11 @@ OPERATING_SYSTEMS: dict[tuple[str, str], OSRelease] = {
         OSRelease("ubuntu", "24.04", "noble", "deb"),
         OSRelease("debian", "12", "bookworm", "deb"),
         OSRelease("debian", "13", "trixie", "deb"),
-        OSRelease("rocky", "8", "", "rpm", "rhel/8", EL8_PACKAGES),
+        OSRelease("rocky", "8", "", "rpm", "rhel/8", EL8_PACKAGES, cgroup_v1=True),
         OSRelease("rocky", "9", "", "rpm", "rhel/9", EL9_PACKAGES),
-        OSRelease("almalinux", "8", "", "rpm", "rhel/8", EL8_PACKAGES),
+        OSRelease("almalinux", "8", "", "rpm", "rhel/8", EL8_PACKAGES, cgroup_v1=True),
         OSRelease("almalinux", "9", "", "rpm", "rhel/9", EL9_PACKAGES),
-        OSRelease("openeuler", "22.03", "", "rpm", "rhel/8"),
+        OSRelease("openeuler", "22.03", "", "rpm", "rhel/8", cgroup_v1=True),
         OSRelease("openeuler", "24.03", "", "rpm", "rhel/8"),
     )
 }

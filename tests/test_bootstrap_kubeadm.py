@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -25,14 +26,19 @@ from .support.bootstrap_runs import (
     ATTEMPTS,
     JOIN_ATTEMPTS,
     assert_failed,
+    count_calls,
     kubeadm_verbs,
     render_with,
 )
 from .support.nodedata import files
 from .support.sandbox import Sandbox
-from .support.specs import Rendered
+from .support.specs import Rendered, render_spec
 
 WAIT_CONTROL_PLANE = "error execution phase wait-control-plane: could not initialize a cluster"
+JWS_MISSING = (
+    "error execution phase preflight: couldn't validate the identity of the API Server: "
+    'could not find a JWS signature in the cluster-info ConfigMap for token ID "abcdef"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +228,12 @@ def test_a_failure_that_can_heal_starts_the_bootstrap_again_a_bounded_number_of_
             "kubeadm-init",
         ),
         ("node1", ("modprobe", "overlay", -1, "fail", 1, "modprobe: FATAL"), "command"),
+        # An expired or deleted token waits for an operator (explain-status says how).
+        (
+            "node1",
+            ("kubeadm", "join --config", -1, "fail", 1, JWS_MISSING),
+            "token",
+        ),
     ],
 )
 def test_a_failure_that_cannot_heal_never_loops(
@@ -250,3 +262,34 @@ def test_explain_status_says_when_the_node_tries_again(single: Rendered, tmp_pat
         f"starts its bootstrap again by itself {HEAL_DELAY_SECONDS // 60} minutes after such a "
         f"failure, {HEAL_ATTEMPTS} times at most (1 scheduled so far)"
     ) in advice
+
+
+def test_a_calico_manifest_with_another_sha256_is_a_checksum_failure_not_a_network_one(
+    single: Rendered, tmp_path: Path
+) -> None:
+    """Every URL answers, none with the expected file: no retry, no restart, its own advice."""
+    data = yaml.safe_load(single.spec.read_text())
+    data["spec"]["cni"]["calico"]["sha256"] = "ab" * 32  # not what the fake curl serves
+    spec = tmp_path / "other-sha.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = render_spec(spec)
+    box = Sandbox(tmp_path / "box", rendered, "master1")
+    run = box.run()
+    assert run.returncode == 1
+    record = assert_failed(box, "cni", "checksum")
+    assert "no URL served calico.yaml with sha256 " + "ab" * 32 in record["error"]
+    assert count_calls(run, "curl", "calico.yaml") == len(rendered.cluster.calico.manifest_urls)
+    assert heal_calls(run.calls) == [] and record["retries"] == 0
+    advice = advice_of(box, tmp_path)
+    assert "the mirror serves a different manifest than the release's" in advice
+    assert "cni.calico.sha256" in advice
+
+
+def test_calico_urls_that_all_fail_stay_a_network_failure(single: Rendered, tmp_path: Path) -> None:
+    box = Sandbox(tmp_path, single, "master1")
+    box.rule("curl", "calico.yaml", -1, "fail", 7, "curl: (7) Failed to connect")
+    run = box.run()
+    assert run.returncode == 1
+    assert_failed(box, "cni", "network")
+    assert box.phases()["cni"]["retries"] == ATTEMPTS - 1
+    assert len(heal_calls(run.calls)) == 1

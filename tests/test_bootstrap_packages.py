@@ -264,17 +264,73 @@ def test_offline_apt_uses_only_its_own_sources(site: str, tmp_path: Path) -> Non
     assert box.phases()["install"]["retries"] == 0
 
 
-def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
+def offline_rpm_node(tmp_path: Path, os_spec: dict[str, str]) -> Sandbox:
     rendered = render_with(tmp_path, "rocky9", baked=False)
     data = yaml.safe_load(rendered.spec.read_text())
     data["spec"]["offline"] = {"enabled": True, "allowedHosts": ["mirrors.aliyun.com"]}
+    data["spec"]["os"] = os_spec
     rendered = render_spec(write_spec(tmp_path, data, rendered.spec.name))
     box = Sandbox(tmp_path / "box", rendered, rendered.cluster.nodes[-1].name)
     for repo in repo_files(rendered.cluster):
         box.write(repo["path"], repo["content"])
     box.rule("systemctl", "cat firewalld", -1, "fail", 1, "No files found")
+    return box
+
+
+def test_an_offline_apt_node_without_the_os_packages_says_what_the_image_lacks(
+    site: str, tmp_path: Path
+) -> None:
+    rendered = render_spec(offline_spec(tmp_path, site))
+    box = Sandbox(tmp_path / "box", rendered, "w1")
+    image_with_apt(box)
+    status = box.path("/var/lib/dpkg/status")
+    kept = [p for p in status.read_text().split("\n\n") if not p.startswith("Package: socat")]
+    status.write_text("\n\n".join(kept))
+    run = box.run(loopback=True)
+    assert run.returncode == 1
+    record = assert_failed(box, "install", "error")
+    assert "lacks packages k8sgen's sources do not carry: socat;" in record["error"]
+    assert not run.named("apt-get")  # no doomed apt-get update or install
+
+
+def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
+    box = offline_rpm_node(tmp_path, {"family": "rocky", "version": "8"})
     run = box.run()
     assert run.returncode == 0, box.log()
     ours = "--enablerepo=k8sgen-kubernetes,k8sgen-docker-ce"
     calls = run.named("dnf")
     assert calls and all("--disablerepo=*" in c and ours in c for c in calls)
+    # Only k8sgen's packages from k8sgen's repositories; the OS's are checked in the image.
+    installs = [c for c in calls if "install" in c]
+    assert len(installs) == 1 and not {"iproute-tc", "python3"} & set(installs[0]), installs
+    queried = [c[-1] for c in run.named("rpm")]
+    assert queried == ["dnf-command(versionlock)", "iproute-tc", "python3"]
+
+
+def test_an_offline_rpm_node_without_the_os_packages_says_what_the_image_lacks(
+    tmp_path: Path,
+) -> None:
+    box = offline_rpm_node(tmp_path, {"family": "almalinux", "version": "8"})
+    for name in ("iproute-tc", "python3"):
+        box.rule("rpm", f"--whatprovides {name}", -1, "fail", 1, f"no package provides {name}")
+    run = box.run()
+    assert run.returncode == 1
+    record = assert_failed(box, "install", "error")
+    assert (
+        "lacks packages k8sgen's repositories do not carry: iproute-tc python3" in (record["error"])
+    )
+    assert "put them in the node image" in record["error"]
+    assert not [c for c in run.named("dnf") if "install" in c]  # no doomed dnf install
+
+
+def test_a_dependency_no_enabled_repository_provides_fails_at_once(tmp_path: Path) -> None:
+    box = offline_rpm_node(tmp_path, {"family": "rocky", "version": "9"})
+    missing = (
+        " - nothing provides container-selinux >= 2:2.74 needed by "
+        "containerd.io-1.7.27-3.1.el9.x86_64"
+    )
+    box.rule("dnf", "containerd.io", -1, "fail", 1, missing)
+    run = box.run()
+    assert run.returncode == 1
+    assert_failed(box, "install", "permanent")
+    assert count_calls(run, "dnf", "containerd.io") == 1

@@ -220,6 +220,22 @@ def test_an_init_with_kube_vip_resumes_after_kubeadm_init(ha_vip: Rendered, tmp_
     assert box.status()["result"] == "succeeded"
 
 
+def test_a_transient_failure_of_the_bootstrap_token_phase_is_retried(
+    ha_vip: Rendered, tmp_path: Path
+) -> None:
+    """Right after kube-vip moves, the VIP may not answer yet: the idempotent phase is retried."""
+    box = Sandbox(tmp_path, ha_vip, "cp1")
+    box.rule("crictl", "pods", 1, "say", 0, "")  # kube-vip's pod before it moves to admin.conf
+    box.rule("crictl", "pods", -1, "say", 0, "kube-vip-on-admin-conf")
+    refused = "error execution phase bootstrap-token: dial tcp 127.0.0.1:6443: connection refused"
+    box.rule("kubeadm", "init phase bootstrap-token", 1, "fail", 1, refused)
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    assert count_calls(run, "kubeadm", "init phase bootstrap-token") == 2
+    assert box.phases()["kubeadm"]["retries"] == 1
+    assert box.status()["result"] == "succeeded"
+
+
 def test_an_image_bake_then_the_first_boot_of_a_baked_node(tmp_path: Path) -> None:
     """The Packer bake runs its phases in the same framework; the image's first boot checks it."""
     rendered = render_with(tmp_path, "baked", baked=True)
@@ -375,6 +391,23 @@ def test_a_failed_worker_join_is_retried_after_reset(single: Rendered, tmp_path:
     assert ["kubeadm", "reset", "-f"] in run.calls
     assert_backoff(run.sleeps()[-2:])
     assert box.phases()["kubeadm"]["retries"] == 2
+
+
+def test_a_rejoin_refused_while_the_old_node_is_ready_waits_past_the_grace_period(
+    single: Rendered, tmp_path: Path
+) -> None:
+    """kubeadm refuses a Node name that is still Ready until node-monitor grace (40-50 s)."""
+    box = Sandbox(tmp_path, single, "node1")
+    ready = (
+        'error execution phase kubelet-start: a Node with name "node1" and status "Ready" '
+        "already exists in the cluster. You must delete the existing Node or change the name "
+        "of this new joining Node"
+    )
+    box.rule("kubeadm", "join", 1, "fail", 1, ready)
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    assert kubeadm_verbs(run) == ["join", "reset", "join"]
+    assert run.sleeps()[-1] >= 60
 
 
 @pytest.mark.parametrize(

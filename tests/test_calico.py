@@ -206,18 +206,26 @@ def test_node_takes_the_first_mirror_that_serves_the_release(
     assert log[2] == f"calico.yaml: from {urls[2]}, sha256 verified"
 
 
+@pytest.mark.parametrize(
+    ("mirrors", "last_line"),
+    [
+        # A mirror answered with another file: a checksum error, which no retry fixes.
+        (("tampered", "dead"), "error: checksum: no URL served calico.yaml with sha256 "),
+        # Only dead URLs: a network failure, retried.
+        (("dead",), "error: no URL served calico.yaml with sha256 "),
+    ],
+)
 def test_node_applies_nothing_when_no_mirror_serves_the_release(
-    tmp_path: Path, manifest_servers: dict[str, str]
+    tmp_path: Path, manifest_servers: dict[str, str], mirrors: tuple[str, ...], last_line: str
 ) -> None:
-    urls = [manifest_servers["tampered"], manifest_servers["dead"]]
+    urls = [manifest_servers[name] for name in mirrors]
     rendered = render_spec(download_spec(tmp_path, manifestMirrors=urls))
+    assert rendered.cluster.calico.manifest_urls == tuple(urls)
     config = tmp_path / "etc"
     (config / "calico").mkdir(parents=True)
     result = run_download(rendered, config)
     assert result.returncode == 1
-    assert result.stderr.splitlines()[-1].startswith(
-        "error: no URL served calico.yaml with sha256 "
-    )
+    assert result.stderr.splitlines()[-1].startswith(last_line)
     assert list((config / "calico").iterdir()) == []
 
 

@@ -234,7 +234,7 @@ def test_init_switches_kube_vip_to_admin_conf_before_anyone_can_join(ha_vip: Ren
         "kube_vip_before_init",
         'run_kubeadm init --config "$KUBEADM_CONFIG" --skip-phases=bootstrap-token',
         "kube_vip_after_init",
-        'kubeadm init phase bootstrap-token --config "$KUBEADM_CONFIG"',
+        'retry kubeadm init phase bootstrap-token --config "$KUBEADM_CONFIG"',
         "install -d -m 0700 /root/.kube",
         "install -m 0600 /etc/kubernetes/admin.conf /root/.kube/config",
     ]

@@ -22,6 +22,7 @@ from generator.render import firewall, rpm
 from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
 
+from .support.golden import GOLDEN, mask
 from .support.nodedata import cloud_config, files, node_names, scripts
 from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec
@@ -32,7 +33,6 @@ from .support.tools import (
     cloud_init_writes_yum_repos,
     need,
 )
-from .test_golden import GOLDEN, mask
 
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
 # One release per family (the examples cover the others), on both architectures.

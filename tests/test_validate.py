@@ -258,7 +258,7 @@ CASES: list[tuple[str, Mutation, str]] = [
     (
         "restricted label",
         nodes({**CP, "labels": {"node-role.kubernetes.io/worker": ""}}),
-        "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet may not set labels",
+        "spec.nodes[0].labels.node-role.kubernetes.io/worker: the kubelet refuses --node-labels",
     ),
     (
         "bundle without the guarantee",
@@ -395,6 +395,95 @@ def test_each_check_reports_its_problem(mutate: Mutation, expected: str) -> None
     lines = errors_of(mutate)
     assert any(line.split(": ", 1)[1].startswith(expected) for line in lines), lines
     assert all(line.startswith("spec.yaml:") for line in lines)
+
+
+def with_label(key: str) -> Mutation:
+    return lambda data: data["spec"]["nodes"][0].update(labels={key: "x"})
+
+
+# The kubelet's ValidateKubeletFlags/IsKubeletLabel decides; these are its answers.
+@pytest.mark.parametrize(
+    "key",
+    [
+        "node-restriction.kubernetes.io/pool",
+        "xnode.kubernetes.io/x",
+        "node-role.kubernetes.io/worker",
+        "kubernetes.io/role",
+        "k8s.io/x",
+        "example.k8s.io/x",
+        "xkubelet.kubernetes.io/x",
+    ],
+)
+def test_labels_the_kubelet_refuses_are_refused(key: str) -> None:
+    lines = errors_of(with_label(key))
+    assert any(
+        f"labels.{key}: the kubelet refuses --node-labels" in line
+        and "[*.]kubelet.kubernetes.io/, [*.]node.kubernetes.io/" in line
+        for line in lines
+    ), lines
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "node.kubernetes.io/instance-type",
+        "node.kubernetes.io/pool",
+        "pool.node.kubernetes.io/x",
+        "kubelet.kubernetes.io/x",
+        "a.kubelet.kubernetes.io/x",
+        "kubernetes.io/arch",
+        "failure-domain.beta.kubernetes.io/zone",
+        "mykubernetes.io/x",
+        "myk8s.io/x",
+        "zone",
+    ],
+)
+def test_labels_the_kubelet_accepts_are_accepted(key: str) -> None:
+    validate(load_text(spec_text(with_label(key)), "spec.yaml", REPO / "examples"))
+
+
+def os_and_kubernetes(family: str, os_version: str, kubernetes: str) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        data["spec"]["os"] = {"family": family, "version": os_version}
+        data["spec"]["kubernetes"]["version"] = kubernetes
+        for node in data["spec"]["nodes"]:
+            node.setdefault("interface", "eth0")
+
+    return mutate
+
+
+# Kubernetes >= 1.35 refuses cgroup v1 (kubelet failCgroupV1, kubeadm SystemVerification).
+@pytest.mark.parametrize(
+    ("family", "version", "alternatives"),
+    [
+        ("rocky", "8", "(rocky 9)"),
+        ("almalinux", "8", "(almalinux 9)"),
+        ("openeuler", "22.03", "(openeuler 24.03)"),
+    ],
+)
+def test_cgroup_v1_images_are_refused_from_kubernetes_1_35(
+    family: str, version: str, alternatives: str
+) -> None:
+    lines = errors_of(os_and_kubernetes(family, version, "1.35.0"))
+    assert any(
+        f"spec.os.version: {family} {version} boots with cgroup v1" in line
+        and "failCgroupV1" in line
+        and f"use an OS that boots cgroup v2 {alternatives} or Kubernetes 1.34 or older" in line
+        for line in lines
+    ), lines
+
+
+@pytest.mark.parametrize(
+    ("family", "version", "kubernetes"),
+    [("rocky", "8", "1.34.2"), ("almalinux", "9", "1.35.0"), ("openeuler", "24.03", "1.36.1")],
+)
+def test_cgroup_v2_images_or_older_kubernetes_are_accepted(
+    family: str, version: str, kubernetes: str
+) -> None:
+    text = spec_text(os_and_kubernetes(family, version, kubernetes))
+    validate(load_text(text, "spec.yaml", REPO / "examples"))
 
 
 def test_every_problem_is_reported_at_once_sorted_by_line() -> None:

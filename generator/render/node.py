@@ -18,10 +18,11 @@ BAKED_PHASES = ("prepare", "image", "kubeadm")
 BUNDLE_PHASES = ("prepare", "install", "runtime", "import", "kubeadm")
 # After a failure that time can heal, the node starts its bootstrap again by itself (a
 # transient systemd timer) HEAL_DELAY_SECONDS later, at most HEAL_ATTEMPTS times in all.
-# Other failures (a wrong spec, a kubeadm init or a join past etcd's member add) never loop.
+# Other failures (a wrong spec, a kubeadm init or a join past etcd's member add, an expired or
+# deleted token: an operator must create it again) never loop.
 HEAL_ATTEMPTS = 4
 HEAL_DELAY_SECONDS = 1800
-HEALING_REASONS = ("network", "package-lock", "api-wait", "kubeadm-join", "token")
+HEALING_REASONS = ("network", "package-lock", "api-wait", "kubeadm-join")
 
 
 @dataclass(frozen=True)

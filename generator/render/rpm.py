@@ -65,12 +65,21 @@ def dnf_settings(cluster: Cluster) -> dict[str, Any]:
         "packages": (
             "containerd.io",
             *(f"{name}-{cluster.version}" for name in PINNED),
-            *cluster.os.extra_packages,
+            *(() if cluster.offline.enabled else cluster.os.extra_packages),
         ),
         "versionlock": cluster.os.traits.versionlock,
+        "image_packages": image_packages(cluster),
         "held": HELD,
         "repo_options": repo_options(cluster),
     }
+
+
+def image_packages(cluster: Cluster) -> tuple[str, ...]:
+    """Offline: what the node needs from the OS's repositories, which dnf does not see then;
+    the image must carry it (rpm -q --whatprovides names a package or a capability)."""
+    if not cluster.offline.enabled:
+        return ()
+    return (cluster.os.traits.versionlock, *cluster.os.extra_packages)
 
 
 def repo_options(cluster: Cluster) -> tuple[str, ...]:

@@ -46,6 +46,7 @@ COMMANDS = (
     "uname",
     "cloud-init",
     "dnf",
+    "rpm",
     "systemd-run",
 )
 SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"

@@ -298,6 +298,10 @@ try_command() {
       keep_output "$out"
       fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
     fi
+    if grep -q '^error: checksum: ' "$out"; then
+      keep_output "$out"
+      fail_because checksum "'$what' failed, and retrying cannot fix it: $line"
+    fi
     if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
       keep_output "$out"
       fail_because network "'$what' failed $try times, the last with status $status: $line"

@@ -1,0 +1,47 @@
+"""Golden output trees: where they live and how secrets are masked in them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from generator.secrets import ClusterSecrets
+
+from .repo import REPO
+from .specs import Rendered
+
+GOLDEN = REPO / "tests" / "golden"
+PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\n.*?-----END \1-----", re.DOTALL)
+BASE64_PEM = re.compile(r"LS0tLS1CRUdJT[A-Za-z0-9+/=]+")
+MASKED_IN_MANIFEST = ("user-data", "admin.conf")
+
+
+def mask(text: str, secrets: ClusterSecrets) -> str:
+    """Replace every secret (and what depends on it) with a stable placeholder."""
+    text = PEM.sub(lambda m: f"-----BEGIN {m[1]}----- (masked) -----END {m[1]}-----", text)
+    text = BASE64_PEM.sub("(masked base64 PEM)", text)
+    for value, name in (
+        (secrets.bootstrap_token, "(masked token)"),
+        (secrets.ca_cert_hash, "sha256:(masked CA hash)"),
+        (secrets.certificate_key, "(masked certificate key)"),
+    ):
+        text = text.replace(value, name)
+    return text
+
+
+def mask_manifest(text: str) -> str:
+    data = json.loads(text)
+    for entry in data["files"]:
+        if entry["path"].endswith(MASKED_IN_MANIFEST):
+            entry["sha256"] = "(masked: depends on secrets)"
+            entry["bytes"] = "(masked: depends on secrets)"
+    return json.dumps(data, indent=2) + "\n"
+
+
+def masked_tree(rendered: Rendered) -> dict[str, str]:
+    tree = {}
+    for path, artifact in rendered.artifacts.items():
+        text = artifact.content.decode()
+        is_manifest = path == "manifest.json"
+        tree[path] = mask_manifest(text) if is_manifest else mask(text, rendered.secrets)
+    return tree
