@@ -1,4 +1,7 @@
-"""The Terraform module, evaluated by the real terraform binary (no provider, no network)."""
+"""The Terraform module, evaluated by the real terraform binary (no provider, no network).
+
+The binary is PATH's terraform, else OpenTofu built from its Go module (scripts/terraform-binary).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 
-from .conftest import REPO, need
+from .conftest import REPO
+from .k8s.binaries import terraform_binary
 
 SINGLE = REPO / "examples" / "single.yaml"
 ROOT_MODULE = """
@@ -36,7 +40,7 @@ output "user_data_base64gzip" {
 
 def terraform_outputs(root: Path) -> dict[str, Any]:
     """terraform init + plan of ROOT, then the planned output values."""
-    tool = need("terraform")
+    tool = terraform_binary()
     config = root / "terraformrc"
     config.write_text("disable_checkpoint = true\n")
     env = {
