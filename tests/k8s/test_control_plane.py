@@ -45,9 +45,11 @@ from .controlplane import (
     place_rendered_files,
     place_shared_pki,
     prepare_init_node,
+    rendered_file,
     resolve_endpoint,
     restore_shared_pki,
     wait_for_signature,
+    write_files,
 )
 from .machine import Machine
 
@@ -93,10 +95,17 @@ SHARED = (
 )
 
 
-def render_example(folder: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
+def render_example(
+    folder: Path,
+    cluster_secrets: secrets.ClusterSecrets | None = None,
+    control_plane_spec: dict[str, Any] | None = None,
+) -> Rendered:
+    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane)."""
     data = yaml.safe_load((REPO / "examples" / EXAMPLE).read_text())
     assert data["spec"]["kubernetes"]["version"] == VERSION
     data["spec"]["bootstrap"] = {**data["spec"].get("bootstrap", {}), **BOOTSTRAP}
+    if control_plane_spec:
+        data["spec"]["controlPlane"] = {**data["spec"]["controlPlane"], **control_plane_spec}
     spec = folder / EXAMPLE
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return render_spec(spec, cluster_secrets)
@@ -360,6 +369,30 @@ def test_control_plane_failed_worker_join_is_classified_by_its_cause(
 # --- a control-plane joiner's shared certificates -----------------------------------------
 
 
+def prepare_control_plane_join(joiner: Machine, subphases: tuple[str, ...]) -> None:
+    for subphase in subphases:
+        prepare = ["join", "phase", "control-plane-prepare", subphase]
+        joiner.run(["kubeadm", *prepare, f"--config={KUBEADM_CONFIG}"])
+
+
+def assert_control_plane_pki(joiner: Machine, rendered: Rendered, shared: dict[str, bytes]) -> None:
+    """The shared files are still those given; every certificate kubeadm made chains to the
+    rendered CA it belongs to; the serving certificate names the node and the endpoint."""
+    made = joiner.files(PKI)
+    for name, content in shared.items():
+        assert joiner.read(f"{PKI}/{name}") == content, f"kubeadm replaced {name}"
+    for name, issuer in ISSUER.items():
+        assert name in made, f"kubeadm made no {name}: {made}"
+        cert = certificate(joiner.read(f"{PKI}/{name}"))
+        assert signed_by(cert, shared[issuer]), f"{name} is not signed by the rendered {issuer}"
+    serving = certificate(joiner.read(f"{PKI}/apiserver.crt"))
+    addresses = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    join = document(kubeadm_documents(rendered, JOINER), "JoinConfiguration")
+    own = join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"]
+    assert own in [str(ip) for ip in addresses.get_values_for_type(x509.IPAddress)]
+    assert rendered.cluster.endpoint_host in addresses.get_values_for_type(x509.DNSName)
+
+
 def test_control_plane_joiner_shared_certificates_are_accepted(
     plane: ControlPlane, rendered: Rendered, machines: MachineFactory
 ) -> None:
@@ -367,25 +400,30 @@ def test_control_plane_joiner_shared_certificates_are_accepted(
     place_shared_pki(joiner, rendered, JOINER)
     given = {name: joiner.read(f"{PKI}/{name}") for name in joiner.files(PKI)}
     assert sorted(given) == sorted(SHARED)
-    for subphase in ("certs", "kubeconfig"):
-        prepare = ["join", "phase", "control-plane-prepare", subphase]
-        joiner.run(["kubeadm", *prepare, f"--config={KUBEADM_CONFIG}"])
-    made = joiner.files(PKI)
-    for name, content in given.items():
-        assert joiner.read(f"{PKI}/{name}") == content, f"kubeadm replaced {name}"
-    for name, issuer in ISSUER.items():
-        assert name in made, f"kubeadm made no {name}: {made}"
-        cert = certificate(joiner.read(f"{PKI}/{name}"))
-        assert signed_by(cert, given[issuer]), f"{name} is not signed by the rendered {issuer}"
-    serving = certificate(joiner.read(f"{PKI}/apiserver.crt"))
-    addresses = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    join = document(kubeadm_documents(rendered, JOINER), "JoinConfiguration")
-    own = join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"]
-    assert own in [str(ip) for ip in addresses.value.get_values_for_type(x509.IPAddress)]
-    assert rendered.cluster.endpoint_host in addresses.value.get_values_for_type(x509.DNSName)
+    prepare_control_plane_join(joiner, ("certs", "kubeconfig"))
+    assert_control_plane_pki(joiner, rendered, given)
     admin = yaml.safe_load(joiner.read(ADMIN_CONF))
     ca_data = admin["clusters"][0]["cluster"]["certificate-authority-data"]
     assert base64.b64decode(ca_data) == given["ca.crt"]
+
+
+def test_control_plane_upload_mode_joiner_downloads_the_rendered_certificates(
+    plane: ControlPlane, rendered: Rendered, machines: MachineFactory, tmp_path: Path
+) -> None:
+    """certificateDistribution: upload (no example uses it): the init node's rendered
+    certificateKey encrypts the uploaded certificates, the joiner's decrypts them."""
+    upload = render_example(tmp_path, rendered.secrets, {"certificateDistribution": "upload"})
+    assert not [f for f in write_files(upload, JOINER) if f["path"].startswith(PKI_STASH)]
+    init_config = "/etc/k8sgen/kubeadm-upload.yaml"
+    plane.machine.write(init_config, rendered_file(upload, INIT, KUBEADM_CONFIG)["content"], 0o600)
+    plane.kubeadm("init", "phase", "upload-certs", "--upload-certs", f"--config={init_config}")
+    joiner = joining_machine(machines, plane, upload, JOINER, f"{JOINER}-upload")
+    prepare_control_plane_join(joiner, ("download-certs", "certs"))
+    shared = {name: plane.machine.read(f"{PKI_STASH}/{name}") for name in SHARED}
+    downloaded = {name: joiner.read(f"{PKI}/{name}") for name in SHARED}
+    # Byte for byte, apart from the modes: kubeadm writes what it uploaded from the init node.
+    assert downloaded == shared
+    assert_control_plane_pki(joiner, upload, shared)
 
 
 # --- the rendered admin.conf ---------------------------------------------------------------
