@@ -137,8 +137,9 @@ class Machine:
             process.wait(timeout=STOP_SECONDS)
 
     def stop(self) -> None:
-        """Every program of the machine, then the namespace and its layers."""
-        for label in list(self.processes):
+        """Every program of the machine, last started first (the controller-manager before the
+        apiserver before etcd: each shuts down cleanly), then the namespace and its layers."""
+        for label in reversed(list(self.processes)):
             self.stop_process(label)
         if self.holder.poll() is None:
             assert self.holder.stdin is not None
