@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from generator import secrets
 from generator.pki import discovery_hash
-from generator.render.cloudinit import BOOTSTRAP_SCRIPT
+from generator.render.cloudinit import BOOTSTRAP_SCRIPT, PKI_STASH
 from generator.status import ADVICE, explain, load_status
 
 from ..conftest import REPO, Rendered, render_spec
@@ -35,7 +36,6 @@ from .controlplane import (
     ADMIN_CONF,
     KUBEADM_CONFIG,
     PKI,
-    PKI_STASH,
     ControlPlane,
     MachineFactory,
     control_plane,
@@ -160,7 +160,7 @@ def signed_by(cert: x509.Certificate, ca_pem: str | bytes) -> bool:
     ca = certificate(ca_pem.encode() if isinstance(ca_pem, str) else ca_pem)
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
