@@ -5,7 +5,8 @@ The init node's rendered shared PKI (the eight files of its user-data, restored 
 configuration go into a Machine (tests/k8s/machine.py), unchanged; the real kubeadm
 makes the rest (`init phase certs/kubeconfig/etcd/control-plane`), and etcd, kube-apiserver
 and kube-controller-manager run as plain processes with the command lines of kubeadm's own
-static-pod manifests. No systemd, no container runtime, nothing but 127.0.0.x.
+static-pod manifests. No systemd, no container runtime, nothing but 127.0.0.x in a network
+namespace of the harness (tests/k8s/machine.py).
 
 The kubeadm configurations are used as rendered. Only where a real node would reach its own
 NIC does the harness substitute loopback, and say so:
@@ -15,10 +16,13 @@ NIC does the harness substitute loopback, and say so:
   wait all use the rendered endpoint as it is, and TLS checks the name as on a real site.
 - In kubeadm's static-pod command lines the node's address (a private address of the spec,
   not on this host) becomes the machine's 127.0.0.x, and the apiserver gets --bind-address
-  (kubeadm leaves it at 0.0.0.0). 127.0.0.1 stays (the etcd certificates name it).
+  (kubeadm leaves it at 0.0.0.0). 127.0.0.1 stays (the etcd certificates name it; the
+  namespace is the harness's own, so no other program holds its ports).
 - controller-manager.conf, which kubeadm points at the node's own address, connects to the
   machine's 127.0.0.x with tls-server-name set to the node's address, so the serving
   certificate is still verified for exactly the name a real node would use.
+- A joining control plane's bootstrap script waits for the control plane before it at that
+  node's address (WAIT_URL): the init node's address becomes the init machine's 127.0.0.x.
 (kubeadm itself refuses a loopback advertiseAddress: "unable to select an IP from lo network
 interface", which is why the configuration keeps the node's address.)
 """
@@ -26,12 +30,8 @@ interface", which is why the configuration keeps the node's address.)
 from __future__ import annotations
 
 import contextlib
-import random
-import socket
-import ssl
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,16 +49,11 @@ MANIFESTS = "/etc/kubernetes/manifests"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROLLER_MANAGER_CONF = "/etc/kubernetes/controller-manager.conf"
 API_PORT = 6443
-# Ports of kubeadm's control plane: on the node's address (here the machine's 127.0.0.x),
-# etcd's client and peer ports and the apiserver; on 127.0.0.1, etcd's client and metrics
-# ports and the controller-manager.
-NODE_PORTS = (2379, 2380, API_PORT)
-LOCALHOST_PORTS = (2379, 2381, 10257)
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager")
 READY_SECONDS = 120
 SIGNED_SECONDS = 60
 
-MachineFactory = Callable[[str, tuple[int, ...]], Machine]
+MachineFactory = Callable[[str], Machine]
 
 
 def write_files(rendered: Rendered, node: str) -> list[dict[str, Any]]:
@@ -95,27 +90,6 @@ def node_address(rendered: Rendered, node: str) -> str:
     return address
 
 
-def free_address(ports: tuple[int, ...]) -> str:
-    """A 127.0.0.x on which every one of ports is free (tests may run beside each other)."""
-    candidates = list(range(2, 255))
-    random.shuffle(candidates)
-    for last in candidates:
-        address = f"127.0.0.{last}"
-        if all(port_free(address, port) for port in ports):
-            return address
-    raise AssertionError(f"no 127.0.0.x has the ports {ports} free")
-
-
-def port_free(address: str, port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((address, port))
-        except OSError:
-            return False
-    return True
-
-
 def static_pod_command(manifest: bytes) -> list[str]:
     """The container's command and args from one of kubeadm's static-pod manifests."""
     pod = yaml.safe_load(manifest)
@@ -131,16 +105,13 @@ def on_loopback(command: list[str], node_ip: str, address: str) -> list[str]:
     return args
 
 
-def readyz(address: str, ca_pem: str) -> str:
-    """Readiness only (the name is checked by every kubeadm and kubectl call)."""
-    context = ssl.create_default_context(cadata=ca_pem)
-    context.check_hostname = False
-    url = f"https://{address}:{API_PORT}/readyz"
-    try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as answer:
-            return str(answer.read().decode())
-    except OSError as exc:
-        return str(exc)
+def readyz(machine: Machine, endpoint: str) -> str:
+    """The API server's /readyz through the endpoint's name, verified with the cluster CA."""
+    url = f"https://{endpoint}/readyz"
+    answer = machine.run(
+        ["curl", "-sS", "--max-time", "5", "--cacert", f"{PKI}/ca.crt", url], check=False
+    )
+    return answer.stdout.strip()
 
 
 @dataclass
@@ -181,6 +152,20 @@ def resolve_endpoint(machine: Machine, rendered: Rendered, address: str) -> None
     host = rendered.cluster.endpoint_host
     hosts = machine.read("/etc/hosts").decode()
     machine.write("/etc/hosts", f"{hosts.rstrip()}\n{address} {host}\n", 0o644)
+
+
+def bootstrap_script(rendered: Rendered, node: str, plane: ControlPlane) -> str:
+    """The node's rendered bootstrap script; a WAIT_URL at the init node's own address (a
+    joining control plane waits for the one before it) points at the init machine instead."""
+    script = str(rendered_file(rendered, node, BOOTSTRAP_SCRIPT)["content"])
+    init_address = node_address(plane.rendered, plane.node)
+    lines = [
+        line.replace(f"//{init_address}:", f"//{plane.address}:")
+        if line.startswith("readonly WAIT_URL=")
+        else line
+        for line in script.splitlines(keepends=True)
+    ]
+    return "".join(lines)
 
 
 def script_function(script: str, name: str) -> str:
@@ -227,8 +212,6 @@ def local_kubeconfig_on_loopback(machine: Machine, path: str, node_ip: str) -> N
 
 
 def start_components(machine: Machine, node_ip: str) -> None:
-    busy = [p for p in LOCALHOST_PORTS if not port_free("127.0.0.1", p)]
-    assert not busy, f"kubeadm's control plane needs 127.0.0.1 ports {busy}: in use"
     for component in COMPONENTS:
         command = static_pod_command(machine.read(f"{MANIFESTS}/{component}.yaml"))
         machine.start(component, on_loopback(command, node_ip, machine.address))
@@ -238,7 +221,7 @@ def wait_until_ready(plane: ControlPlane) -> None:
     deadline = time.monotonic() + READY_SECONDS
     answer = ""
     while time.monotonic() < deadline:
-        answer = readyz(plane.address, plane.ca_pem)
+        answer = readyz(plane.machine, plane.rendered.cluster.endpoint)
         if answer == "ok":
             return
         dead = [n for n, p in plane.machine.processes.items() if p.poll() is not None]
@@ -271,7 +254,7 @@ def control_plane(
     rendered: Rendered, node: str, new_machine: MachineFactory
 ) -> Iterator[ControlPlane]:
     """The init node's control plane on loopback, with upload-config and bootstrap-token done."""
-    machine = new_machine(node, NODE_PORTS)
+    machine = new_machine(node)
     plane = ControlPlane(rendered, node, machine)
     node_ip = node_address(rendered, node)
     resolve_endpoint(machine, rendered, machine.address)

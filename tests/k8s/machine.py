@@ -6,7 +6,9 @@ in which /etc, /var/lib, /var/log and /usr/local are overlays whose upper layers
 temporary folder, and /run is an empty tmpfs (so no socket of the host, such as a
 containerd's, is visible). Every program of that machine runs in the namespace through
 nsenter: the host's own /etc is never written, and the namespace disappears with its last
-process. The network is the host's: the tests use loopback addresses only.
+process. All machines of a test module share one network namespace made by the harness
+(Network), with nothing but its own loopback: the machines talk over 127.0.0.x, and whatever
+is sent anywhere else finds no route and never leaves the namespace.
 """
 
 from __future__ import annotations
@@ -38,14 +40,66 @@ class CommandFailed(AssertionError):
     pass
 
 
+def hold(name: str, command: list[str], setup: list[str]) -> subprocess.Popen[bytes]:
+    """command running a shell that does setup, then lives until its stdin is closed: the
+    namespaces it entered or made live as long as it (or a process that joined them)."""
+    script = "\n".join(["set -e", *setup, "echo ready", "exec cat >/dev/null"])
+    holder = subprocess.Popen(
+        [*command, "sh", "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,
+    )
+    assert holder.stdout is not None
+    ready, _, _ = select.select([holder.stdout], [], [], 30)
+    line = holder.stdout.readline() if ready else b""
+    if line.strip() != b"ready":
+        holder.kill()
+        _, err = holder.communicate(timeout=10)
+        raise AssertionError(f"{name}: no namespace: {err.decode()}")
+    return holder
+
+
+def release(holder: subprocess.Popen[bytes]) -> None:
+    if holder.poll() is None:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait(timeout=STOP_SECONDS)
+    for stream in (holder.stdout, holder.stderr):
+        if stream is not None:
+            stream.close()
+
+
+class Network:
+    """A network namespace with only a loopback interface, for the machines of one module."""
+
+    def __init__(self) -> None:
+        self.holder = hold("network", ["unshare", "--net"], ["ip link set lo up"])
+
+    @property
+    def namespace(self) -> str:
+        return f"/proc/{self.holder.pid}/ns/net"
+
+    def stop(self) -> None:
+        release(self.holder)
+
+
 class Machine:
     """One node: its mount namespace, the programs running in it, and their logs."""
 
-    def __init__(self, name: str, address: str, root: Path, logs: Path, path: Path) -> None:
+    def __init__(
+        self, name: str, address: str, root: Path, logs: Path, path: Path, network: Network
+    ) -> None:
         self.name = name
         self.address = address
         self.root = root
         self.logs = logs
+        self.network = network
         # Programs are found in the binaries folder first, then the usual system folders.
         self.env = {"PATH": f"{path}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": HOME, "LANG": "C"}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -53,33 +107,20 @@ class Machine:
         self.write("/etc/resolv.conf", RESOLV_CONF, 0o644)
 
     def _hold_namespace(self) -> subprocess.Popen[bytes]:
-        mounts = ["set -e", "mount -t tmpfs -o mode=0755 tmpfs /run", f"mkdir -p {HOME}"]
+        mounts = ["mount -t tmpfs -o mode=0755 tmpfs /run", f"mkdir -p {HOME}"]
         for folder in OVERLAID:
             layer = self.root / folder.replace("/", "-")
             (layer / "upper").mkdir(parents=True)
             (layer / "work").mkdir()
             options = f"lowerdir=/{folder},upperdir={layer}/upper,workdir={layer}/work"
             mounts.append(f"mount -t overlay overlay -o {options} /{folder}")
-        # The namespace lives as long as this `cat`: until the harness closes its stdin.
-        script = "\n".join([*mounts, "echo ready", "exec cat >/dev/null"])
-        holder = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=die_with_parent,
-        )
-        assert holder.stdout is not None
-        ready, _, _ = select.select([holder.stdout], [], [], 30)
-        line = holder.stdout.readline() if ready else b""
-        if line.strip() != b"ready":
-            holder.kill()
-            _, err = holder.communicate(timeout=10)
-            raise AssertionError(f"{self.name}: no private mount namespace: {err.decode()}")
-        return holder
+        enter_network = ["nsenter", f"--net={self.network.namespace}", "--"]
+        private_mounts = ["unshare", "--mount", "--propagation", "private"]
+        return hold(self.name, [*enter_network, *private_mounts], mounts)
 
     def command(self, args: list[str]) -> list[str]:
-        return ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt", "--", *args]
+        namespaces = [f"--net={self.network.namespace}", f"--mount=/proc/{self.holder.pid}/ns/mnt"]
+        return ["nsenter", *namespaces, "--", *args]
 
     def run(
         self, args: list[str], timeout: float = 120, input: bytes | None = None, check: bool = True
@@ -141,18 +182,7 @@ class Machine:
         apiserver before etcd: each shuts down cleanly), then the namespace and its layers."""
         for label in reversed(list(self.processes)):
             self.stop_process(label)
-        if self.holder.poll() is None:
-            assert self.holder.stdin is not None
-            self.holder.stdin.close()
-            try:
-                self.holder.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.holder.kill()
-                self.holder.wait(timeout=STOP_SECONDS)
-        if self.holder.stdout is not None:
-            self.holder.stdout.close()
-        if self.holder.stderr is not None:
-            self.holder.stderr.close()
+        release(self.holder)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- files, always through the namespace (never the overlay's layers directly) ----------

@@ -38,9 +38,9 @@ from .controlplane import (
     PKI,
     ControlPlane,
     MachineFactory,
+    bootstrap_script,
     control_plane,
     document,
-    free_address,
     kubeadm_documents,
     place_rendered_files,
     place_shared_pki,
@@ -51,7 +51,7 @@ from .controlplane import (
     wait_for_signature,
     write_files,
 )
-from .machine import Machine
+from .machine import Machine, Network
 
 VERSION = FULL_RELEASE
 EXAMPLE = "ha-external-lb.yaml"
@@ -73,6 +73,7 @@ KUBELET_ARGS = [
     "--config=/var/lib/kubelet/config.yaml",
 ]
 KUBELET_STARTS = 5
+FIRST_ADDRESS = 10  # machines get 127.0.0.10, .11, ...
 WAIT_SECONDS = 90
 # Certificates a control plane makes itself, and the rendered CA each must chain to.
 ETCD_SIGNED = ("etcd/server.crt", "etcd/peer.crt", "etcd/healthcheck-client.crt")
@@ -120,21 +121,25 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 def machines(
     tmp_path_factory: pytest.TempPathFactory, full_binaries: Path
 ) -> Iterator[MachineFactory]:
-    """Machines on free loopback addresses; every process and namespace stopped at the end."""
+    """Machines on loopback addresses of one network namespace; every process and namespace
+    stopped at the end."""
     started: list[Machine] = []
     logs = tmp_path_factory.mktemp("logs")  # kept by pytest: read them after a failure
 
-    def new(name: str, ports: tuple[int, ...]) -> Machine:
+    def new(name: str) -> Machine:
         root = tmp_path_factory.mktemp(f"machine-{name}")
-        machine = Machine(name, free_address(ports), root, logs, full_binaries)
+        address = f"127.0.0.{FIRST_ADDRESS + len(started)}"
+        machine = Machine(name, address, root, logs, full_binaries, network)
         started.append(machine)
         return machine
 
+    network = Network()
     try:
         yield new
     finally:
         for machine in reversed(started):
             machine.stop()
+        network.stop()
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +232,7 @@ def joining_machine(
     machines: MachineFactory, plane: ControlPlane, rendered: Rendered, node: str, name: str = ""
 ) -> Machine:
     """A machine with node's rendered kubeadm configuration, the endpoint on the plane."""
-    machine = machines(name or node, ())
+    machine = machines(name or node)
     resolve_endpoint(machine, plane.rendered, plane.address)
     place_rendered_files(machine, rendered, node, KUBEADM_CONFIG)
     return machine
@@ -324,41 +329,56 @@ def phases_before_kubeadm(script: str) -> list[str]:
     return phases[: phases.index("kubeadm")]
 
 
+SCRIPT_SECONDS = 120
+CA_HASH_SAYS = "cluster CA found in cluster-info ConfigMap is invalid"
+NO_SIGNATURE_SAYS = "could not find a JWS signature"
+
+
 @pytest.mark.parametrize(
-    ("case", "reason", "kubeadm_says"),
+    ("node", "case", "reason", "kubeadm_says"),
     [
-        ("wrong-ca-hash", "ca-hash", "cluster CA found in cluster-info ConfigMap is invalid"),
-        ("unknown-token", "token", "could not find a JWS signature"),
-        ("expired-token", "token", "could not find a JWS signature"),
+        (WORKER, "wrong-ca-hash", "ca-hash", CA_HASH_SAYS),
+        (WORKER, "unknown-token", "token", NO_SIGNATURE_SAYS),
+        (WORKER, "expired-token", "token", NO_SIGNATURE_SAYS),
+        (JOINER, "wrong-ca-hash", "ca-hash", CA_HASH_SAYS),
+        (JOINER, "unknown-token", "token", NO_SIGNATURE_SAYS),
     ],
 )
-def test_control_plane_failed_worker_join_is_classified_by_its_cause(
+def test_control_plane_failed_join_is_classified_by_its_cause(
     plane: ControlPlane,
     machines: MachineFactory,
     full_binaries: Path,
     tmp_path: Path,
+    node: str,
     case: str,
     reason: str,
     kubeadm_says: str,
 ) -> None:
-    node_secrets = failing_join_secrets(plane.rendered, plane, case)
-    worker_rendered = render_example(tmp_path, node_secrets)
-    worker = joining_machine(machines, plane, worker_rendered, WORKER, f"{WORKER}-{case}")
-    join = document(kubeadm_documents(worker_rendered, WORKER), "JoinConfiguration")
-    worker.write(KUBEADM_CONFIG, yaml.safe_dump(short_discovery(join), sort_keys=False), 0o600)
-    # The rendered script as it is: it waits for the endpoint's /readyz, then joins.
-    place_rendered_files(worker, worker_rendered, WORKER, BOOTSTRAP_SCRIPT)
-    script = worker.read(BOOTSTRAP_SCRIPT).decode()
-    worker.run(["ln", "-s", str(full_binaries / "kubeadm"), "/usr/local/bin/kubeadm"])
+    """The node's rendered bootstrap script runs its kubeadm phase with the real kubeadm."""
+    node_rendered = render_example(tmp_path, failing_join_secrets(plane.rendered, plane, case))
+    machine = joining_machine(machines, plane, node_rendered, node, f"{node}-{case}")
+    join = document(kubeadm_documents(node_rendered, node), "JoinConfiguration")
+    machine.write(KUBEADM_CONFIG, yaml.safe_dump(short_discovery(join), sort_keys=False), 0o600)
+    # As cloud-init writes them: the script (which waits for the endpoint's /readyz, then
+    # joins) and, on a control plane, the shared PKI it restores before joining.
+    script = bootstrap_script(node_rendered, node, plane)
+    machine.write(BOOTSTRAP_SCRIPT, script, 0o755)
+    place_rendered_files(machine, node_rendered, node, PKI_STASH + "/")
+    machine.run(["ln", "-s", str(full_binaries / "kubeadm"), "/usr/local/bin/kubeadm"])
     for phase in phases_before_kubeadm(script):  # done on an earlier run of this node
-        worker.write(f"/var/lib/k8sgen/phases/{phase}.done", "")
-    run = worker.run(["bash", BOOTSTRAP_SCRIPT], check=False, timeout=180)
-    log = worker.read("/var/log/k8sgen/bootstrap.log").decode()
+        machine.write(f"/var/lib/k8sgen/phases/{phase}.done", "")
+    try:
+        run = machine.run(["bash", BOOTSTRAP_SCRIPT], check=False, timeout=SCRIPT_SECONDS)
+    except subprocess.TimeoutExpired:
+        log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
+        raise AssertionError(f"the bootstrap ran over {SCRIPT_SECONDS}s:\n{log[-6000:]}") from None
+    log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
     assert run.returncode == 1, log
     status_file = tmp_path / "status.json"
-    status_file.write_bytes(worker.read("/var/lib/k8sgen/status.json"))
+    status_file.write_bytes(machine.read("/var/lib/k8sgen/status.json"))
     status = load_status(status_file)
-    assert (status["result"], status["phase"], status["reason"]) == ("failed", "kubeadm", reason)
+    outcome = (status["result"], status["phase"], status["reason"])
+    assert outcome == ("failed", "kubeadm", reason), log
     assert kubeadm_says in log
     kubeadm_phase = next(p for p in status["phases"] if p["name"] == "kubeadm")
     assert any(kubeadm_says in line for line in kubeadm_phase["output"]), kubeadm_phase
@@ -449,7 +469,7 @@ def test_control_plane_kubeadm_reset_then_retry_keeps_the_rendered_ca(
 ) -> None:
     """explain-status's advice after a failed init: `kubeadm reset -f`, unblock, restart. The
     restarted bootstrap restores the shared PKI before kubeadm init runs again."""
-    node = machines(f"{INIT}-reset", ())
+    node = machines(f"{INIT}-reset")
     resolve_endpoint(node, rendered, node.address)  # its API server is down: nothing answers
     prepare_init_node(node, rendered, INIT)
     assert node.read(f"{PKI}/ca.crt").decode() == rendered.secrets.ca.cert
