@@ -330,8 +330,47 @@ def phases_before_kubeadm(script: str) -> list[str]:
 
 
 SCRIPT_SECONDS = 120
+KUBELET_WAIT = "5s"  # kubeadm's wait for a healthy kubelet, where one cannot start
 CA_HASH_SAYS = "cluster CA found in cluster-info ConfigMap is invalid"
 NO_SIGNATURE_SAYS = "could not find a JWS signature"
+
+
+def bootstrapping_machine(
+    machines: MachineFactory,
+    plane: ControlPlane,
+    node_rendered: Rendered,
+    node: str,
+    name: str,
+    binaries: Path,
+) -> Machine:
+    """A joining node whose earlier phases are done, ready to run its bootstrap's kubeadm
+    phase with the real kubeadm."""
+    machine = joining_machine(machines, plane, node_rendered, node, name)
+    join = document(kubeadm_documents(node_rendered, node), "JoinConfiguration")
+    machine.write(KUBEADM_CONFIG, yaml.safe_dump(short_discovery(join), sort_keys=False), 0o600)
+    # As cloud-init writes them: the script (which waits for the endpoint's /readyz, then
+    # joins) and, on a control plane, the shared PKI it restores before joining.
+    script = bootstrap_script(node_rendered, node, plane)
+    machine.write(BOOTSTRAP_SCRIPT, script, 0o755)
+    place_rendered_files(machine, node_rendered, node, PKI_STASH + "/")
+    machine.run(["ln", "-s", str(binaries / "kubeadm"), "/usr/local/bin/kubeadm"])
+    for phase in phases_before_kubeadm(script):  # done on an earlier run of this node
+        machine.write(f"/var/lib/k8sgen/phases/{phase}.done", "")
+    return machine
+
+
+def run_bootstrap(machine: Machine, folder: Path) -> tuple[dict[str, Any], str]:
+    """One run of the bootstrap (as `systemctl restart` starts it): status.json and log."""
+    try:
+        run = machine.run(["bash", BOOTSTRAP_SCRIPT], check=False, timeout=SCRIPT_SECONDS)
+    except subprocess.TimeoutExpired:
+        log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
+        raise AssertionError(f"the bootstrap ran over {SCRIPT_SECONDS}s:\n{log[-6000:]}") from None
+    log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
+    assert run.returncode == 1, log
+    status_file = folder / "status.json"
+    status_file.write_bytes(machine.read("/var/lib/k8sgen/status.json"))
+    return load_status(status_file), log
 
 
 @pytest.mark.parametrize(
@@ -356,27 +395,9 @@ def test_control_plane_failed_join_is_classified_by_its_cause(
 ) -> None:
     """The node's rendered bootstrap script runs its kubeadm phase with the real kubeadm."""
     node_rendered = render_example(tmp_path, failing_join_secrets(plane.rendered, plane, case))
-    machine = joining_machine(machines, plane, node_rendered, node, f"{node}-{case}")
-    join = document(kubeadm_documents(node_rendered, node), "JoinConfiguration")
-    machine.write(KUBEADM_CONFIG, yaml.safe_dump(short_discovery(join), sort_keys=False), 0o600)
-    # As cloud-init writes them: the script (which waits for the endpoint's /readyz, then
-    # joins) and, on a control plane, the shared PKI it restores before joining.
-    script = bootstrap_script(node_rendered, node, plane)
-    machine.write(BOOTSTRAP_SCRIPT, script, 0o755)
-    place_rendered_files(machine, node_rendered, node, PKI_STASH + "/")
-    machine.run(["ln", "-s", str(full_binaries / "kubeadm"), "/usr/local/bin/kubeadm"])
-    for phase in phases_before_kubeadm(script):  # done on an earlier run of this node
-        machine.write(f"/var/lib/k8sgen/phases/{phase}.done", "")
-    try:
-        run = machine.run(["bash", BOOTSTRAP_SCRIPT], check=False, timeout=SCRIPT_SECONDS)
-    except subprocess.TimeoutExpired:
-        log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
-        raise AssertionError(f"the bootstrap ran over {SCRIPT_SECONDS}s:\n{log[-6000:]}") from None
-    log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
-    assert run.returncode == 1, log
-    status_file = tmp_path / "status.json"
-    status_file.write_bytes(machine.read("/var/lib/k8sgen/status.json"))
-    status = load_status(status_file)
+    name = f"{node}-{case}"
+    machine = bootstrapping_machine(machines, plane, node_rendered, node, name, full_binaries)
+    status, log = run_bootstrap(machine, tmp_path)
     outcome = (status["result"], status["phase"], status["reason"])
     assert outcome == ("failed", "kubeadm", reason), log
     assert kubeadm_says in log
@@ -384,6 +405,35 @@ def test_control_plane_failed_join_is_classified_by_its_cause(
     assert any(kubeadm_says in line for line in kubeadm_phase["output"]), kubeadm_phase
     advice = " ".join(ADVICE[reason].split())
     assert advice in " ".join(explain(status).split())
+
+
+def test_control_plane_token_advice_gets_the_join_past_discovery(
+    plane: ControlPlane, machines: MachineFactory, full_binaries: Path, tmp_path: Path
+) -> None:
+    """explain-status's advice for `token`, typed as written: the token created again on a
+    control plane, the bootstrap restarted. The join then passes discovery and stops only at
+    the kubelet, which needs a container runtime this host lacks."""
+    node_rendered = render_example(
+        tmp_path, failing_join_secrets(plane.rendered, plane, "expired-token")
+    )
+    name = f"{WORKER}-advice"
+    machine = bootstrapping_machine(machines, plane, node_rendered, WORKER, name, full_binaries)
+    join = document(kubeadm_documents(node_rendered, WORKER), "JoinConfiguration")
+    bounded = short_discovery(join)
+    bounded["timeouts"]["kubeletHealthCheck"] = KUBELET_WAIT
+    machine.write(KUBEADM_CONFIG, yaml.safe_dump(bounded, sort_keys=False), 0o600)
+    status, _ = run_bootstrap(machine, tmp_path)
+    assert status["reason"] == "token"
+    token = join["discovery"]["bootstrapToken"]["token"]
+    assert "kubeadm token create <token> --ttl 2h" in ADVICE["token"]
+    plane.kubeadm("token", "create", token, "--ttl", "2h", f"--kubeconfig={ADMIN_CONF}")
+    wait_for_signature(plane, token.split(".")[0])
+    status, log = run_bootstrap(machine, tmp_path)
+    retried = log[log.rindex("phase kubeadm: start (attempt 2)") :]
+    assert NO_SIGNATURE_SAYS not in retried
+    assert "failed while waiting for the kubelet to start" in retried, retried
+    assert machine.exists("/var/lib/kubelet/config.yaml")  # kubelet-start was reached
+    assert status["reason"] == "kubeadm-join", retried
 
 
 # --- a control-plane joiner's shared certificates -----------------------------------------
