@@ -135,8 +135,8 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
         assert san in san_values(names), (san, names)
 
 
-# From 1.31 KUBEADM_INIT_DRYRUN_DIR is the dry run's folder itself (1.30 makes a random one in it).
-DRY_RUN_FOLDER_FROM_MINOR = 31
+# From 1.32 KUBEADM_INIT_DRYRUN_DIR is the dry run's folder itself (before, a random one in it).
+DRY_RUN_FOLDER_FROM_MINOR = 32
 
 
 def init_certificates(
@@ -144,8 +144,8 @@ def init_certificates(
 ) -> tuple[str, Path]:
     """kubeadm's output and the folder where it wrote the certificates it made."""
     if minor < DRY_RUN_FOLDER_FROM_MINOR:
-        # kubeadm 1.30's dry run cannot sign with a front-proxy or etcd CA it did not make (its
-        # random folder lacks them): run the certificate phase of init itself, into the test's
+        # Such a dry run cannot sign with a front-proxy or etcd CA it did not make (its random
+        # folder lacks them): run the certificate phase of init itself, into the test's
         # certificatesDir.
         stdout, _ = run_kubeadm(minor, "init", "phase", "certs", "all", "--config", str(config))
         return stdout, folder / "pki"
