@@ -104,6 +104,8 @@ def kubeadm_validator(api_version: str) -> jsonschema.Validator:
 
 
 def test_kubeadm_documents_match_the_strict_api_schemas(rendered_examples: list[Rendered]) -> None:
+    """A fast first check with schemas we wrote from the Go types (not someone else's oracle):
+    the real kubeadm's verdict is tests/k8s/test_kubeadm_real.py."""
     kubelet = jsonschema.Draft202012Validator(
         load_json(REPO / "schemas" / "kubelet-config-v1beta1.schema.json")
     )

@@ -19,6 +19,7 @@ from generator.cli import cli
 
 from .conftest import REPO
 from .k8s.binaries import terraform_binary
+from .k8s.netns import isolated
 
 SINGLE = REPO / "examples" / "single.yaml"
 ROOT_MODULE = """
@@ -52,8 +53,14 @@ def terraform_outputs(root: Path) -> dict[str, Any]:
     }
 
     def run(*args: str) -> str:
+        # In a network namespace of its own: init and plan must need no network.
         result = subprocess.run(
-            [tool, *args], cwd=root, env=env, capture_output=True, text=True, check=False
+            isolated([str(tool), *args]),
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
