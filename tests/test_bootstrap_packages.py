@@ -8,6 +8,7 @@ with fcntl, as unattended-upgrades would. apt-get, apt-mark and dnf stay recorde
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,11 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.render.cloudinit import PACKAGE_LOCK_WAIT_SECONDS, SYSCTL_FILE
 from generator.render.packer import repo_files
 
-from .conftest import Rendered
+from .aptrepo import build_deb, dists_repository, flat_repository, signer
+from .conftest import Rendered, render_spec
+from .loopback import file_server
 from .sandbox import Sandbox
 from .test_bootstrap_script import (
     MAX_DELAY,
@@ -28,6 +32,7 @@ from .test_bootstrap_script import (
     count_calls,
     render_with,
 )
+from .test_bundle import CONTAINERD_DEBS, KUBERNETES_DEBS, VERSION
 
 # A second process holds the lock; with RELEASE_AFTER > 0 it lets go once the script has slept
 # that many times, and that sleep returns only then (no race with the next try).
@@ -154,3 +159,122 @@ def test_prepare_applies_only_its_own_sysctl_file(single: Rendered, tmp_path: Pa
     assert run.returncode == 0, box.log()
     assert run.named("sysctl") == [["sysctl", "-p", SYSCTL_FILE]]
     assert box.exists(SYSCTL_FILE)
+
+
+# --- offline: only k8sgen's own package sources -----------------------------------------
+
+# The image's own source: an OS mirror the air-gapped node cannot reach (nothing listens).
+UNREACHABLE = "deb http://127.0.0.1:9/ubuntu noble main\n"
+# What the image has installed already: what the Kubernetes packages need from the OS.
+IN_THE_IMAGE = ("conntrack", "iproute2", "iptables", "libc6", "libseccomp2", "socat")
+
+
+def offline_spec(folder: Path, site: str) -> Path:
+    data = {
+        "apiVersion": "k8sgen/v1alpha1",
+        "kind": "Cluster",
+        "metadata": {"name": "island"},
+        "spec": {
+            "kubernetes": {"version": VERSION},
+            "mirrors": {
+                "preset": "custom",
+                "images": "127.0.0.1:5000/k8s",
+                "packages": f"{site}/k8s",
+                "containerd": f"{site}/docker",
+                "registries": {"docker.io": ["http://127.0.0.1:5000"]},
+            },
+            "cni": {"calico": {"version": "v3.30.7", "manifest": f"{site}/calico.yaml"}},
+            "offline": {"enabled": True},
+            "os": {"family": "ubuntu", "version": "24.04"},
+            "ntp": ["10.40.0.1"],
+            "nodes": [
+                {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
+                {"name": "w1", "role": "worker", "address": "10.40.0.21/24"},
+            ],
+        },
+    }
+    spec = folder / "island.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return spec
+
+
+def image_with_apt(box: Sandbox) -> None:
+    """A cloud image's apt: its own source, its installed packages, apt's folders; and for
+    the test, apt-get install only simulates (nothing reaches this machine's dpkg)."""
+    box.write("/etc/apt/sources.list", UNREACHABLE)
+    # apt-key's awk and friends are alternatives (/usr/bin/awk -> /etc/alternatives/awk).
+    shutil.copytree("/etc/alternatives", box.path("/etc/alternatives"), symlinks=True)
+    for folder in (
+        "/etc/apt/apt.conf.d",
+        "/etc/apt/preferences.d",
+        "/var/lib/apt/lists/partial",
+        "/var/cache/apt/archives/partial",
+    ):
+        box.path(folder).mkdir(parents=True, exist_ok=True)
+    box.write(
+        "/etc/apt/apt.conf.d/99-test",
+        'APT::Get::Simulate "true";\nDir::Bin::dpkg "/bin/false";\nAcquire::Retries "0";\n',
+    )
+    box.write(
+        "/var/lib/dpkg/status",
+        "".join(
+            f"Package: {name}\nStatus: install ok installed\nVersion: 99\n"
+            f"Architecture: amd64\nMaintainer: image\nDescription: {name}\n\n"
+            for name in IN_THE_IMAGE
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Signed Kubernetes and containerd repositories served on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("site")
+    with signer(root / "gnupg") as key:
+        debs = root / "debs"
+        debs.mkdir()
+        kubernetes = [build_deb(d, debs) for d in KUBERNETES_DEBS]
+        flat_repository(root / "www" / "k8s" / "v1.33" / "deb", kubernetes, key)
+        containerd = [build_deb(d, debs) for d in CONTAINERD_DEBS]
+        docker = root / "www" / "docker" / "linux" / "ubuntu"
+        dists_repository(docker, "noble", "stable", containerd, key)
+    with file_server(root / "www") as url:
+        yield url
+
+
+def test_offline_apt_uses_only_its_own_sources(site: str, tmp_path: Path) -> None:
+    """The real apt-get and curl against loopback: the image's unreachable source is never
+    read, and what the image has installed satisfies the packages' OS dependencies."""
+    rendered = render_spec(offline_spec(tmp_path, site))
+    box = Sandbox(tmp_path / "box", rendered, "w1")
+    image_with_apt(box)
+    box.use_real("apt-get")
+    box.use_real("curl")
+    box.rule("containerd", "--version", 1, "term")  # stop in runtime: nothing past install
+    run = box.run(loopback=True)
+    assert box.phases()["install"]["state"] == "succeeded", box.log()
+    assert run.returncode == 143  # the stop in runtime
+    updates = [c for c in run.named("apt-get") if "update" in c]
+    assert updates and all("Dir::Etc::sourceparts=/etc/k8sgen/apt" in c for c in updates)
+    port = site.rsplit(":", 1)[1]
+    lists = sorted(p.name for p in box.path("/var/lib/apt/lists").iterdir() if p.is_file())
+    assert lists and all(name.startswith(f"127.0.0.1:{port}_") for name in lists), lists
+    install = next(c for c in run.named("apt-get") if "install" in c and "kubelet" in " ".join(c))
+    assert "Dir::Etc::sourcelist=/dev/null" in install
+    assert box.phases()["install"]["retries"] == 0
+
+
+def test_offline_dnf_uses_only_its_own_repositories(tmp_path: Path) -> None:
+    rendered = render_with(tmp_path, "rocky9.yaml", baked=False)
+    data = yaml.safe_load(rendered.spec.read_text())
+    data["spec"]["offline"] = {"enabled": True, "allowedHosts": ["mirrors.aliyun.com"]}
+    rendered.spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = render_spec(rendered.spec)
+    box = Sandbox(tmp_path / "box", rendered, rendered.cluster.nodes[-1].name)
+    for repo in repo_files(rendered.cluster):
+        box.write(repo["path"], repo["content"])
+    box.rule("systemctl", "cat firewalld", -1, "fail", 1, "No files found")
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    ours = "--enablerepo=k8sgen-kubernetes,k8sgen-docker-ce"
+    calls = run.named("dnf")
+    assert calls and all("--disablerepo=*" in c and ours in c for c in calls)

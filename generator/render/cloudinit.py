@@ -32,6 +32,7 @@ CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
 CERTS_DIR = "/etc/containerd/certs.d"
 KERNEL_MODULES = ("overlay", "br_netfilter")
 SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
+APT_LISTS = "/etc/k8sgen/apt"  # k8sgen's apt sources, copied to /etc/apt/sources.list.d/
 # How long the node waits, in sleeps between tries, for a package-manager lock that another
 # run (unattended-upgrades, apt-daily, dnf-automatic) holds, before it fails (transiently).
 PACKAGE_LOCK_WAIT_SECONDS = 600
@@ -146,6 +147,14 @@ def apt_settings(cluster: Cluster) -> dict[str, str]:
     }
 
 
+def apt_source_options(cluster: Cluster) -> tuple[str, ...]:
+    """Offline: apt reads only k8sgen's lists (/etc/k8sgen/apt/), never the image's own
+    sources, whose unreachable OS mirror would fail every update (Error-Mode=any)."""
+    if not cluster.offline.enabled:
+        return ()
+    return ("-o", "Dir::Etc::sourcelist=/dev/null", "-o", f"Dir::Etc::sourceparts={APT_LISTS}")
+
+
 def package_files(cluster: Cluster) -> list[dict[str, Any]]:
     if cluster.os.package_format != "deb":
         return []  # dnf: cloud-init's yum_repos writes the repositories
@@ -153,8 +162,8 @@ def package_files(cluster: Cluster) -> list[dict[str, Any]]:
         return []  # packages come from the bundle ISO
     apt = apt_settings(cluster)
     return [
-        write_file("/etc/k8sgen/apt/kubernetes.list", apt["kubernetes_list"]),
-        write_file("/etc/k8sgen/apt/containerd.list", apt["containerd_list"]),
+        write_file(f"{APT_LISTS}/kubernetes.list", apt["kubernetes_list"]),
+        write_file(f"{APT_LISTS}/containerd.list", apt["containerd_list"]),
     ]
 
 
@@ -268,6 +277,7 @@ def script_context(cluster: Cluster) -> dict[str, Any]:
     """What the partials shared by first boot and the image bake need besides the plan."""
     return {
         "apt": apt_settings(cluster),
+        "apt_sources": apt_source_options(cluster),
         "dnf": rpm.dnf_settings(cluster),
         "sysctl_file": SYSCTL_FILE,
         "package_lock_wait": PACKAGE_LOCK_WAIT_SECONDS,

@@ -69,4 +69,13 @@ def dnf_settings(cluster: Cluster) -> dict[str, Any]:
         ),
         "versionlock": cluster.os.traits.versionlock,
         "held": HELD,
+        "repo_options": repo_options(cluster),
     }
+
+
+def repo_options(cluster: Cluster) -> tuple[str, ...]:
+    """Offline: dnf refreshes and installs from k8sgen's repositories only; the image's own
+    (an unreachable OS mirror) would fail makecache, whatever is already installed."""
+    if not cluster.offline.enabled:
+        return ()
+    return ("--disablerepo=*", f"--enablerepo={KUBERNETES_REPO},{CONTAINERD_REPO}")

@@ -135,8 +135,15 @@ class Sandbox:
         (self.fake / "rules").write_text("".join(f"{r}\n" for r in self.rules))
 
     def run(
-        self, *, hold_lock: bool = False, script: str = SCRIPT, env: dict[str, str] | None = None
+        self,
+        *,
+        hold_lock: bool = False,
+        script: str = SCRIPT,
+        env: dict[str, str] | None = None,
+        loopback: bool = False,
     ) -> Run:
+        """LOOPBACK: this machine's network namespace, for real programs that reach servers
+        the test runs on 127.0.0.1 (the spec must name nothing else); otherwise none at all."""
         command = ["/bin/bash", script]
         if hold_lock:
             command = ["flock", "/var/lib/k8sgen/lock", *command]
@@ -149,7 +156,8 @@ class Sandbox:
                 *binds,
                 *("--bind", str(self.fake), "/fake"),
                 *("--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"),
-                *("--unshare-net", "--unshare-pid", "--new-session", "--die-with-parent"),
+                *(() if loopback else ("--unshare-net",)),
+                *("--unshare-pid", "--new-session", "--die-with-parent"),
                 *("--clearenv", "--setenv", "FAKE", "/fake"),
                 *("--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"),
                 *(a for k, v in (env or {}).items() for a in ("--setenv", k, v)),

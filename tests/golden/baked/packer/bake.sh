@@ -38,6 +38,8 @@ RESULT=running
 RESULT_REASON=""
 RESULT_ERROR=""
 RUNS=0
+HEALS=0
+HEAL_NOTE=""
 P_NAME=""
 P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
 
@@ -142,6 +144,7 @@ status_json() {
   json_str error "$RESULT_ERROR"
   json_str time "$now"
   json_raw runs "$RUNS"
+  json_raw heals "$HEALS"
   json_str log "$LOG_FILE"
   json_raw phases "[$nl$phases$nl  ]"
   printf '{\n  %s\n}\n' "$JSON"
@@ -213,7 +216,7 @@ permanent_error() {
 
 key_line() {
   local line
-  line=$(grep -E '^E: |^error|^Error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
+  line=$(grep -E '^E: |^error|^Error|^dpkg: error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
   [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
   one_line "${line:-no output}" | cut -c 1-200
 }
@@ -228,6 +231,8 @@ keep_output() {
 command_text() {
   local text="$*"
   text=${text/#apt_update/apt-get update}
+  text=${text/#apt_get/apt-get}
+  text=${text/#dnf_run/dnf}
   printf '%s' "${text:0:160}"
 }
 
@@ -241,7 +246,28 @@ note_retry() {
 
 retry() {
   if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
-  local try=1 status seconds out line what
+  try_command network "$@"
+}
+
+with_package_lock() {
+  try_command local "$@"
+}
+
+package_lock_held() {
+  grep -Eq \
+    -e 'Could not get lock /' \
+    -e 'Unable to acquire the dpkg frontend lock' \
+    -e 'lock (was|is) locked by another process' \
+    -e 'database is locked by another process' \
+    -e 'already locked by [0-9]+' \
+    -e "can't create transaction lock" \
+    "$1"
+}
+
+try_command() {
+  local mode=$1 try=1 status seconds out line what
+  local locked=0 lock_try=1
+  shift
   what=$(command_text "$@")
   while :; do
     out=$(mktemp "$STATE_DIR/.output.XXXXXX")
@@ -252,6 +278,23 @@ retry() {
       status=$?
     fi
     line=$(key_line "$out")
+    if package_lock_held "$out"; then
+      if [ "$locked" -ge "$PACKAGE_LOCK_WAIT_SECONDS" ]; then
+        keep_output "$out"
+        fail_because package-lock "'$what': another package manager run held the lock for ${locked}s (the most we wait): $line"
+      fi
+      rm -f "$out"
+      seconds=$(backoff_seconds "$lock_try")
+      note_retry "'$what': another package manager run holds the lock ($line); again in ${seconds}s"
+      sleep "$seconds"
+      locked=$((locked + seconds))
+      lock_try=$((lock_try + 1))
+      continue
+    fi
+    if [ "$mode" = local ]; then
+      keep_output "$out"
+      fail_because command "'$what' exited with status $status: $line"
+    fi
     if permanent_error "$out"; then
       keep_output "$out"
       fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
@@ -280,8 +323,14 @@ wait_until() {
   done
 }
 
+readonly PACKAGE_LOCK_WAIT_SECONDS=600
+
 apt_update() {
-  apt-get -o DPkg::Lock::Timeout=600 update -o APT::Update::Error-Mode=any
+  apt_get update -o APT::Update::Error-Mode=any
+}
+
+apt_get() {
+  apt-get "$@"
 }
 
 
@@ -323,6 +372,7 @@ run_phases() {
     return 0
   fi
   RUNS=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))
+  HEALS=$(cat "$STATE_DIR/heals" 2>/dev/null || echo 0)
   echo "$RUNS" >"$STATE_DIR/runs"
   log "run $RUNS of the bootstrap of $NODE_NAME ($NODE_ROLE); phases: ${PHASES[*]}"
   local phase
@@ -384,14 +434,14 @@ phase_prepare() {
   sed -ri '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/#/' /etc/fstab
   modprobe overlay
   modprobe br_netfilter
-  sysctl --system >/dev/null
+  sysctl -p /etc/sysctl.d/99-k8sgen.conf >/dev/null
 }
 
 phase_install() {
-  dpkg --configure -a
+  with_package_lock dpkg --configure -a
   if ! command -v curl >/dev/null; then
     retry apt_update
-    retry apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends curl ca-certificates
+    retry apt_get install -y --no-install-recommends curl ca-certificates
   fi
   install -d -m 0755 /etc/apt/keyrings
   retry curl -fsSL --connect-timeout 20 -o /etc/apt/keyrings/kubernetes.asc https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.33/deb/Release.key
@@ -399,11 +449,11 @@ phase_install() {
   install -m 0644 "$CONFIG_DIR/apt/kubernetes.list" /etc/apt/sources.list.d/kubernetes.list
   install -m 0644 "$CONFIG_DIR/apt/containerd.list" /etc/apt/sources.list.d/containerd.list
   retry apt_update
-  retry apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
+  retry apt_get install -y --no-install-recommends \
     containerd.io conntrack socat \
     kubelet='1.33.4-*' kubeadm='1.33.4-*' kubectl='1.33.4-*'
   # Held: an unattended upgrade must not move the cluster or the containerd config format.
-  apt-mark hold kubelet kubeadm kubectl containerd.io
+  with_package_lock apt-mark hold kubelet kubeadm kubectl containerd.io
 }
 
 phase_runtime() {
