@@ -130,10 +130,6 @@ class ControlPlane:
     def ca_pem(self) -> str:
         return self.rendered.secrets.ca.cert
 
-    @property
-    def endpoint_host(self) -> str:
-        return self.rendered.cluster.endpoint_host
-
     def kubeadm(self, *args: str, timeout: float = 120) -> str:
         return self.machine.run(["kubeadm", *args], timeout=timeout).stdout
 
@@ -150,6 +146,7 @@ class ControlPlane:
 def resolve_endpoint(machine: Machine, rendered: Rendered, address: str) -> None:
     """The endpoint's name resolves to address in the machine, as DNS would on the site."""
     host = rendered.cluster.endpoint_host
+    assert not host.replace(".", "").isdigit(), f"the harness needs an endpoint name, not {host}"
     hosts = machine.read("/etc/hosts").decode()
     machine.write("/etc/hosts", f"{hosts.rstrip()}\n{address} {host}\n", 0o644)
 
