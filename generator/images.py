@@ -1,8 +1,8 @@
 """Every image a cluster pulls: as its nodes name it, where it is published, where it comes from.
 
-Tags come from generator/versions.py; references follow kubeadm's rules (with a custom
-imageRepository CoreDNS is `<repo>/coredns:<tag>`, with registry.k8s.io it is
-`registry.k8s.io/coredns/coredns:<tag>`).
+Tags come from generator/versions.py (kubeadm's own, per patch); references follow kubeadm's
+rules (with a custom imageRepository CoreDNS is `<repo>/coredns:<tag>`, with registry.k8s.io it
+is `registry.k8s.io/coredns/coredns:<tag>`).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ def calico_references(cluster: Cluster) -> list[tuple[str, str, str]]:
 
 def kubeadm_references(cluster: Cluster) -> list[tuple[str, str, str]]:
     """(component, reference with the cluster's imageRepository, upstream reference)."""
-    minor = cluster.kubernetes
+    own = cluster.image_tags
     tags = [(name, f"v{cluster.version}") for name in CONTROL_PLANE_IMAGES]
-    tags += [("coredns", minor.coredns), ("pause", minor.pause), ("etcd", minor.etcd)]
+    tags += [("coredns", own.coredns), ("pause", own.pause), ("etcd", own.etcd)]
     result = []
     for name, tag in tags:
         if name == "coredns":

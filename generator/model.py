@@ -187,8 +187,13 @@ class Cluster:
         return tuple(n for n in self.nodes if n.is_control_plane)
 
     @property
+    def image_tags(self) -> versions.ImageTags:
+        """pause, etcd and CoreDNS tags of this patch's kubeadm (or the nearest known patch's)."""
+        return versions.image_tags(self.version)
+
+    @property
     def pause_image(self) -> str:
-        return f"{self.mirrors.images}/pause:{self.kubernetes.pause}"
+        return f"{self.mirrors.images}/pause:{self.image_tags.pause}"
 
     @cached_property
     def host_lines(self) -> str:

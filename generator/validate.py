@@ -174,6 +174,16 @@ def check_kubernetes_version(data: dict[str, Any], findings: Findings) -> None:
             f"Kubernetes {version} is not supported; "
             f"supported minors: {versions.supported_minors()}",
         )
+        return
+    tags = versions.image_tags(version)
+    if tags.release != version:
+        findings.warn(
+            ("spec", "kubernetes", "version"),
+            f"{version} is not in k8sgen's table of kubeadm image tags: pause, etcd and CoreDNS "
+            f"are those of kubeadm {tags.release}, the nearest known patch (etcd {tags.etcd}, "
+            f"CoreDNS {tags.coredns}, pause {tags.pause}); check them with `kubeadm config "
+            f"images list --kubernetes-version v{version}` before syncing a mirror",
+        )
 
 
 def check_os(data: dict[str, Any], findings: Findings) -> None:

@@ -33,17 +33,17 @@ def manifest_images(text: str) -> set[str]:
 
 def test_kubeadm_images_with_a_custom_repository() -> None:
     cluster = render_spec(AIRGAP).cluster
-    minor = versions.KUBERNETES[33]
+    tags = versions.image_tags("1.33.4")
     refs = {i.component: i.reference for i in cluster_images(cluster)}
     repo = "registry.airgap.example/k8s"
     assert refs["kube-apiserver"] == f"{repo}/kube-apiserver:v1.33.4"
     assert refs["kube-proxy"] == f"{repo}/kube-proxy:v1.33.4"
     # kubeadm's rule: a custom repository serves CoreDNS as <repo>/coredns:<tag>.
-    assert refs["coredns"] == f"{repo}/coredns:{minor.coredns}"
-    assert refs["pause"] == f"{repo}/pause:{minor.pause}"
-    assert refs["etcd"] == f"{repo}/etcd:{minor.etcd}"
+    assert refs["coredns"] == f"{repo}/coredns:{tags.coredns}"
+    assert refs["pause"] == f"{repo}/pause:{tags.pause}"
+    assert refs["etcd"] == f"{repo}/etcd:{tags.etcd}"
     upstream = {i.component: i.upstream for i in cluster_images(cluster)}
-    assert upstream["coredns"] == f"registry.k8s.io/coredns/coredns:{minor.coredns}"
+    assert upstream["coredns"] == f"registry.k8s.io/coredns/coredns:{tags.coredns}"
     assert list(refs)[:7] == [
         "kube-apiserver",
         "kube-controller-manager",
@@ -116,6 +116,8 @@ def test_images_command_formats() -> None:
     listed = runner.invoke(cli, ["images", str(AIRGAP)])
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
+    # 1.33.4 is not in the image table: the command says whose tags it used.
+    assert "kubeadm 1.33.6, the nearest known patch" in listed.stderr
     assert lines[0].split() == ["IMAGE", "UPSTREAM", "PULLED", "FROM"]
     assert len(lines) == 1 + 7 + 3
     assert lines[5].split() == [

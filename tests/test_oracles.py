@@ -89,6 +89,8 @@ def test_every_node_script_passes_shellcheck(
 
 
 def test_kubeadm_documents_match_the_strict_api_schemas(rendered_examples: list[Rendered]) -> None:
+    """A fast first check with schemas we wrote from the Go types (not someone else's oracle):
+    the real kubeadm's verdict is tests/k8s/test_kubeadm_real.py."""
     kubelet = api_validator("kubelet.config.k8s.io/v1beta1")
     apis = set()
     for rendered, node in every_node(rendered_examples):

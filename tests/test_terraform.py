@@ -1,4 +1,7 @@
-"""The Terraform module, evaluated by the real terraform binary (no provider, no network)."""
+"""The Terraform module, evaluated by the real terraform binary (no provider, no network).
+
+The binary is PATH's terraform, else OpenTofu built from its Go module (scripts/terraform-binary).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 
+from .k8s.binaries import terraform_binary
+from .k8s.netns import isolated
 from .support.repo import REPO
-from .support.tools import need
 
 SINGLE = REPO / "examples" / "single.yaml"
 ROOT_MODULE = """
@@ -37,7 +41,7 @@ output "user_data_base64gzip" {
 
 def terraform_outputs(root: Path) -> dict[str, Any]:
     """terraform init + plan of ROOT, then the planned output values."""
-    tool = need("terraform")
+    tool = terraform_binary()
     config = root / "terraformrc"
     config.write_text("disable_checkpoint = true\n")
     env = {
@@ -49,8 +53,14 @@ def terraform_outputs(root: Path) -> dict[str, Any]:
     }
 
     def run(*args: str) -> str:
+        # In a network namespace of its own: init and plan must need no network.
         result = subprocess.run(
-            [tool, *args], cwd=root, env=env, capture_output=True, text=True, check=False
+            isolated([str(tool), *args]),
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout

@@ -522,6 +522,20 @@ def test_a_token_shorter_than_the_api_wait_is_warned_about() -> None:
     assert not any("apiWaitSeconds" in m for m in messages)
 
 
+def test_a_patch_missing_from_the_image_table_is_warned_about() -> None:
+    messages = [
+        w.message for w in validate(load_text(spec_text(lambda d: None), "s.yaml")).warnings
+    ]
+    assert any(
+        m.startswith("1.33.4 is not in k8sgen's table of kubeadm image tags")
+        and "kubeadm 1.33.6, the nearest known patch" in m
+        for m in messages
+    ), messages
+    text = spec_text(set_path("spec.kubernetes.version", "1.33.6"))
+    messages = [w.message for w in validate(load_text(text, "spec.yaml")).warnings]
+    assert not any("table of kubeadm image tags" in m for m in messages)
+
+
 def test_schema_is_valid_and_describes_every_field() -> None:
     schema = load_schema("cluster.schema.json")
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -1,0 +1,537 @@
+"""A real control plane on loopback, made from one example's rendered files (issue 11, items 4-5).
+
+The example is ha-external-lb (Kubernetes 1.34.2): cp1 runs `kubeadm init`, cp2 joins as a
+control plane with the shared certificates in its user-data, w1 joins as a worker. Every
+node's kubeadm configuration is used as rendered; how the harness puts it on loopback is said
+in tests/k8s/controlplane.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from generator import secrets
+from generator.pki import discovery_hash
+from generator.render.cloudinit import BOOTSTRAP_SCRIPT, PKI_STASH
+from generator.status import ADVICE, explain, load_status
+
+from ..support.repo import REPO
+from ..support.specs import Rendered, render_spec
+from .binaries import FULL_RELEASE
+from .controlplane import (
+    ADMIN_CONF,
+    KUBEADM_CONFIG,
+    PKI,
+    ControlPlane,
+    MachineFactory,
+    bootstrap_script,
+    control_plane,
+    document,
+    kubeadm_documents,
+    place_rendered_files,
+    place_shared_pki,
+    prepare_init_node,
+    rendered_file,
+    resolve_endpoint,
+    restore_shared_pki,
+    wait_for_signature,
+    write_files,
+)
+from .machine import Machine, Network
+
+VERSION = FULL_RELEASE
+EXAMPLE = "ha-external-lb.yaml"
+INIT, JOINER, WORKER = "cp1", "cp2", "w1"
+# One join try and short sleeps: a failed join is classified at once. The kubeadm documents
+# do not depend on these settings.
+BOOTSTRAP = {"joinAttempts": 1, "retries": {"initialDelaySeconds": 1, "maxDelaySeconds": 2}}
+# For the failing joins only: kubeadm waits for the token's signature this long instead of
+# the rendered 15 minutes (an unknown or expired token is never signed).
+DISCOVERY_TIMEOUT = "10s"
+KUBELET_CLIENT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+BOOTSTRAP_CONF = "/etc/kubernetes/bootstrap-kubelet.conf"
+KUBELET_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
+# The kubelet's command line as the kubeadm packages' systemd drop-in builds it.
+KUBELET_ARGS = [
+    f"--bootstrap-kubeconfig={BOOTSTRAP_CONF}",
+    f"--kubeconfig={KUBELET_CONF}",
+    "--config=/var/lib/kubelet/config.yaml",
+]
+KUBELET_STARTS = 5
+FIRST_ADDRESS = 10  # machines get 127.0.0.10, .11, ...
+WAIT_SECONDS = 90
+# Certificates a control plane makes itself, and the rendered CA each must chain to.
+ETCD_SIGNED = ("etcd/server.crt", "etcd/peer.crt", "etcd/healthcheck-client.crt")
+ISSUER = {
+    "apiserver.crt": "ca.crt",
+    "apiserver-kubelet-client.crt": "ca.crt",
+    "front-proxy-client.crt": "front-proxy-ca.crt",
+    "apiserver-etcd-client.crt": "etcd/ca.crt",
+    **{name: "etcd/ca.crt" for name in ETCD_SIGNED},
+}
+SHARED = (
+    "ca.crt",
+    "ca.key",
+    "sa.key",
+    "sa.pub",
+    "front-proxy-ca.crt",
+    "front-proxy-ca.key",
+    "etcd/ca.crt",
+    "etcd/ca.key",
+)
+
+
+def render_example(
+    folder: Path,
+    cluster_secrets: secrets.ClusterSecrets | None = None,
+    control_plane_spec: dict[str, Any] | None = None,
+) -> Rendered:
+    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane)."""
+    data = yaml.safe_load((REPO / "examples" / EXAMPLE).read_text())
+    assert data["spec"]["kubernetes"]["version"] == VERSION
+    data["spec"]["bootstrap"] = {**data["spec"].get("bootstrap", {}), **BOOTSTRAP}
+    if control_plane_spec:
+        data["spec"]["controlPlane"] = {**data["spec"]["controlPlane"], **control_plane_spec}
+    spec = folder / EXAMPLE
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return render_spec(spec, cluster_secrets)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render_example(tmp_path_factory.mktemp("spec"))
+
+
+@pytest.fixture(scope="module")
+def machines(
+    tmp_path_factory: pytest.TempPathFactory, full_binaries: Path
+) -> Iterator[MachineFactory]:
+    """Machines on loopback addresses of one network namespace; every process and namespace
+    stopped at the end."""
+    started: list[Machine] = []
+    logs = tmp_path_factory.mktemp("logs")  # kept by pytest: read them after a failure
+
+    def new(name: str) -> Machine:
+        root = tmp_path_factory.mktemp(f"machine-{name}")
+        address = f"127.0.0.{FIRST_ADDRESS + len(started)}"
+        machine = Machine(name, address, root, logs, full_binaries, network)
+        started.append(machine)
+        return machine
+
+    network = Network()
+    try:
+        yield new
+    finally:
+        for machine in reversed(started):
+            machine.stop()
+        network.stop()
+
+
+@pytest.fixture(scope="module")
+def plane(rendered: Rendered, machines: MachineFactory) -> Iterator[ControlPlane]:
+    with control_plane(rendered, INIT, machines) as running:
+        yield running
+
+
+def wait_for(what: str, condition: Callable[[], bool], failure: Callable[[], str]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {WAIT_SECONDS}s\n{failure()}")
+
+
+def certificate(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def signed_by(cert: x509.Certificate, ca_pem: str | bytes) -> bool:
+    ca = certificate(ca_pem.encode() if isinstance(ca_pem, str) else ca_pem)
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def names(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(oid)]
+
+
+# --- a worker joins: discovery, then the kubelet's TLS bootstrap ---------------------------
+
+
+def start_kubelet(worker: Machine) -> subprocess.Popen[bytes]:
+    """The kubelet as the packages' drop-in starts it, with kubeadm's flags file."""
+    flags = worker.read(KUBELET_FLAGS).decode()
+    assignment = next(
+        line for line in flags.splitlines() if line.startswith("KUBELET_KUBEADM_ARGS=")
+    )
+    kubeadm_args = shlex.split(assignment.split("=", 1)[1])[0].split()
+    return worker.start("kubelet", ["kubelet", *KUBELET_ARGS, *kubeadm_args])
+
+
+def start_silent_runtime(worker: Machine, cri_socket: str) -> None:
+    """A container runtime socket that accepts connections and never answers, as a hung
+    containerd: the kubelet waits at its runtime check instead of exiting at once (there
+    is no runtime here), and meanwhile its certificate manager bootstraps in the background."""
+    listen = (
+        "import socket, sys, time\n"
+        "server = socket.socket(socket.AF_UNIX)\n"
+        "server.bind(sys.argv[1])\n"
+        "server.listen(64)\n"
+        "time.sleep(600)\n"
+    )
+    path = cri_socket.removeprefix("unix://")
+    worker.run(["mkdir", "-p", path.rsplit("/", 1)[0]])
+    worker.start("silent-runtime", [sys.executable, "-c", listen, path])
+    wait_for(
+        "the runtime socket exists",
+        lambda: worker.exists(path),
+        lambda: worker.log_tail("silent-runtime"),
+    )
+
+
+def kubelet_bootstrapped(worker: Machine) -> bool:
+    return worker.exists(KUBELET_CLIENT) and worker.exists(KUBELET_CONF)
+
+
+def tls_bootstrap(worker: Machine) -> None:
+    """Start the kubelet (again, if it stopped for want of a container runtime) until it holds
+    its client certificate; it needs no runtime to get that far."""
+    for _ in range(KUBELET_STARTS):
+        kubelet = start_kubelet(worker)
+        deadline = time.monotonic() + WAIT_SECONDS / KUBELET_STARTS
+        while time.monotonic() < deadline and kubelet.poll() is None:
+            if kubelet_bootstrapped(worker):
+                return
+            time.sleep(0.5)
+        if kubelet_bootstrapped(worker):
+            return
+        worker.stop_process("kubelet")
+    raise AssertionError(f"the kubelet never got its certificate\n{worker.log_tail('kubelet')}")
+
+
+def joining_machine(
+    machines: MachineFactory, plane: ControlPlane, rendered: Rendered, node: str, name: str = ""
+) -> Machine:
+    """A machine with node's rendered kubeadm configuration, the endpoint on the plane."""
+    machine = machines(name or node)
+    resolve_endpoint(machine, plane.rendered, plane.address)
+    place_rendered_files(machine, rendered, node, KUBEADM_CONFIG)
+    return machine
+
+
+def test_control_plane_worker_discovers_cluster_and_kubelet_completes_tls_bootstrap(
+    plane: ControlPlane, rendered: Rendered, machines: MachineFactory
+) -> None:
+    worker = joining_machine(machines, plane, rendered, WORKER)
+    join = document(kubeadm_documents(rendered, WORKER), "JoinConfiguration")
+    token = join["discovery"]["bootstrapToken"]["token"]
+    assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [rendered.secrets.ca_cert_hash]
+    # kubelet-start discovers the cluster, writes the kubelet's files, then waits for a
+    # healthy kubelet (which needs a container runtime): it is stopped once the kubelet has
+    # its certificate.
+    kubeadm = worker.start(
+        "kubeadm-join", ["kubeadm", "join", "phase", "kubelet-start", f"--config={KUBEADM_CONFIG}"]
+    )
+    try:
+        wait_for(
+            "kubeadm join wrote the kubelet's files",
+            lambda: worker.exists(KUBELET_FLAGS) or kubeadm.poll() is not None,
+            lambda: worker.log_tail("kubeadm-join"),
+        )
+        assert worker.exists(KUBELET_FLAGS), worker.log_tail("kubeadm-join")
+        # Discovery pinned our CA and handed the kubelet the token to bootstrap with.
+        bootstrap = yaml.safe_load(worker.read(BOOTSTRAP_CONF))
+        cluster = bootstrap["clusters"][0]["cluster"]
+        assert base64.b64decode(cluster["certificate-authority-data"]).decode() == plane.ca_pem
+        assert cluster["server"] == f"https://{rendered.cluster.endpoint}"
+        assert bootstrap["users"][0]["user"]["token"] == token
+        start_silent_runtime(worker, join["nodeRegistration"]["criSocket"])
+        tls_bootstrap(worker)
+    finally:
+        worker.stop_process("kubelet")
+        worker.stop_process("silent-runtime")
+        worker.stop_process("kubeadm-join")
+
+    client = certificate(worker.read(KUBELET_CLIENT))
+    assert names(client, x509.NameOID.COMMON_NAME) == [f"system:node:{WORKER}"]
+    assert names(client, x509.NameOID.ORGANIZATION_NAME) == ["system:nodes"]
+    assert signed_by(client, plane.ca_pem)
+    requests = json.loads(plane.kubectl("get", "csr", "-o", "json"))["items"]
+    mine = [r for r in requests if r["spec"]["username"] == f"system:bootstrap:{token[:6]}"]
+    assert mine and all(
+        r["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet" for r in mine
+    )
+    approved = [r for r in mine if r["status"].get("certificate")]
+    assert any(c["type"] == "Approved" for r in approved for c in r["status"]["conditions"])
+    # The certificate works against the API server: it is the node's identity there.
+    whoami = worker.run(["kubectl", f"--kubeconfig={KUBELET_CONF}", "auth", "whoami", "-o", "json"])
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    assert user["username"] == f"system:node:{WORKER}"
+    assert "system:nodes" in user["groups"]
+
+
+# --- failed joins: the real kubeadm's errors, classified by the rendered bootstrap script ---
+
+
+def failing_join_secrets(rendered: Rendered, plane: ControlPlane, case: str) -> Any:
+    """The secrets a worker is rendered with in each failure."""
+    own = rendered.secrets
+    if case == "wrong-ca-hash":
+        # Another secrets file, but the same token (spec.bootstrap.token pins it).
+        other = secrets.generate(rendered.cluster.name)
+        return dataclasses.replace(other, bootstrap_token=own.bootstrap_token)
+    if case == "unknown-token":
+        return dataclasses.replace(own, bootstrap_token=secrets.new_token())
+    assert case == "expired-token"
+    expired = secrets.new_token()
+    # A token that lived: created with a short TTL, signed by the bootstrap signer, then
+    # expired and dropped by the token cleaner.
+    plane.kubeadm("token", "create", expired, "--ttl=8s", f"--kubeconfig={ADMIN_CONF}")
+    wait_for_signature(plane, expired.split(".")[0])
+    wait_for_signature(plane, expired.split(".")[0], present=False)
+    return dataclasses.replace(own, bootstrap_token=expired)
+
+
+def short_discovery(join: dict[str, Any]) -> dict[str, Any]:
+    """The join with a short discovery timeout, and kubeadm's preflight verdicts on this
+    host (no container runtime, no systemd) ignored: discovery is what is tested."""
+    join = copy.deepcopy(join)
+    if "timeouts" in join:
+        join["timeouts"]["discovery"] = DISCOVERY_TIMEOUT
+    else:
+        join["discovery"]["timeout"] = DISCOVERY_TIMEOUT
+    join["nodeRegistration"]["ignorePreflightErrors"] = ["all"]
+    return join
+
+
+def phases_before_kubeadm(script: str) -> list[str]:
+    line = next(x for x in script.splitlines() if x.startswith("readonly -a PHASES=("))
+    phases = shlex.split(line.split("(", 1)[1].rstrip(")"))
+    return phases[: phases.index("kubeadm")]
+
+
+SCRIPT_SECONDS = 120
+KUBELET_WAIT = "5s"  # kubeadm's wait for a healthy kubelet, where one cannot start
+CA_HASH_SAYS = "cluster CA found in cluster-info ConfigMap is invalid"
+NO_SIGNATURE_SAYS = "could not find a JWS signature"
+
+
+def bootstrapping_machine(
+    machines: MachineFactory,
+    plane: ControlPlane,
+    node_rendered: Rendered,
+    node: str,
+    name: str,
+    binaries: Path,
+) -> Machine:
+    """A joining node whose earlier phases are done, ready to run its bootstrap's kubeadm
+    phase with the real kubeadm."""
+    machine = joining_machine(machines, plane, node_rendered, node, name)
+    join = document(kubeadm_documents(node_rendered, node), "JoinConfiguration")
+    machine.write(KUBEADM_CONFIG, yaml.safe_dump(short_discovery(join), sort_keys=False), 0o600)
+    # As cloud-init writes them: the script (which waits for the endpoint's /readyz, then
+    # joins) and, on a control plane, the shared PKI it restores before joining.
+    script = bootstrap_script(node_rendered, node, plane)
+    machine.write(BOOTSTRAP_SCRIPT, script, 0o755)
+    place_rendered_files(machine, node_rendered, node, PKI_STASH + "/")
+    machine.run(["ln", "-s", str(binaries / "kubeadm"), "/usr/local/bin/kubeadm"])
+    for phase in phases_before_kubeadm(script):  # done on an earlier run of this node
+        machine.write(f"/var/lib/k8sgen/phases/{phase}.done", "")
+    return machine
+
+
+def run_bootstrap(machine: Machine, folder: Path) -> tuple[dict[str, Any], str]:
+    """One run of the bootstrap (as `systemctl restart` starts it): status.json and log."""
+    try:
+        run = machine.run(["bash", BOOTSTRAP_SCRIPT], check=False, timeout=SCRIPT_SECONDS)
+    except subprocess.TimeoutExpired:
+        log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
+        raise AssertionError(f"the bootstrap ran over {SCRIPT_SECONDS}s:\n{log[-6000:]}") from None
+    log = machine.read("/var/log/k8sgen/bootstrap.log").decode()
+    assert run.returncode == 1, log
+    status_file = folder / "status.json"
+    status_file.write_bytes(machine.read("/var/lib/k8sgen/status.json"))
+    return load_status(status_file), log
+
+
+@pytest.mark.parametrize(
+    ("node", "case", "reason", "kubeadm_says"),
+    [
+        (WORKER, "wrong-ca-hash", "ca-hash", CA_HASH_SAYS),
+        (WORKER, "unknown-token", "token", NO_SIGNATURE_SAYS),
+        (WORKER, "expired-token", "token", NO_SIGNATURE_SAYS),
+        (JOINER, "wrong-ca-hash", "ca-hash", CA_HASH_SAYS),
+        (JOINER, "unknown-token", "token", NO_SIGNATURE_SAYS),
+    ],
+)
+def test_control_plane_failed_join_is_classified_by_its_cause(
+    plane: ControlPlane,
+    machines: MachineFactory,
+    full_binaries: Path,
+    tmp_path: Path,
+    node: str,
+    case: str,
+    reason: str,
+    kubeadm_says: str,
+) -> None:
+    """The node's rendered bootstrap script runs its kubeadm phase with the real kubeadm."""
+    node_rendered = render_example(tmp_path, failing_join_secrets(plane.rendered, plane, case))
+    name = f"{node}-{case}"
+    machine = bootstrapping_machine(machines, plane, node_rendered, node, name, full_binaries)
+    status, log = run_bootstrap(machine, tmp_path)
+    outcome = (status["result"], status["phase"], status["reason"])
+    assert outcome == ("failed", "kubeadm", reason), log
+    assert kubeadm_says in log
+    kubeadm_phase = next(p for p in status["phases"] if p["name"] == "kubeadm")
+    assert any(kubeadm_says in line for line in kubeadm_phase["output"]), kubeadm_phase
+    advice = " ".join(ADVICE[reason].split())
+    assert advice in " ".join(explain(status).split())
+
+
+def test_control_plane_token_advice_gets_the_join_past_discovery(
+    plane: ControlPlane, machines: MachineFactory, full_binaries: Path, tmp_path: Path
+) -> None:
+    """explain-status's advice for `token`, typed as written: the token created again on a
+    control plane, the bootstrap restarted. The join then passes discovery and stops only at
+    the kubelet, which needs a container runtime this host lacks."""
+    node_rendered = render_example(
+        tmp_path, failing_join_secrets(plane.rendered, plane, "expired-token")
+    )
+    name = f"{WORKER}-advice"
+    machine = bootstrapping_machine(machines, plane, node_rendered, WORKER, name, full_binaries)
+    join = document(kubeadm_documents(node_rendered, WORKER), "JoinConfiguration")
+    bounded = short_discovery(join)
+    bounded["timeouts"]["kubeletHealthCheck"] = KUBELET_WAIT
+    machine.write(KUBEADM_CONFIG, yaml.safe_dump(bounded, sort_keys=False), 0o600)
+    status, _ = run_bootstrap(machine, tmp_path)
+    assert status["reason"] == "token"
+    token = join["discovery"]["bootstrapToken"]["token"]
+    assert "kubeadm token create <token> --ttl 2h" in ADVICE["token"]
+    plane.kubeadm("token", "create", token, "--ttl", "2h", f"--kubeconfig={ADMIN_CONF}")
+    wait_for_signature(plane, token.split(".")[0])
+    status, log = run_bootstrap(machine, tmp_path)
+    retried = log[log.rindex("phase kubeadm: start (attempt 2)") :]
+    assert NO_SIGNATURE_SAYS not in retried
+    assert "failed while waiting for the kubelet to start" in retried, retried
+    assert machine.exists("/var/lib/kubelet/config.yaml")  # kubelet-start was reached
+    assert status["reason"] == "kubeadm-join", retried
+
+
+# --- a control-plane joiner's shared certificates -----------------------------------------
+
+
+def prepare_control_plane_join(joiner: Machine, subphases: tuple[str, ...]) -> None:
+    for subphase in subphases:
+        prepare = ["join", "phase", "control-plane-prepare", subphase]
+        joiner.run(["kubeadm", *prepare, f"--config={KUBEADM_CONFIG}"])
+
+
+def assert_control_plane_pki(joiner: Machine, rendered: Rendered, shared: dict[str, bytes]) -> None:
+    """The shared files are still those given; every certificate kubeadm made chains to the
+    rendered CA it belongs to; the serving certificate names the node and the endpoint."""
+    made = joiner.files(PKI)
+    for name, content in shared.items():
+        assert joiner.read(f"{PKI}/{name}") == content, f"kubeadm replaced {name}"
+    for name, issuer in ISSUER.items():
+        assert name in made, f"kubeadm made no {name}: {made}"
+        cert = certificate(joiner.read(f"{PKI}/{name}"))
+        assert signed_by(cert, shared[issuer]), f"{name} is not signed by the rendered {issuer}"
+    serving = certificate(joiner.read(f"{PKI}/apiserver.crt"))
+    addresses = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    join = document(kubeadm_documents(rendered, JOINER), "JoinConfiguration")
+    own = join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"]
+    assert own in [str(ip) for ip in addresses.get_values_for_type(x509.IPAddress)]
+    assert rendered.cluster.endpoint_host in addresses.get_values_for_type(x509.DNSName)
+
+
+def test_control_plane_joiner_shared_certificates_are_accepted(
+    plane: ControlPlane, rendered: Rendered, machines: MachineFactory
+) -> None:
+    joiner = joining_machine(machines, plane, rendered, JOINER)
+    place_shared_pki(joiner, rendered, JOINER)
+    given = {name: joiner.read(f"{PKI}/{name}") for name in joiner.files(PKI)}
+    assert sorted(given) == sorted(SHARED)
+    prepare_control_plane_join(joiner, ("certs", "kubeconfig"))
+    assert_control_plane_pki(joiner, rendered, given)
+    admin = yaml.safe_load(joiner.read(ADMIN_CONF))
+    ca_data = admin["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert base64.b64decode(ca_data) == given["ca.crt"]
+
+
+def test_control_plane_upload_mode_joiner_downloads_the_rendered_certificates(
+    plane: ControlPlane, rendered: Rendered, machines: MachineFactory, tmp_path: Path
+) -> None:
+    """certificateDistribution: upload (no example uses it): the init node's rendered
+    certificateKey encrypts the uploaded certificates, the joiner's decrypts them."""
+    upload = render_example(tmp_path, rendered.secrets, {"certificateDistribution": "upload"})
+    assert not [f for f in write_files(upload, JOINER) if f["path"].startswith(PKI_STASH)]
+    init_config = "/etc/k8sgen/kubeadm-upload.yaml"
+    plane.machine.write(init_config, rendered_file(upload, INIT, KUBEADM_CONFIG)["content"], 0o600)
+    plane.kubeadm("init", "phase", "upload-certs", "--upload-certs", f"--config={init_config}")
+    joiner = joining_machine(machines, plane, upload, JOINER, f"{JOINER}-upload")
+    prepare_control_plane_join(joiner, ("download-certs", "certs"))
+    shared = {name: plane.machine.read(f"{PKI_STASH}/{name}") for name in SHARED}
+    downloaded = {name: joiner.read(f"{PKI}/{name}") for name in SHARED}
+    # Byte for byte, apart from the modes: kubeadm writes what it uploaded from the init node.
+    assert downloaded == shared
+    assert_control_plane_pki(joiner, upload, shared)
+
+
+# --- the rendered admin.conf ---------------------------------------------------------------
+
+
+def test_control_plane_rendered_admin_conf_is_cluster_admin(
+    plane: ControlPlane, rendered: Rendered
+) -> None:
+    config = rendered.artifacts["admin.conf"].content
+    plane.machine.write("/run/home/rendered-admin.conf", config, 0o600)
+    answer = plane.machine.run(
+        ["kubectl", "--kubeconfig=/run/home/rendered-admin.conf", "auth", "can-i", "*", "*"],
+        check=False,
+    )
+    assert answer.stdout.strip() == "yes", answer.stdout
+
+
+# --- kubeadm reset, and the retry that explain-status recommends ---------------------------
+
+
+def test_control_plane_kubeadm_reset_then_retry_keeps_the_rendered_ca(
+    rendered: Rendered, machines: MachineFactory
+) -> None:
+    """explain-status's advice after a failed init: `kubeadm reset -f`, unblock, restart. The
+    restarted bootstrap restores the shared PKI before kubeadm init runs again."""
+    node = machines(f"{INIT}-reset")
+    resolve_endpoint(node, rendered, node.address)  # its API server is down: nothing answers
+    prepare_init_node(node, rendered, INIT)
+    assert node.read(f"{PKI}/ca.crt").decode() == rendered.secrets.ca.cert
+    stash = {name: node.read(f"{PKI_STASH}/{name}") for name in node.files(PKI_STASH)}
+    assert sorted(stash) == sorted(SHARED)
+    node.run(["kubeadm", "reset", "-f"], timeout=180)
+    assert node.files(PKI) == [], "kubeadm reset left the certificate folder as it was"
+    assert {name: node.read(f"{PKI_STASH}/{name}") for name in SHARED} == stash
+    restore_shared_pki(node, rendered, INIT)
+    node.run(["kubeadm", "init", "phase", "certs", "all", f"--config={KUBEADM_CONFIG}"])
+    ca = node.read(f"{PKI}/ca.crt").decode()
+    assert ca == rendered.secrets.ca.cert
+    join = document(kubeadm_documents(rendered, WORKER), "JoinConfiguration")
+    assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [discovery_hash(ca)]
