@@ -58,6 +58,11 @@ def demo_secrets() -> secrets.ClusterSecrets:
     return secrets.generate("demo")
 
 
+def without_warnings(stderr: str) -> list[str]:
+    """stderr's lines less validation's warnings (e.g. a patch missing from the image table)."""
+    return [line for line in stderr.splitlines() if not line.endswith(" (warning)")]
+
+
 def need(tool: str) -> str:
     """The path of an oracle tool; CI installs them all, so missing means a broken set-up."""
     path = shutil.which(tool)
