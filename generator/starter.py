@@ -15,7 +15,7 @@ from generator.validate import validate
 @dataclass(frozen=True)
 class StarterOptions:
     name: str = "demo"
-    kubernetes_version: str = "1.33.4"
+    kubernetes_version: str = "1.33.6"
     os_family: str = "ubuntu"
     os_version: str = "24.04"
     arch: str = "amd64"

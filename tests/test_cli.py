@@ -32,7 +32,7 @@ def test_validate_ok(runner: CliRunner, tmp_path: Path) -> None:
     spec = copy_spec(tmp_path)
     result = runner.invoke(cli, ["validate", str(spec)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{spec}: valid (3 nodes, Kubernetes 1.33.4)\n"
+    assert result.stdout == f"{spec}: valid (3 nodes, Kubernetes 1.33.6)\n"
     assert result.stderr == ""  # the default Calico manifest comes from verified mirrors
 
 

@@ -33,11 +33,11 @@ def manifest_images(text: str) -> set[str]:
 
 def test_kubeadm_images_with_a_custom_repository() -> None:
     cluster = render_spec(AIRGAP).cluster
-    tags = versions.image_tags("1.33.4")
+    tags = versions.image_tags("1.33.6")
     refs = {i.component: i.reference for i in cluster_images(cluster)}
     repo = "registry.airgap.example/k8s"
-    assert refs["kube-apiserver"] == f"{repo}/kube-apiserver:v1.33.4"
-    assert refs["kube-proxy"] == f"{repo}/kube-proxy:v1.33.4"
+    assert refs["kube-apiserver"] == f"{repo}/kube-apiserver:v1.33.6"
+    assert refs["kube-proxy"] == f"{repo}/kube-proxy:v1.33.6"
     # kubeadm's rule: a custom repository serves CoreDNS as <repo>/coredns:<tag>.
     assert refs["coredns"] == f"{repo}/coredns:{tags.coredns}"
     assert refs["pause"] == f"{repo}/pause:{tags.pause}"
@@ -111,13 +111,19 @@ def test_downloaded_manifest_is_moved_on_the_node(tmp_path: Path) -> None:
     assert manifest_images(target.read_text()) == calico
 
 
+def test_images_command_names_the_patch_whose_tags_it_used(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, example("airgap-mirror", spec__kubernetes__version="1.33.4"))
+    listed = CliRunner().invoke(cli, ["images", str(spec)])
+    assert listed.exit_code == 0, listed.output
+    assert "kubeadm 1.33.6, the nearest known patch" in listed.stderr
+
+
 def test_images_command_formats() -> None:
     runner = CliRunner()
     listed = runner.invoke(cli, ["images", str(AIRGAP)])
     assert listed.exit_code == 0, listed.output
+    assert listed.stderr == ""  # 1.33.6 is in the image table
     lines = listed.stdout.splitlines()
-    # 1.33.4 is not in the image table: the command says whose tags it used.
-    assert "kubeadm 1.33.6, the nearest known patch" in listed.stderr
     assert lines[0].split() == ["IMAGE", "UPSTREAM", "PULLED", "FROM"]
     assert len(lines) == 1 + 7 + 3
     assert lines[5].split() == [
@@ -127,7 +133,7 @@ def test_images_command_formats() -> None:
     ]
     as_json = runner.invoke(cli, ["images", str(AIRGAP), "--format", "json"])
     data = json.loads(as_json.stdout)
-    assert data["kubernetesVersion"] == "1.33.4"
+    assert data["kubernetesVersion"] == "1.33.6"
     assert [i["reference"] for i in data["images"]] == [line.split()[0] for line in lines[1:]]
     bad = runner.invoke(cli, ["images", str(AIRGAP), "--format", "xml"])
     assert bad.exit_code == 2

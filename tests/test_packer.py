@@ -66,7 +66,7 @@ def test_template_parses_and_wires_files_script_and_seed(baked: Rendered) -> Non
     source = data["source"][0]["qemu"]["k8sgen"]
     assert source["disk_image"] is True
     assert source["cd_label"] == "cidata"
-    assert source["vm_name"] == "k8sgen-baked-k8s-1.33.4-ubuntu-24.04.qcow2"
+    assert source["vm_name"] == "k8sgen-baked-k8s-1.33.6-ubuntu-24.04.qcow2"
     build = data["build"][0]
     assert build["sources"] == ["source.qemu.k8sgen"]
     (mkdir,), (upload,), (bake,) = (list(p.values()) for p in build["provisioner"])

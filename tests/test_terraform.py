@@ -89,7 +89,7 @@ def test_module_hands_every_node_its_files(tmp_path: Path) -> None:
     assert outputs["cluster"] == {
         "name": "demo",
         "endpoint": "192.168.220.110:6443",
-        "kubernetes_version": "1.33.4",
+        "kubernetes_version": "1.33.6",
         "init_node": "master1",
     }
     nodes = outputs["nodes"]

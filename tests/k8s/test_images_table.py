@@ -46,7 +46,7 @@ def test_every_supported_minor_has_a_release_in_the_table() -> None:
 
 def test_a_patch_missing_from_the_table_takes_the_nearest_known_one() -> None:
     known = versions.known_image_tags()
-    assert "1.33.4" not in known  # the examples' patch; the Go module proxy does not serve it
+    assert "1.33.4" not in known  # a real release the Go module proxy does not serve
     assert versions.image_tags("1.33.4").release == "1.33.6"
     assert versions.image_tags("1.34.1").release == "1.34.0"  # tie: the lower one
     assert versions.image_tags("1.34.2") == known["1.34.2"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .aptrepo import Deb
 
-VERSION = "1.33.4"
+VERSION = "1.33.6"
 KUBEADM_ETCD = "3.5.21-0"  # what the test kubeadm names: differs from k8sgen's table on purpose
 FAKE_KUBEADM = f"""#!/bin/sh
 # The tests' kubeadm: answers `kubeadm config images list` and nothing else.

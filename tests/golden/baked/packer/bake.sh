@@ -1,5 +1,5 @@
 #!/bin/bash
-# k8sgen image bake for cluster baked: Kubernetes 1.33.4 on ubuntu 24.04.
+# k8sgen image bake for cluster baked: Kubernetes 1.33.6 on ubuntu 24.04.
 # Run as root by Packer (k8sgen.pkr.hcl): phases files, prepare, install, runtime, prepull, seal.
 # Nodes booted from the image run only kubeadm and the CNI (spec.bootstrap.baked: true).
 set -Eeuo pipefail
@@ -22,7 +22,7 @@ readonly OS_ID=ubuntu
 readonly OS_VERSION_ID=24.04
 readonly ARCH=amd64
 readonly MACHINE=x86_64
-readonly KUBERNETES_VERSION=1.33.4
+readonly KUBERNETES_VERSION=1.33.6
 readonly IMAGE_REPOSITORY=registry.aliyuncs.com/google_containers
 readonly PAUSE_IMAGE=registry.aliyuncs.com/google_containers/pause:3.10
 readonly -a PHASES=(files prepare install runtime prepull seal)
@@ -455,7 +455,7 @@ phase_install() {
   retry apt_update
   retry apt_get install -y --no-install-recommends \
     containerd.io conntrack socat \
-    kubelet='1.33.4-*' kubeadm='1.33.4-*' kubectl='1.33.4-*'
+    kubelet='1.33.6-*' kubeadm='1.33.6-*' kubectl='1.33.6-*'
   # Held: an unattended upgrade must not move the cluster or the containerd config format.
   with_package_lock apt-mark hold kubelet kubeadm kubectl containerd.io
 }

@@ -1,5 +1,5 @@
 # Packer template written by k8sgen for cluster baked: bakes ubuntu 24.04 with
-# Kubernetes 1.33.4 (packages installed and held, containerd configured, images
+# Kubernetes 1.33.6 (packages installed and held, containerd configured, images
 # pre-pulled), so that nodes booted from the image with user-data rendered from a spec with
 # `bootstrap.baked: true` run only kubeadm and the CNI. See README.md beside this file.
 #
@@ -57,7 +57,7 @@ variable "disk_size" {
 
 variable "output_directory" {
   type        = string
-  default     = "output-k8sgen-baked-k8s-1.33.4-ubuntu-24.04"
+  default     = "output-k8sgen-baked-k8s-1.33.6-ubuntu-24.04"
   description = "Where the baked qcow2 image is written."
 }
 
@@ -66,7 +66,7 @@ source "qemu" "k8sgen" {
   iso_url          = var.base_image_url
   iso_checksum     = var.base_image_checksum
   output_directory = var.output_directory
-  vm_name          = "k8sgen-baked-k8s-1.33.4-ubuntu-24.04.qcow2"
+  vm_name          = "k8sgen-baked-k8s-1.33.6-ubuntu-24.04.qcow2"
   format           = "qcow2"
   disk_size        = var.disk_size
   disk_compression = true
