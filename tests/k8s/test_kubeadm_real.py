@@ -25,6 +25,7 @@ from cryptography import x509
 from generator import versions
 from generator.images import KUBEADM, cluster_images
 from generator.model import Cluster
+from generator.render.cloudinit import PKI_STASH
 from generator.render.kubeadm import cert_sans
 
 from ..support.nodedata import files
@@ -34,7 +35,6 @@ from .binaries import kubeadm, kubeadm_releases
 from .netns import isolated
 
 KUBEADM_CONFIG = "/etc/k8sgen/kubeadm.yaml"
-PKI = "/etc/kubernetes/pki"
 SINGLE = REPO / "examples" / "single.yaml"
 
 
@@ -179,11 +179,12 @@ LEAVES = {
 
 
 def rendered_pki(rendered: Rendered) -> dict[Path, bytes]:
-    """The init node's files under /etc/kubernetes/pki, by path relative to it."""
+    """The init node's CA material as cloud-init writes it, by path relative to its folder (the
+    bootstrap copies it into /etc/kubernetes/pki before every kubeadm init or join)."""
     return {
-        Path(path).relative_to(PKI): entry["content"].encode()
+        Path(path).relative_to(PKI_STASH): entry["content"].encode()
         for path, entry in files(rendered, rendered.cluster.init_node.name).items()
-        if path.startswith(PKI + "/")
+        if path.startswith(PKI_STASH + "/")
     }
 
 
