@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -13,15 +12,23 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, lint, model, secrets, status, tokenlife
+from generator import __version__, budget, kubeconfig, lint, model, secrets, status, tokenlife
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
 from generator.render import Rendering, RenderOptions, ha
 from generator.render.kubeadm import token
+from generator.render.yamlio import dump
 from generator.starter import StarterOptions, starter_spec
 from generator.validate import Findings, validate
-from generator.write import CREATED, UNCHANGED, check_output, stale_files, write_artifacts
+from generator.write import (
+    CREATED,
+    UNCHANGED,
+    check_output,
+    stale_files,
+    write_artifacts,
+    write_new_file,
+)
 
 
 class K8sgenGroup(click.Group):
@@ -89,6 +96,65 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
     value, created = secrets.load_or_create(path, cluster.name)
     click.echo(f"{path}: {'created' if created else 'exists, valid'} (0600; keep it private)")
     click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+
+
+@cli.command("kubeconfig")
+@SPEC_ARGUMENT
+@click.option("--user", required=True, help="User name (the certificate's CN).")
+@click.option(
+    "--group", "groups", multiple=True, help="Group (an O of the certificate); repeat for several."
+)
+@click.option(
+    "--ttl",
+    default=kubeconfig.DEFAULT_TTL,
+    show_default=True,
+    help="Lifetime, such as 8h or 720h; the certificate cannot be revoked before it ends.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The kubeconfig to create (0600; an existing file is never replaced).",
+)
+@SECRETS_OPTION
+@click.option(
+    "--allow-system-masters",
+    is_flag=True,
+    help="Allow --group system:masters (bypasses RBAC; a break-glass credential).",
+)
+def kubeconfig_command(
+    spec_path: Path,
+    user: str,
+    groups: tuple[str, ...],
+    ttl: str,
+    output: Path,
+    secrets_path: Path | None,
+    allow_system_masters: bool,
+) -> None:
+    """Mint a client kubeconfig for SPEC's cluster, signed by its CA, offline."""
+    cluster, _ = _load(spec_path)
+    path = secrets_path or default_secrets_path(spec_path)
+    if not (path.exists() or path.is_symlink()):
+        raise K8sgenError(
+            f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "
+            "(pass --secrets, or run k8sgen render first)"
+        )
+    minted = kubeconfig.mint(
+        cluster,
+        secrets.load(path, cluster.name),
+        user,
+        groups,
+        kubeconfig.parse_ttl(ttl),
+        allow_masters=allow_system_masters,
+    )
+    write_new_file(output, dump(minted.kubeconfig).encode(), 0o600)
+    click.echo(
+        f"{output}: user {user}, groups {', '.join(groups) or '(none)'}, "
+        f"valid until {minted.not_after:%Y-%m-%d %H:%M:%S} UTC",
+        err=True,
+    )
 
 
 @cli.command("render")
@@ -303,19 +369,8 @@ def init_command(
 
 
 def _write_starter(output: Path, text: str, force: bool) -> None:
-    """Write the file itself: never through a link (a dangling one would create its target)."""
-    if output.is_symlink():
-        raise K8sgenError(f"{output}: a symbolic link; give the path of the file itself")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK  # NONBLOCK: no FIFO hang
-    flags |= os.O_TRUNC if force else os.O_EXCL
-    try:
-        fd = os.open(output, flags, 0o644)
-    except FileExistsError as exc:
-        raise K8sgenError(f"{output}: already exists (use --force to replace it)") from exc
-    except OSError as exc:
-        raise K8sgenError(f"{output}: cannot write: {exc.strerror}") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    refusal = "use --force to replace it"
+    write_new_file(output, text.encode(), 0o644, replace=force, refusal=refusal)
 
 
 for _command in OFFLINE_COMMANDS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -69,15 +70,20 @@ def new_ca(common_name: str, now: datetime.datetime) -> CertPair:
 
 
 def new_client_cert(
-    ca: CertPair, common_name: str, organization: str, now: datetime.datetime
+    ca: CertPair,
+    common_name: str,
+    organizations: Sequence[str],
+    now: datetime.datetime,
+    validity: datetime.timedelta = CLIENT_VALIDITY,
 ) -> CertPair:
+    """A client certificate: the API server reads CN as the user name and each O as a group."""
     key = new_private_key()
     ca_cert = ca.certificate
     ca_key = serialization.load_pem_private_key(ca.key.encode(), password=None)
     assert isinstance(ca_key, rsa.RSAPrivateKey)
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
@@ -88,7 +94,7 @@ def new_client_cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + CLIENT_VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)

@@ -99,7 +99,7 @@ def generate(cluster: str, now: datetime.datetime | None = None) -> ClusterSecre
         front_proxy_ca=new_ca("front-proxy-ca", now),
         etcd_ca=new_ca("etcd-ca", now),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
-        admin=new_client_cert(ca, ADMIN_USER, ADMIN_GROUP, now),
+        admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now),
     )
 
 

@@ -258,3 +258,25 @@ def stale_files(root: Path, written: Iterable[Path]) -> list[Path]:
 def _files(folder: Path) -> Iterator[Path]:
     for parent, _, files in os.walk(folder):  # does not follow links (check_output refused them)
         yield from (Path(parent) / name for name in files)
+
+
+def write_new_file(
+    path: Path, content: bytes, mode: int, replace: bool = False, refusal: str = "not replacing it"
+) -> None:
+    """Write one file the operator named (a starter spec, a kubeconfig), never through a link.
+
+    Without replace an existing file is refused, even one that appears meanwhile (O_EXCL);
+    mode is set at creation (narrowed by the umask), before any byte lands.
+    """
+    if path.is_symlink():  # a dangling link would otherwise create its target
+        raise K8sgenError(f"{path}: a symbolic link; give the path of the file itself")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags |= os.O_TRUNC if replace else os.O_EXCL  # NONBLOCK above: no hang on a FIFO
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError as exc:
+        raise K8sgenError(f"{path}: already exists; {refusal}") from exc
+    except OSError as exc:
+        raise K8sgenError(f"{path}: cannot write: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)

@@ -18,6 +18,7 @@ from typing import Any
 from generator import versions
 from generator.iso import seed_iso
 from generator.model import Cluster, Node
+from generator.pki import CertPair
 from generator.render import packer, terraform
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import user_data
@@ -162,10 +163,18 @@ def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | No
 
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
+    return client_kubeconfig(cluster, secrets.ca.cert, ADMIN_USER, secrets.admin)
+
+
+def client_kubeconfig(
+    cluster: Cluster, ca_cert: str, user: str, client: CertPair
+) -> dict[str, Any]:
+    """A kubeconfig for the cluster's endpoint that logs in with a client certificate."""
+
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()
 
-    context = f"{ADMIN_USER}@{cluster.name}"
+    context = f"{user}@{cluster.name}"
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -173,19 +182,19 @@ def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any
             {
                 "name": cluster.name,
                 "cluster": {
-                    "certificate-authority-data": b64(secrets.ca.cert),
+                    "certificate-authority-data": b64(ca_cert),
                     "server": f"https://{cluster.endpoint}",
                 },
             }
         ],
-        "contexts": [{"name": context, "context": {"cluster": cluster.name, "user": ADMIN_USER}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster.name, "user": user}}],
         "current-context": context,
         "users": [
             {
-                "name": ADMIN_USER,
+                "name": user,
                 "user": {
-                    "client-certificate-data": b64(secrets.admin.cert),
-                    "client-key-data": b64(secrets.admin.key),
+                    "client-certificate-data": b64(client.cert),
+                    "client-key-data": b64(client.key),
                 },
             }
         ],
