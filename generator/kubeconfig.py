@@ -18,10 +18,9 @@ from generator.model import Cluster
 from generator.pki import new_client_cert
 from generator.render import client_kubeconfig
 from generator.secrets import ClusterSecrets
-from generator.tokenlife import describe_seconds, ttl_seconds
+from generator.tokenlife import DURATION, describe_seconds, ttl_seconds
 
 DEFAULT_TTL = "24h"  # a day's work; longer-lived credentials are asked for explicitly
-TTL_PATTERN = re.compile(r"([0-9]{1,6}(h|m|s)){1,3}")  # tokenTTL's form, without "0"
 MASTERS = "system:masters"
 MAX_NAME = 64  # X.509 upper bound of a CN or O attribute (RFC 5280)
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -35,7 +34,7 @@ class Minted:
 
 def parse_ttl(text: str) -> datetime.timedelta:
     """A lifetime in tokenTTL's form (24h, 1h30m, 90m); zero is refused, never means never."""
-    if not TTL_PATTERN.fullmatch(text) or ttl_seconds(text) == 0:
+    if not DURATION.fullmatch(text) or ttl_seconds(text) == 0:
         raise K8sgenError(
             f"--ttl {text!r}: expected a duration such as 8h, 24h or 1h30m (units h, m, s), "
             "more than zero"

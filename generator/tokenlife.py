@@ -10,6 +10,8 @@ from cryptography import x509
 from generator.model import Cluster
 
 DURATION_PART = re.compile(r"([0-9]+)(h|m|s)")
+# A duration as the schema's tokenTTL pattern accepts it, apart from "0" (never).
+DURATION = re.compile(r"([0-9]{1,6}(h|m|s)){1,3}")
 UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 NEVER = "0"
 MAX_TTL_SECONDS = 365 * 24 * 3600  # longer is "never" in practice: say "0"

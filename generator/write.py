@@ -278,5 +278,10 @@ def write_new_file(
         raise K8sgenError(f"{path}: already exists; {refusal}") from exc
     except OSError as exc:
         raise K8sgenError(f"{path}: cannot write: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()  # this call created it (O_EXCL or O_TRUNC): no half file is left
+        raise K8sgenError(f"{path}: cannot write: {exc.strerror}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import stat
 import subprocess
 from pathlib import Path
@@ -20,7 +21,9 @@ from generator.cli import cli, default_secrets_path
 from generator.errors import K8sgenError
 from generator.load import load_spec
 from generator.model import from_spec
+from generator.tokenlife import DURATION
 
+from .support.repo import REPO
 from .support.specs import example, write_spec
 from .support.tools import need
 
@@ -88,6 +91,24 @@ def test_kubeconfig_default_ttl_and_injected_clock(spec: Path) -> None:
     minted = kubeconfig.mint(cluster, value, "bob", (), ttl, now=now)
     assert minted.not_after == now + ttl
     assert client_cert(minted.kubeconfig).not_valid_before_utc < now
+
+
+def test_kubeconfig_ttl_is_the_schema_token_ttl_form() -> None:
+    schema = json.loads((REPO / "schemas" / "cluster.schema.json").read_text())
+    pattern = schema["$defs"]["bootstrap"]["properties"]["tokenTTL"]["pattern"]
+    assert pattern == f"^(0|{DURATION.pattern})$"
+    assert kubeconfig.parse_ttl("1h30m") == datetime.timedelta(minutes=90)
+
+
+def test_kubeconfig_is_the_same_apart_from_the_new_key(spec: Path) -> None:
+    cluster = from_spec(load_spec(spec))
+    value = secrets.load(default_secrets_path(spec), cluster.name)
+    now = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ttl = datetime.timedelta(hours=1)
+    first, second = (kubeconfig.mint(cluster, value, "bob", ("g",), ttl, now=now) for _ in "12")
+    keys = [m.kubeconfig["users"][0].pop("user") for m in (first, second)]
+    assert first == second
+    assert keys[0]["client-key-data"] != keys[1]["client-key-data"]
 
 
 def test_kubeconfig_refuses_to_overwrite(spec: Path, tmp_path: Path) -> None:
