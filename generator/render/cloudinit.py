@@ -27,7 +27,8 @@ from generator.render.node import (
     JOIN_CONTROL_PLANE,
     NodePlan,
 )
-from generator.render.templating import render_template
+from generator.render.strip import strip_python_comments
+from generator.render.templating import render_script, render_template
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
 
@@ -70,6 +71,13 @@ def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, 
     return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
 
 
+def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+    """A write_files entry that travels gzip-compressed and base64-encoded (cloud-init's
+    `encoding: gz+b64`): a third of the bytes of plain text in user-data."""
+    packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+    return {**write_file(path, packed, permissions), "encoding": "gz+b64"}
+
+
 def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
     return HEADER + dump(cloud_config(cluster, node, plan, secrets))
 
@@ -85,7 +93,7 @@ def cloud_config(
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
-        write_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
         write_file(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", bootstrap_unit(node)),
     ]
     config: dict[str, Any] = {
@@ -255,10 +263,7 @@ def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
     if plan.calico_urls:
         return [] if cluster.baked else calico_patcher(cluster)  # a baked image has it
     assert cluster.calico.manifest_patched is not None
-    packed = gzip.compress(cluster.calico.manifest_patched.encode(), mtime=0)
-    embedded = write_file(CALICO_PATCHED, base64.b64encode(packed).decode())
-    embedded["encoding"] = "gz+b64"
-    return [embedded]
+    return [packed_file(CALICO_PATCHED, cluster.calico.manifest_patched)]
 
 
 def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
@@ -266,12 +271,18 @@ def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
     if not cluster.calico.manifest_urls:
         return []
     source = resources.files("generator").joinpath("calico_patch.py").read_text("utf-8")
-    return [write_file(CALICO_PATCH_SCRIPT, source, "0755")]
+    return [write_file(CALICO_PATCH_SCRIPT, strip_python_comments(source), "0755")]
+
+
+BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 
 
 def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
-    return render_template(
-        "bootstrap/main.sh.j2",
+    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan))
+
+
+def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str, Any]:
+    return dict(
         cluster=cluster,
         node=node,
         plan=plan,

@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from generator.render.strip import strip_shell_comments
 from generator.resources import resource_dir
 
 
@@ -40,3 +41,8 @@ def environment() -> jinja2.Environment:
 
 def render_template(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
+
+
+def render_script(name: str, **context: Any) -> str:
+    """A shell script for a node: its comments stay in the template, out of the output."""
+    return strip_shell_comments(render_template(name, **context))
