@@ -33,7 +33,7 @@ from .conftest import (
     need,
     render_spec,
 )
-from .nodedata import cloud_config, files, node_names, scripts
+from .nodedata import cloud_config, files, node_names, readable_user_data, scripts
 from .test_golden import GOLDEN, mask
 
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
@@ -260,8 +260,8 @@ def test_architecture_changes_only_architecture_names(
     amd64 = rendered_matrix[(*release, "amd64")]
     arm64 = rendered_matrix[(*release, "arm64")]
     for node in node_names(amd64):
-        text_amd64 = amd64.text(f"nodes/{node}/user-data")
-        text_arm64 = arm64.text(f"nodes/{node}/user-data")
+        text_amd64 = readable_user_data(amd64, node)
+        text_arm64 = readable_user_data(arm64, node)
         assert text_amd64 != text_arm64
         assert "arm64" not in text_amd64 and "aarch64" not in text_amd64
         # The cluster names (family-arch) are renamed too: nothing else may differ.
