@@ -15,8 +15,8 @@ import pytest
 import yaml
 from hcl2.utils import SerializationOptions
 
+from generator.layout import IMAGE_MARKER
 from generator.render import rpm
-from generator.render.image import IMAGE_MARKER
 
 from .conftest import REPO, Rendered, need, render_spec
 from .nodedata import cloud_config, files, node_names, scripts

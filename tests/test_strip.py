@@ -9,8 +9,8 @@ import ast
 import subprocess
 from importlib import resources
 
+from generator.layout import BOOTSTRAP_SCRIPT
 from generator.render.cloudinit import (
-    BOOTSTRAP_SCRIPT,
     BOOTSTRAP_TEMPLATE,
     bootstrap_context,
     bootstrap_script,

@@ -9,6 +9,8 @@ from typing import Any
 
 import jinja2
 
+from generator import layout
+from generator.render.node import NodeKind
 from generator.render.strip import strip_shell_comments
 from generator.resources import resource_dir
 
@@ -36,6 +38,8 @@ def environment() -> jinja2.Environment:
     env.filters["q"] = lambda value: shlex.quote(str(value))
     env.filters["toml"] = toml_string
     env.filters["hcl"] = hcl_string
+    env.globals["layout"] = layout  # paths and unit names: layout.STATE_DIR
+    env.globals["kind"] = NodeKind  # plan.kind == kind.INIT: no kind spelled out in a template
     return env
 
 
