@@ -35,6 +35,7 @@ from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.image import image_marker
+from generator.render.library import library
 from generator.render.node import (
     HEAL_ATTEMPTS,
     HEAL_DELAY_SECONDS,
@@ -287,6 +288,7 @@ def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str,
         cluster=cluster,
         node=node,
         plan=plan,
+        library=library(plan),
         firewalld=firewalld_plan(cluster, node),
         kube_vip=kubevip.steps(cluster, node),
         image_marker=image_marker(cluster),

@@ -26,6 +26,7 @@ from generator.render.cloudinit import (
 )
 from generator.render.firewall import FirewalldPlan, firewalld_plan
 from generator.render.image import baked_images, image_marker
+from generator.render.library import library
 from generator.render.node import BAKE_PHASES, NodeKind, NodePlan
 from generator.render.templating import render_template
 
@@ -100,6 +101,7 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         "packer/bake.sh.j2",
         cluster=cluster,
         plan=plan,
+        library=library(plan),
         files=files,
         firewalld=bake_firewalld(cluster),
         **script_context(cluster),
