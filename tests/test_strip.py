@@ -24,11 +24,13 @@ from .nodedata import files
 
 HEREDOC_SCRIPT = """#!/bin/bash
 # a comment
+
 f() {
   # an indented comment
   echo "a # b" # a trailing comment stays
   cat <<'EOF'
 # data, not a comment
+
 EOF
   cat <<-END
 \t# data too
@@ -54,6 +56,7 @@ def test_shell_comments_go_and_here_documents_and_directives_stay() -> None:
         '  echo "a # b" # a trailing comment stays',
         "  cat <<'EOF'",
         "# data, not a comment",
+        "",
         "EOF",
         "  cat <<-END",
         "\t# data too",
@@ -63,6 +66,8 @@ def test_shell_comments_go_and_here_documents_and_directives_stay() -> None:
         "}",
     ]
     assert bash_parse(stripped) == bash_parse(HEREDOC_SCRIPT)
+    without_directives = strip_shell_comments(HEREDOC_SCRIPT, directives=False)
+    assert without_directives == stripped.replace("  # shellcheck disable=SC2034\n", "")
 
 
 def test_every_bootstrap_script_parses_as_its_template_renders_it(

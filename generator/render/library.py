@@ -1,7 +1,7 @@
 """The bootstrap library: plain bash files (templates/bootstrap/lib/), picked by a node's plan.
 
-Each file lints on its own (`shellcheck templates/bootstrap/lib/*.sh`); its first line, the
-directive that tells shellcheck the shell, is not copied. The script a node runs holds the files
+Each file lints on its own (`shellcheck templates/bootstrap/lib/*.sh`); its shellcheck
+directives are not copied. The script a node runs holds the files
 its plan needs, without their comments, after the prologue that sets the variables they read.
 """
 
@@ -30,12 +30,12 @@ def library_files(plan: NodePlan) -> tuple[str, ...]:
 
 
 def library(plan: NodePlan) -> str:
-    return "\n".join(library_file(name) for name in library_files(plan))
+    return "".join(library_file(name) for name in library_files(plan))
 
 
 @cache
 def library_file(name: str) -> str:
     text = (LIBRARY / f"{name}.sh").read_text("utf-8")
-    directive, body = text.split("\n", 1)
-    assert directive.startswith("# shellcheck shell=bash"), name
-    return strip_shell_comments("\n" + body).lstrip("\n")
+    assert text.startswith("# shellcheck shell=bash"), name
+    # Its directives serve the lint of the file alone; the rendered script is linted as a whole.
+    return strip_shell_comments("\n" + text, directives=False).lstrip("\n")

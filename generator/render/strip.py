@@ -1,7 +1,8 @@
 """Comments stay in the sources and out of user-data: every byte of it counts against a limit.
 
-Only whole-line comments go (and Python docstrings): a comment after code on the same line, or a
-`#` inside a string, is left alone, so the program the interpreter parses is unchanged.
+Only whole-line comments go (and blank lines of shell, Python docstrings): a comment after code
+on the same line, or a `#` inside a string, is left alone, so the program the interpreter
+parses is unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ SHELL_DIRECTIVE = re.compile(r"\s*#\s*shellcheck\s")
 HEREDOC = re.compile(r"(?<!<)<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
-def strip_shell_comments(script: str) -> str:
-    """SCRIPT without whole-line comments, the first line (the shebang) kept."""
+def strip_shell_comments(script: str, directives: bool = True) -> str:
+    """SCRIPT without whole-line comments and blank lines, the first line (the shebang) kept;
+    shellcheck's directives too, unless DIRECTIVES is false."""
     lines = script.splitlines(keepends=True)
     kept = lines[:1]
     terminators: list[str] = []  # of here-documents still open, in order
@@ -28,15 +30,15 @@ def strip_shell_comments(script: str) -> str:
             if line.strip("\t\n") == terminators[0]:
                 terminators.pop(0)
             continue
-        if _is_shell_comment(line):
+        if not line.strip() or _is_shell_comment(line, directives):
             continue
         kept.append(line)
         terminators = [match[2] for match in HEREDOC.finditer(line)]
     return "".join(kept)
 
 
-def _is_shell_comment(line: str) -> bool:
-    return line.lstrip().startswith("#") and not SHELL_DIRECTIVE.match(line)
+def _is_shell_comment(line: str, directives: bool) -> bool:
+    return line.lstrip().startswith("#") and not (directives and SHELL_DIRECTIVE.match(line))
 
 
 def strip_python_comments(source: str) -> str:
