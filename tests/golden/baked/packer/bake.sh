@@ -163,15 +163,12 @@ apt_get() {
 
 
 exec 3>&1
-
 log() {
   printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
 }
-
 now() {
   date -u +%Y-%m-%dT%H:%M:%SZ
 }
-
 json_str() {
   local text=$2
   text=${text//\\/\\\\}
@@ -181,21 +178,17 @@ json_str() {
   text=${text//[[:cntrl:]]/}
   json_raw "$1" "\"$text\""
 }
-
 json_raw() {
   JSON+="${JSON:+$JSON_SEP}\"$1\": $2"
 }
-
 redact() {
   sed -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<token>/g; s/(certificate-key[ =:]+)[0-9a-f]{64}/\1<key>/g'
 }
-
 one_line() {
   local text=${1//[$'\r\n\t']/ }
   text=$(printf '%s\n' "$text" | redact)
   printf '%s' "${text:0:300}"
 }
-
 read_record() {
   REC=()
   if [ -f "$PHASE_DIR/$1.state" ]; then
@@ -204,14 +197,12 @@ read_record() {
   REC=("${REC[0]:-pending}" "${REC[1]:-}" "${REC[2]:-}" "${REC[3]:-0}" "${REC[4]:-0}"
     "${REC[5]:-}" "${REC[6]:-}")
 }
-
 load_record() {
   P_NAME=$1
   read_record "$1"
   P_STATE=${REC[0]} P_START=${REC[1]} P_END=${REC[2]} P_ATTEMPTS=${REC[3]}
   P_RETRIES=${REC[4]} P_REASON=${REC[5]} P_ERROR=${REC[6]}
 }
-
 save_record() {
   local tmp
   tmp=$(mktemp "$PHASE_DIR/.state.XXXXXX")
@@ -219,7 +210,6 @@ save_record() {
     "$(one_line "$P_ERROR")" >"$tmp"
   mv -f "$tmp" "$PHASE_DIR/$P_NAME.state"
 }
-
 json_phase() {
   local line lines=""
   if [ -f "$PHASE_DIR/$1.output" ]; then
@@ -242,11 +232,9 @@ json_phase() {
   json_raw output "[$lines]"
   JSON="{$JSON}"
 }
-
 status_json() {
   local phase phases="" now nl=$'\n'
   now=$(now)
-  # shellcheck disable=SC2153 # PHASES: the prologue sets it
   for phase in "${PHASES[@]}"; do
     json_phase "$phase"
     phases+="${phases:+,$nl}    $JSON"
@@ -269,50 +257,41 @@ status_json() {
   json_raw phases "[$nl$phases$nl  ]"
   printf '{\n  %s\n}\n' "$JSON"
 }
-
 fail_because() {
   stop failed "$1" "$2" 1
 }
-
 fail() {
   fail_because error "$*"
 }
-
 on_error() {
   local code=$1 line=$2 command=$3
   [ "$BASH_SUBSHELL" -eq 0 ] || exit "$code"
   fail_because command "'$command' exited with status $code (line $line)"
 }
-
 on_signal() {
   stop interrupted interrupted "stopped by a signal (shutdown, reboot or systemctl stop)" 143
 }
-
 record_failures() {
   trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
   trap on_signal TERM INT HUP
 }
-
 backoff_seconds() {
   local delay=$((RETRY_INITIAL_DELAY << ($1 > 20 ? 19 : $1 - 1)))
   [ "$delay" -le "$RETRY_MAX_DELAY" ] || delay=$RETRY_MAX_DELAY
   echo $((delay - RANDOM % (delay / 2 + 1)))
 }
-
 key_line() {
   local line
   line=$(grep -E '^E: |^error|^Error|^dpkg: error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
   [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
   one_line "${line:-no output}" | cut -c 1-200
 }
-
 keep_output() {
   if [ -n "$P_NAME" ]; then
     tail -n 20 "$1" | redact >"$PHASE_DIR/$P_NAME.output"
   fi
   rm -f "$1"
 }
-
 note_retry() {
   log "$1"
   P_RETRIES=$((P_RETRIES + 1))
@@ -320,12 +299,10 @@ note_retry() {
   save_record
   write_status
 }
-
 retry() {
   if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
   try_command network "$@"
 }
-
 wait_until() {
   local tries=$1 try=1
   shift
@@ -337,7 +314,6 @@ wait_until() {
     try=$((try + 1))
   done
 }
-
 run_phase() {
   CURRENT_PHASE=$1
   load_record "$1"
@@ -361,7 +337,6 @@ run_phase() {
   write_status post
   log "phase $1: done"
 }
-
 run_phases() {
   record_failures
   if [ -e "$DONE_FILE" ]; then
