@@ -57,3 +57,11 @@ def test_the_library_travels_without_comments_or_the_lint_directive(
         if line.lstrip().startswith("# ") and "shellcheck" not in line
     ]
     assert "run_phases() {" in text and "kubeadm_once() {" in text and "wait_for_api" not in text
+
+
+def test_the_bootstrap_and_the_bake_share_one_prologue() -> None:
+    templates = LIBRARY.parents[1]
+    for name in ("bootstrap/main.sh.j2", "packer/bake.sh.j2"):
+        text = (templates / name).read_text()
+        assert '{% include "bootstrap/prologue.sh.j2" %}' in text, name
+        assert "set -Eeuo pipefail" not in text and "readonly STATE_DIR" not in text, name
