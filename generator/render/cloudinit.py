@@ -77,7 +77,7 @@ def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, 
 
 def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     """A write_files entry that travels gzip-compressed and base64-encoded (cloud-init's
-    `encoding: gz+b64`): a third of the bytes of plain text in user-data."""
+    `encoding: gz+b64`): about half the bytes of the plain text, for a script."""
     packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
     return {**write_file(path, packed, permissions), "encoding": "gz+b64"}
 
