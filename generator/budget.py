@@ -6,15 +6,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from generator.errors import K8sgenError
-from generator.model import Cluster, Node
-from generator.render import UserDataSize, user_data_bytes
-from generator.render.cloudinit import (
+from generator.layout import (
+    APT_LISTS,
     BOOTSTRAP_SCRIPT,
     CALICO_PATCH_SCRIPT,
     CALICO_PATCHED,
+    CERTS_DIR,
+    CONTAINERD_CONFIGS,
+    CRICTL_CONFIG,
+    HOSTS_BLOCK,
+    KUBEADM_CONFIG,
     PKI_STASH,
-    cloud_config,
 )
+from generator.model import Cluster, Node
+from generator.render import UserDataSize, user_data_bytes
+from generator.render.cloudinit import cloud_config
 from generator.render.node import plan
 from generator.secrets import ClusterSecrets
 
@@ -108,14 +114,14 @@ REMEDIES = {
 PARTS: tuple[tuple[str, str, str | None], ...] = (
     (CALICO_PATCHED, "embedded Calico manifest", USE_URL),
     (PKI_STASH + "/", "CA material (kubeadm's shared certificates, control planes)", None),
-    ("/etc/k8sgen/hosts", "/etc/hosts block (a line per node with a static address)", None),
+    (HOSTS_BLOCK, "/etc/hosts block (a line per node with a static address)", None),
     (BOOTSTRAP_SCRIPT, "bootstrap script", BAKE),
-    ("/etc/k8sgen/containerd/", "containerd configuration", BAKE),
-    ("/etc/containerd/certs.d/", "registry mirror configuration", BAKE),
-    ("/etc/k8sgen/apt/", "package repositories", BAKE),
-    ("/etc/crictl.yaml", "crictl configuration", BAKE),
+    (CONTAINERD_CONFIGS + "/", "containerd configuration", BAKE),
+    (CERTS_DIR + "/", "registry mirror configuration", BAKE),
+    (APT_LISTS + "/", "package repositories", BAKE),
+    (CRICTL_CONFIG, "crictl configuration", BAKE),
     (CALICO_PATCH_SCRIPT, "Calico manifest patcher (init node)", None),
-    ("/etc/k8sgen/kubeadm.yaml", "kubeadm configuration", None),
+    (KUBEADM_CONFIG, "kubeadm configuration", None),
 )
 OTHER = "other files"
 

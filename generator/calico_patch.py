@@ -1,7 +1,7 @@
 """Set CALICO_IPV4POOL_CIDR in a calico.yaml manifest, and move its images to a mirror.
 
-Used at render time for an embedded manifest, and shipped as is to the init node for a
-manifest it downloads: it must depend on nothing but Python 3 and PyYAML, which every
+Used at render time for an embedded manifest, and shipped (comments stripped) to the init node
+for a manifest it downloads: it must depend on nothing but Python 3 and PyYAML, which every
 cloud-init node has. The oldest node Python is 3.6 with PyYAML 3.12 (EL8, as `python3`):
 no newer syntax (typing from the typing module) and no newer PyYAML API (`sort_keys`).
 """

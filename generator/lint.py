@@ -20,10 +20,10 @@ import yaml
 
 from generator.errors import K8sgenError
 from generator.images import cluster_images
+from generator.layout import CERTS_DIR
 from generator.model import Cluster
 from generator.refs import host_of, parse_image, url_host
 from generator.render.artifact import Artifact
-from generator.render.cloudinit import CERTS_DIR
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s'\"<>()\[\]{}\\]+")

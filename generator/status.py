@@ -13,7 +13,14 @@ import jsonschema
 
 from generator.errors import K8sgenError
 from generator.inputs import InputError, read_input
-from generator.render.cloudinit import PKI_STASH
+from generator.layout import (
+    BOOTSTRAP_UNIT,
+    KUBEADM_CONFIG,
+    KUBEADM_STATE,
+    PKI_DIR,
+    PKI_STASH,
+    STATUS_FILE,
+)
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS, HEALING_REASONS
 from generator.resources import load_schema
 from generator.schema import CONTROL_CATEGORIES, strict_validator
@@ -22,14 +29,13 @@ SCHEMA_FILE = "status.schema.json"
 MAX_STATUS_BYTES = 256 * 1024  # the script writes about 10 KB: 20 output lines per phase
 # Control characters, and formatting ones (bidi overrides, zero-width) that hide or reorder text.
 UNPRINTABLE = CONTROL_CATEGORIES | {"Cf", "Cs", "Co", "Cn"}
-SERVICE = "k8sgen-bootstrap.service"
-RESTART = f"systemctl restart {SERVICE}"
-UNBLOCK = "rm /var/lib/k8sgen/kubeadm/blocked"
+RESTART = f"systemctl restart {BOOTSTRAP_UNIT}"
+UNBLOCK = f"rm {KUBEADM_STATE}/blocked"
 # kubeadm reset empties /etc/kubernetes/pki; the next attempt copies the node's CA back.
 RETRY_KUBEADM = f"`kubeadm reset -f && {UNBLOCK} && {RESTART}`"
 RESTORED = (
     f"The next attempt copies the CA material this node was rendered with back from {PKI_STASH} "
-    "into /etc/kubernetes/pki, so the cluster keeps the CA that every join's CA hash names."
+    f"into {PKI_DIR}, so the cluster keeps the CA that every join's CA hash names."
 )
 
 # What to do, by the reason the script recorded. {phase} is the phase that stopped.
@@ -64,15 +70,15 @@ ADVICE = {
     "kubeadm-join-control-plane": (
         "The control-plane join failed and is not repeated by itself: it may have added an "
         "etcd member. On a working control plane, list the members (kubectl -n kube-system exec "
-        "etcd-<name> -- etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert "
-        "/etc/kubernetes/pki/etcd/server.crt --key /etc/kubernetes/pki/etcd/server.key "
+        f"etcd-<name> -- etcdctl --cacert {PKI_DIR}/etcd/ca.crt --cert "
+        f"{PKI_DIR}/etcd/server.crt --key {PKI_DIR}/etcd/server.key "
         "member list) and remove this node's member if it is there. Then on this node: "
         f"{RETRY_KUBEADM}. " + RESTORED
     ),
     "kubeadm-interrupted": (
         "kubeadm was cut off (reboot, power loss or stop) while it ran: the node may be half set "
         "up. If a control plane's `kubectl get nodes` lists this node as Ready, record kubeadm as "
-        f"done: `touch /var/lib/k8sgen/kubeadm/succeeded && {UNBLOCK} && {RESTART}`. Otherwise "
+        f"done: `touch {KUBEADM_STATE}/succeeded && {UNBLOCK} && {RESTART}`. Otherwise "
         "clean up as after a failed init or join (kubeadm reset -f; for a control plane, remove "
         f"its etcd member), then `{UNBLOCK} && {RESTART}`."
     ),
@@ -88,7 +94,7 @@ ADVICE = {
         "The cluster does not accept the bootstrap token: it expired (tokenTTL after kubeadm "
         "init) or was deleted. On a control plane, create it again with the same value: "
         "`kubeadm token create <token> --ttl 2h`, the token being the one in "
-        f"/etc/k8sgen/kubeadm.yaml on this node. Then `{RESTART}` here."
+        f"{KUBEADM_CONFIG} on this node. Then `{RESTART}` here."
     ),
     "ca-hash": (
         "The cluster's CA is not the one this node was rendered with: the control plane came "
@@ -116,12 +122,12 @@ ADVICE = {
     ),
     "interrupted": (
         "The bootstrap was stopped (shutdown, reboot or systemctl stop). It resumes at phase "
-        f"{{phase}} on the next boot, or now with `systemctl start {SERVICE}`."
+        f"{{phase}} on the next boot, or now with `systemctl start {BOOTSTRAP_UNIT}`."
     ),
 }
 ADVICE["error"] = ADVICE["command"]
 RUNNING = (
-    f"Still running, or cut off by a power loss. `systemctl status {SERVICE}` tells which; "
+    f"Still running, or cut off by a power loss. `systemctl status {BOOTSTRAP_UNIT}` tells which; "
     "after a reboot it resumes at phase {phase}."
 )
 
@@ -140,7 +146,7 @@ def load_status(path: Path) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError) as exc:
         raise StatusError(
-            f"{path}: not JSON ({printable(str(exc))}); is it /var/lib/k8sgen/status.json?"
+            f"{path}: not JSON ({printable(str(exc))}); is it {STATUS_FILE}?"
         ) from exc
     error = jsonschema.exceptions.best_match(
         strict_validator(load_schema(SCHEMA_FILE)).iter_errors(data)
@@ -200,7 +206,7 @@ def explain(status: dict[str, Any]) -> str:
             break_long_words=False,
         ),
     ]
-    lines.append(f"log on the node: {status['log']} (and journalctl -u {SERVICE})")
+    lines.append(f"log on the node: {status['log']} (and journalctl -u {BOOTSTRAP_UNIT})")
     return "\n".join(lines) + "\n"
 
 

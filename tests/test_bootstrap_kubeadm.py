@@ -19,7 +19,8 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.render.cloudinit import PKI_DIR, PKI_STASH, SHARED_PKI
+from generator.layout import PKI_DIR, PKI_STASH
+from generator.render.cloudinit import SHARED_PKI
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS
 
 from .support.bootstrap_runs import (

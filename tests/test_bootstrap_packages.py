@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.render.cloudinit import PACKAGE_LOCK_WAIT_SECONDS, SYSCTL_FILE
+from generator.layout import SYSCTL_FILE
+from generator.render.cloudinit import PACKAGE_LOCK_WAIT_SECONDS
 from generator.render.packer import repo_files
 
 from .support.aptrepo import build_deb, dists_repository, flat_repository, signer

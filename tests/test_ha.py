@@ -20,7 +20,7 @@ from generator import model, versions
 from generator.cli import cli
 from generator.load import load_text
 from generator.render import kubevip
-from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
+from generator.render.node import NodeKind, plan
 from generator.validate import validate
 
 from .support.kubeadm import SHARED_PKI, api_validator
@@ -90,7 +90,7 @@ def test_each_control_plane_waits_for_the_one_before_and_workers_for_the_endpoin
     for before, node in itertools.pairwise(control_planes):
         assert waits.pop(node.name) == f"https://{before.ip}:6443/readyz"
     assert waits and set(waits.values()) == {endpoint}
-    assert all(kind_of(rendered, name) == JOIN_WORKER for name in waits)
+    assert all(kind_of(rendered, name) == NodeKind.JOIN_WORKER for name in waits)
 
 
 def test_the_vip_is_the_default_endpoint(ha_vip: Rendered) -> None:
@@ -128,7 +128,7 @@ def test_joiners_wait_for_the_bootstrap_token_longer_than_kubeadms_default(
     apis = set()
     for rendered in rendered_examples:
         for node in node_names(rendered):
-            if kind_of(rendered, node) == INIT:
+            if kind_of(rendered, node) == NodeKind.INIT:
                 continue
             (join,) = kubeadm_documents(rendered, node)
             apis.add(join["apiVersion"])
@@ -178,12 +178,12 @@ def test_kube_vip_runs_on_super_admin_conf_only_on_the_init_node(ha_vip: Rendere
     for node in node_names(ha_vip):
         manifests = {p: kubeconfig(m) for p, m in kube_vip_manifests(ha_vip, node).items()}
         kind = kind_of(ha_vip, node)
-        if kind == INIT:
+        if kind == NodeKind.INIT:
             assert manifests == {
                 kubevip.STAGED: kubevip.ADMIN_CONF,
                 kubevip.STAGED_INIT: kubevip.SUPER_ADMIN_CONF,
             }
-        elif kind == JOIN_CONTROL_PLANE:
+        elif kind == NodeKind.JOIN_CONTROL_PLANE:
             assert manifests == {kubevip.STAGED: kubevip.ADMIN_CONF}
         else:
             assert manifests == {}
@@ -279,11 +279,11 @@ def test_upload_mode_joins_with_the_certificate_key_and_no_ca_files(tmp_path: Pa
             if document["kind"] != "KubeletConfiguration":
                 validator = api_validator(document["apiVersion"])
                 assert [e.message for e in validator.iter_errors(document)] == []
-        if kind == INIT:
+        if kind == NodeKind.INIT:
             assert pki == SHARED_PKI  # the CA hash every joiner checks is of this CA
             assert documents[0]["certificateKey"] == key
             assert "--upload-certs --skip-phases=bootstrap-token" in script(rendered, node)
-        elif kind == JOIN_CONTROL_PLANE:
+        elif kind == NodeKind.JOIN_CONTROL_PLANE:
             assert pki == set()
             assert documents[0]["controlPlane"]["certificateKey"] == key
         else:
@@ -297,7 +297,7 @@ def test_upload_mode_joins_with_the_certificate_key_and_no_ca_files(tmp_path: Pa
 
 def test_files_mode_gives_joiners_the_eight_files_and_no_key(ha_vip: Rendered) -> None:
     for node in node_names(ha_vip):
-        if kind_of(ha_vip, node) == JOIN_CONTROL_PLANE:
+        if kind_of(ha_vip, node) == NodeKind.JOIN_CONTROL_PLANE:
             pki = {p for p in files(ha_vip, node) if p.startswith("/var/lib/k8sgen/pki/")}
             assert pki == SHARED_PKI
             assert "certificateKey" not in kubeadm_documents(ha_vip, node)[0]["controlPlane"]

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from generator.render.node import INIT, JOIN_CONTROL_PLANE, JOIN_WORKER, plan
+from generator.render.node import NodeKind, plan
 
 from .support.kubeadm import SHARED_PKI, api_validator
 from .support.nodedata import (
@@ -113,7 +113,7 @@ def test_kubeadm_documents_per_bootstrap_kind(rendered_examples: list[Rendered])
         model_node = next(n for n in rendered.cluster.nodes if n.name == node)
         kinds = [d["kind"] for d in kubeadm_documents(rendered, node)]
         kind = plan(rendered.cluster, model_node).kind
-        if kind == INIT:
+        if kind == NodeKind.INIT:
             assert kinds == ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"]
             cluster = kubeadm_documents(rendered, node)[1]
             assert cluster["imageRepository"] == rendered.cluster.mirrors.images
@@ -125,7 +125,7 @@ def test_kubeadm_documents_per_bootstrap_kind(rendered_examples: list[Rendered])
             token = join["discovery"]["bootstrapToken"]
             assert token["caCertHashes"] == [rendered.secrets.ca_cert_hash]
             assert token["token"] == rendered.secrets.bootstrap_token
-            assert ("controlPlane" in join) == (kind == JOIN_CONTROL_PLANE)
+            assert ("controlPlane" in join) == (kind == NodeKind.JOIN_CONTROL_PLANE)
 
 
 def test_secrets_reach_only_the_nodes_that_need_them(rendered_examples: list[Rendered]) -> None:
@@ -136,7 +136,7 @@ def test_secrets_reach_only_the_nodes_that_need_them(rendered_examples: list[Ren
         assert not [p for p in node_files if p.startswith("/etc/kubernetes/")]
         pki = {p for p in node_files if p.startswith("/var/lib/k8sgen/pki/")}
         user_data = rendered.text(f"nodes/{node}/user-data")
-        if kind == JOIN_WORKER:
+        if kind == NodeKind.JOIN_WORKER:
             assert pki == set()
             assert "PRIVATE KEY" not in user_data
             assert rendered.secrets.certificate_key not in user_data

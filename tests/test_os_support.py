@@ -23,7 +23,7 @@ from generator.render.yamlio import dump
 from generator.resources import load_schema, resource_dir
 
 from .support.golden import GOLDEN, mask
-from .support.nodedata import cloud_config, files, node_names, scripts
+from .support.nodedata import cloud_config, files, node_names, readable_user_data, scripts
 from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec
 from .support.tools import (
@@ -238,8 +238,8 @@ def test_architecture_changes_only_architecture_names(
     amd64 = rendered_matrix[(*release, "amd64")]
     arm64 = rendered_matrix[(*release, "arm64")]
     for node in node_names(amd64):
-        text_amd64 = amd64.text(f"nodes/{node}/user-data")
-        text_arm64 = arm64.text(f"nodes/{node}/user-data")
+        text_amd64 = readable_user_data(amd64, node)
+        text_arm64 = readable_user_data(arm64, node)
         assert text_amd64 != text_arm64
         assert "arm64" not in text_amd64 and "aarch64" not in text_amd64
         # The cluster names (family-arch) are renamed too: nothing else may differ.

@@ -13,8 +13,8 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
+from generator.layout import IMAGE_MARKER
 from generator.render import rpm
-from generator.render.vm_image import IMAGE_MARKER
 
 from .support.nodedata import cloud_config, files, node_names, scripts
 from .support.repo import REPO

@@ -7,6 +7,22 @@ import gzip
 from importlib import resources
 from typing import Any
 
+from generator.layout import (
+    APT_LISTS,
+    BOOTSTRAP_SCRIPT,
+    BOOTSTRAP_UNIT,
+    BOOTSTRAP_UNIT_FILE,
+    CALICO_PATCH_SCRIPT,
+    CALICO_PATCHED,
+    CERTS_DIR,
+    CONTAINERD_CONFIGS,
+    CRICTL_CONFIG,
+    HOSTS_BLOCK,
+    KUBEADM_CONFIG,
+    MODULES_FILE,
+    PKI_STASH,
+    SYSCTL_FILE,
+)
 from generator.model import (
     CERTIFICATES_FILES,
     MAX_MANIFEST_BYTES,
@@ -18,28 +34,21 @@ from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
+from generator.render.library import library
 from generator.render.node import (
     HEAL_ATTEMPTS,
     HEAL_DELAY_SECONDS,
     HEALING_REASONS,
-    INIT,
-    JOIN_CONTROL_PLANE,
+    NodeKind,
     NodePlan,
 )
-from generator.render.templating import render_template
-from generator.render.vm_image import IMAGE_MARKER, image_marker
+from generator.render.strip import strip_python_comments
+from generator.render.templating import render_script, render_template
+from generator.render.vm_image import image_marker
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
 
-BOOTSTRAP_SCRIPT = "/usr/local/sbin/k8sgen-bootstrap"
-BOOTSTRAP_UNIT = "k8sgen-bootstrap.service"
-BOOTSTRAP_DONE = "/var/lib/k8sgen/bootstrap.done"
-CALICO_PATCH_SCRIPT = "/usr/local/lib/k8sgen/calico_patch.py"
-CALICO_PATCHED = "/etc/k8sgen/calico/calico-patched.yaml"
-CERTS_DIR = "/etc/containerd/certs.d"
 KERNEL_MODULES = ("overlay", "br_netfilter")
-SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
-APT_LISTS = "/etc/k8sgen/apt"  # k8sgen's apt sources, copied to /etc/apt/sources.list.d/
 # How long the node waits, in sleeps between tries, for a package-manager lock that another
 # run (unattended-upgrades, apt-daily, dnf-automatic) holds, before it fails (transiently).
 PACKAGE_LOCK_WAIT_SECONDS = 600
@@ -49,10 +58,6 @@ SYSCTLS = (
     ("net.ipv4.ip_forward", "1"),
 )
 HEADER = "#cloud-config\n"
-# kubeadm's certificate directory, and the copy of the shared CA material (0600 files in 0700
-# folders) that `kubeadm reset` cannot empty.
-PKI_DIR = "/etc/kubernetes/pki"
-PKI_STASH = "/var/lib/k8sgen/pki"
 # The eight files of kubeadm's manual certificate distribution, relative to PKI_DIR.
 SHARED_PKI = (
     "ca.crt",
@@ -70,6 +75,13 @@ def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, 
     return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
 
 
+def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+    """A write_files entry that travels gzip-compressed and base64-encoded (cloud-init's
+    `encoding: gz+b64`): about half the bytes of the plain text, for a script."""
+    packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+    return {**write_file(path, packed, permissions), "encoding": "gz+b64"}
+
+
 def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
     return HEADER + dump(cloud_config(cluster, node, plan, secrets))
 
@@ -85,8 +97,8 @@ def cloud_config(
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
-        write_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
-        write_file(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", bootstrap_unit(node)),
+        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+        write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
     ]
     config: dict[str, Any] = {
         "hostname": node.name,
@@ -114,17 +126,15 @@ def bootstrap_commands() -> list[list[str]]:
 
 def bootstrap_unit(node: Node) -> str:
     return render_template(
-        "systemd/k8sgen-bootstrap.service.j2",
+        f"systemd/{BOOTSTRAP_UNIT}.j2",
         node_name=node.name,
-        script=BOOTSTRAP_SCRIPT,
-        done_file=BOOTSTRAP_DONE,
     )
 
 
 def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
-        write_file("/etc/k8sgen/hosts", hosts_block(cluster, node)),
-        write_file("/etc/modules-load.d/k8sgen.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
+        write_file(HOSTS_BLOCK, hosts_block(cluster, node)),
+        write_file(MODULES_FILE, "".join(f"{m}\n" for m in KERNEL_MODULES)),
         write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
     ]
 
@@ -178,7 +188,7 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
     context = {"pause_image": cluster.pause_image, "certs_dir": CERTS_DIR}
     files = [
         write_file(
-            f"/etc/k8sgen/containerd/config-v{v}.toml",
+            f"{CONTAINERD_CONFIGS}/config-v{v}.toml",
             render_template(f"containerd-config-v{v}.toml.j2", **context),
         )
         for v in (2, 3)
@@ -200,18 +210,18 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
         "image-endpoint": kubeadm.CRI_SOCKET,
         "timeout": 30,
     }
-    files.append(write_file("/etc/crictl.yaml", dump(crictl)))
+    files.append(write_file(CRICTL_CONFIG, dump(crictl)))
     return files
 
 
 def kubeadm_files(
     cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
 ) -> list[dict[str, Any]]:
-    if plan.kind == INIT:
+    if plan.kind == NodeKind.INIT:
         documents = kubeadm.init_documents(cluster, node, secrets)
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
-    files = [write_file("/etc/k8sgen/kubeadm.yaml", dump_all(documents), "0600")]
+    files = [write_file(KUBEADM_CONFIG, dump_all(documents), "0600")]
     if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files
@@ -221,7 +231,7 @@ def carries_shared_pki(cluster: Cluster, plan: NodePlan) -> bool:
     """The init node always starts from the pre-generated CAs (their hash is in every join);
     joining control planes get them too, unless they download what init uploaded."""
     files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
-    return plan.kind == INIT or (plan.kind == JOIN_CONTROL_PLANE and files_mode)
+    return plan.kind == NodeKind.INIT or (plan.kind == NodeKind.JOIN_CONTROL_PLANE and files_mode)
 
 
 def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
@@ -250,15 +260,12 @@ def shared_pki_files(secrets: ClusterSecrets) -> list[dict[str, Any]]:
 
 
 def cni_files(cluster: Cluster, plan: NodePlan) -> list[dict[str, Any]]:
-    if plan.kind != INIT:
+    if plan.kind != NodeKind.INIT:
         return []
     if plan.calico_urls:
         return [] if cluster.baked else calico_patcher(cluster)  # a baked image has it
     assert cluster.calico.manifest_patched is not None
-    packed = gzip.compress(cluster.calico.manifest_patched.encode(), mtime=0)
-    embedded = write_file(CALICO_PATCHED, base64.b64encode(packed).decode())
-    embedded["encoding"] = "gz+b64"
-    return [embedded]
+    return [packed_file(CALICO_PATCHED, cluster.calico.manifest_patched)]
 
 
 def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
@@ -266,29 +273,32 @@ def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
     if not cluster.calico.manifest_urls:
         return []
     source = resources.files("generator").joinpath("calico_patch.py").read_text("utf-8")
-    return [write_file(CALICO_PATCH_SCRIPT, source, "0755")]
+    return [write_file(CALICO_PATCH_SCRIPT, strip_python_comments(source), "0755")]
+
+
+BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 
 
 def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
-    return render_template(
-        "bootstrap/main.sh.j2",
+    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan))
+
+
+def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str, Any]:
+    return dict(
         cluster=cluster,
         node=node,
         plan=plan,
+        library=library(plan),
         firewalld=firewalld_plan(cluster, node),
         kube_vip=kubevip.steps(cluster, node),
         image_marker=image_marker(cluster),
-        image_marker_path=IMAGE_MARKER,
         bundle_label=BUNDLE_LABEL,
         max_manifest_bytes=MAX_MANIFEST_BYTES,
         shared_pki=carries_shared_pki(cluster, plan),
-        pki_dir=PKI_DIR,
-        pki_stash=PKI_STASH,
         heal={
             "attempts": HEAL_ATTEMPTS,
             "delay": HEAL_DELAY_SECONDS,
             "reasons": HEALING_REASONS,
-            "unit": BOOTSTRAP_UNIT,
         },
         **script_context(cluster),
     )
@@ -300,6 +310,5 @@ def script_context(cluster: Cluster) -> dict[str, Any]:
         "apt": apt_settings(cluster),
         "apt_sources": apt_source_options(cluster),
         "dnf": rpm.dnf_settings(cluster),
-        "sysctl_file": SYSCTL_FILE,
         "package_lock_wait": PACKAGE_LOCK_WAIT_SECONDS,
     }

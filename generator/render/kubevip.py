@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from generator.layout import KUBE_VIP_STAGED
 from generator.model import API_PORT, Cluster, Node, Vip
 
 MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
 # Staged outside the manifests folder: the bootstrap script moves one in at the right moment.
-STAGED = "/etc/k8sgen/kube-vip/kube-vip.yaml"  # runs on admin.conf
-STAGED_INIT = "/etc/k8sgen/kube-vip/kube-vip-init.yaml"  # runs on super-admin.conf
+STAGED = f"{KUBE_VIP_STAGED}/kube-vip.yaml"  # runs on admin.conf
+STAGED_INIT = f"{KUBE_VIP_STAGED}/kube-vip-init.yaml"  # runs on super-admin.conf
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 SUPER_ADMIN_CONF = "/etc/kubernetes/super-admin.conf"
 # kube-vip reaches its own node's API server as kubernetes:<port>, a name in the API server's

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from generator.model import API_PORT, Cluster, Node
 
-INIT = "init"
-JOIN_CONTROL_PLANE = "join-control-plane"
-JOIN_WORKER = "join-worker"
+
+class NodeKind(StrEnum):
+    """What a bootstrap script is for; the value is its NODE_ROLE and status.json's role."""
+
+    INIT = "init"  # kubeadm init: the first control plane
+    JOIN_CONTROL_PLANE = "join-control-plane"
+    JOIN_WORKER = "join-worker"
+    BAKE = "bake"  # the Packer bake: no cluster, pulls what any node of the cluster needs
+
+
 PHASES = ("prepare", "install", "runtime", "prepull", "kubeadm")
 # What a Packer build runs once, and what first boot of such an image runs instead of PHASES:
 # "image" checks that the image was baked for this spec.
@@ -27,7 +35,7 @@ HEALING_REASONS = ("network", "package-lock", "api-wait", "kubeadm-join")
 
 @dataclass(frozen=True)
 class NodePlan:
-    kind: str
+    kind: NodeKind
     phases: tuple[str, ...]
     images: tuple[str, ...]  # pulled with crictl, beyond what kubeadm pulls itself
     wait_url: str | None  # joiners wait until this /readyz answers "ok"
@@ -43,7 +51,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     phases = _phases(cluster)
     if node == cluster.init_node:
         return NodePlan(
-            INIT,
+            NodeKind.INIT,
             (*phases, "cni", "report"),
             control_plane_images,
             None,
@@ -57,7 +65,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         host = previous.ip or cluster.endpoint_host
         port = API_PORT if previous.ip else cluster.endpoint_port
         return NodePlan(
-            JOIN_CONTROL_PLANE,
+            NodeKind.JOIN_CONTROL_PLANE,
             (*phases, "report"),
             control_plane_images,
             f"https://{host}:{port}/readyz",
@@ -71,7 +79,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
         *calico_images,
     )
     return NodePlan(
-        JOIN_WORKER,
+        NodeKind.JOIN_WORKER,
         (*phases, "report"),
         worker_images,
         f"https://{cluster.endpoint}/readyz",

@@ -12,6 +12,7 @@ import dataclasses
 import io
 from typing import Any
 
+from generator.layout import HOSTS_BLOCK, IMAGE_MARKER
 from generator.model import Cluster
 from generator.render import rpm
 from generator.render.artifact import Artifact
@@ -24,16 +25,15 @@ from generator.render.cloudinit import (
     write_file,
 )
 from generator.render.firewall import FirewalldPlan, firewalld_plan
-from generator.render.node import BAKE_PHASES, NodePlan
+from generator.render.library import library
+from generator.render.node import BAKE_PHASES, NodeKind, NodePlan
 from generator.render.templating import render_template
-from generator.render.vm_image import IMAGE_MARKER, baked_images, image_marker
+from generator.render.vm_image import baked_images, image_marker
 
 FOLDER = "packer"
 TEMPLATE = "k8sgen.pkr.hcl"
 SCRIPT = "bake.sh"
-BAKE = "bake"  # the plan kind of the bake: pulls what any node of the cluster needs
 FILES_DESTINATION = "/tmp/k8sgen-files"
-HOSTS_FILE = "/etc/k8sgen/hosts"
 EMPTY_HOSTS_BLOCK = "# BEGIN k8sgen\n# END k8sgen\n"  # first boot fills it in
 # The default user of each family's cloud images (the Packer variable ssh_username).
 DEFAULT_USERS = {"ubuntu": "ubuntu", "debian": "debian", "rocky": "rocky", "almalinux": "almalinux"}
@@ -41,7 +41,7 @@ DEFAULT_USERS = {"ubuntu": "ubuntu", "debian": "debian", "rocky": "rocky", "alma
 
 def bake_plan(cluster: Cluster) -> NodePlan:
     return NodePlan(
-        kind=BAKE,
+        kind=NodeKind.BAKE,
         phases=("files", *BAKE_PHASES, "seal"),
         images=baked_images(cluster),  # kubeadm pulls the control-plane images, pause included
         wait_url=None,
@@ -53,9 +53,9 @@ def bake_plan(cluster: Cluster) -> NodePlan:
 
 def image_files(cluster: Cluster) -> list[dict[str, Any]]:
     """What user-data would write for prepare, install and runtime, minus the node's hosts."""
-    system = [f for f in system_files(cluster, cluster.init_node) if f["path"] != HOSTS_FILE]
+    system = [f for f in system_files(cluster, cluster.init_node) if f["path"] != HOSTS_BLOCK]
     return [
-        write_file(HOSTS_FILE, EMPTY_HOSTS_BLOCK),
+        write_file(HOSTS_BLOCK, EMPTY_HOSTS_BLOCK),
         *system,
         *package_files(cluster),
         *repo_files(cluster),
@@ -101,9 +101,9 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         "packer/bake.sh.j2",
         cluster=cluster,
         plan=plan,
+        library=library(plan),
         files=files,
         firewalld=bake_firewalld(cluster),
-        image_marker_path=IMAGE_MARKER,
         **script_context(cluster),
     )
     template = render_template(

@@ -9,6 +9,9 @@ from typing import Any
 
 import jinja2
 
+from generator import layout
+from generator.render.node import NodeKind
+from generator.render.strip import strip_shell_comments
 from generator.resources import resource_dir
 
 
@@ -35,8 +38,15 @@ def environment() -> jinja2.Environment:
     env.filters["q"] = lambda value: shlex.quote(str(value))
     env.filters["toml"] = toml_string
     env.filters["hcl"] = hcl_string
+    env.globals["layout"] = layout  # paths and unit names: layout.STATE_DIR
+    env.globals["kind"] = NodeKind  # plan.kind == kind.INIT: no kind spelled out in a template
     return env
 
 
 def render_template(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
+
+
+def render_script(name: str, **context: Any) -> str:
+    """A shell script for a node: its comments stay in the template, out of the output."""
+    return strip_shell_comments(render_template(name, **context))

@@ -7,8 +7,6 @@ import json
 from generator import __version__
 from generator.model import Cluster
 
-IMAGE_MARKER = "/etc/k8sgen/image.json"
-
 
 def baked_images(cluster: Cluster) -> tuple[str, ...]:
     """Pulled at bake time beyond kubeadm's own list: kube-vip (with a VIP) and Calico."""

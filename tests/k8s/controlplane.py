@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from generator.render.cloudinit import BOOTSTRAP_SCRIPT, PKI_DIR, PKI_STASH
+from generator.layout import BOOTSTRAP_SCRIPT, PKI_DIR, PKI_STASH
 
 from ..support.specs import Rendered
 from .machine import CommandFailed, Machine

@@ -26,8 +26,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from generator import secrets
+from generator.layout import BOOTSTRAP_SCRIPT, PKI_STASH
 from generator.pki import discovery_hash
-from generator.render.cloudinit import BOOTSTRAP_SCRIPT, PKI_STASH
 from generator.status import ADVICE, explain, load_status
 
 from ..support.repo import REPO

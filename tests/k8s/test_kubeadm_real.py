@@ -24,8 +24,8 @@ from cryptography import x509
 
 from generator import versions
 from generator.images import KUBEADM, cluster_images
+from generator.layout import PKI_STASH
 from generator.model import Cluster
-from generator.render.cloudinit import PKI_STASH
 from generator.render.kubeadm import cert_sans
 
 from ..support.nodedata import files

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
+
+import yaml
 
 from generator.secrets import ClusterSecrets
 
@@ -44,4 +48,18 @@ def masked_tree(rendered: Rendered) -> dict[str, str]:
         text = artifact.content.decode()
         is_manifest = path == "manifest.json"
         tree[path] = mask_manifest(text) if is_manifest else mask(text, rendered.secrets)
+        if path.endswith("/user-data"):
+            tree.update(packed_scripts(path, text, rendered.secrets))
     return tree
+
+
+def packed_scripts(user_data: str, text: str, secrets: ClusterSecrets) -> dict[str, str]:
+    """The scripts user-data carries gzip+base64-compressed, decoded beside it for review."""
+    folder = user_data.removesuffix("user-data") + "gz+b64"
+    scripts = {}
+    for entry in yaml.safe_load(text)["write_files"]:
+        if entry.get("encoding") == "gz+b64":
+            content = gzip.decompress(base64.b64decode(entry["content"])).decode()
+            if content.startswith("#!"):
+                scripts[folder + entry["path"]] = mask(content, secrets)
+    return scripts

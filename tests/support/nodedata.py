@@ -64,3 +64,10 @@ def install_script(rendered: Rendered, node: str) -> str:
     if rendered.cluster.baked:
         return rendered.text("packer/bake.sh")
     return scripts(rendered, node)["/usr/local/sbin/k8sgen-bootstrap"]
+
+
+def readable_user_data(rendered: Rendered, node: str) -> str:
+    """The node's cloud-config with every write_files content decoded, as one text to compare."""
+    config = cloud_config(rendered, node)
+    config["write_files"] = list(files(rendered, node).values())
+    return yaml.safe_dump(config, sort_keys=False)

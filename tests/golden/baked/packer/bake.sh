@@ -42,113 +42,6 @@ HEALS=0
 P_NAME=""
 P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
 
-exec 3>&1
-log() {
-  printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
-}
-
-now() {
-  date -u +%Y-%m-%dT%H:%M:%SZ
-}
-
-json_str() {
-  local text=$2
-  text=${text//\\/\\\\}
-  text=${text//\"/\\\"}
-  text=${text//$'\n'/\\n}
-  text=${text//$'\t'/\\t}
-  text=${text//[[:cntrl:]]/}
-  json_raw "$1" "\"$text\""
-}
-
-json_raw() {
-  JSON+="${JSON:+$JSON_SEP}\"$1\": $2"
-}
-
-redact() {
-  sed -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<token>/g; s/(certificate-key[ =:]+)[0-9a-f]{64}/\1<key>/g'
-}
-
-one_line() {
-  local text=${1//[$'\r\n\t']/ }
-  text=$(printf '%s\n' "$text" | redact)
-  printf '%s' "${text:0:300}"
-}
-
-
-read_record() {
-  REC=()
-  if [ -f "$PHASE_DIR/$1.state" ]; then
-    mapfile -t REC <"$PHASE_DIR/$1.state"
-  fi
-  REC=("${REC[0]:-pending}" "${REC[1]:-}" "${REC[2]:-}" "${REC[3]:-0}" "${REC[4]:-0}"
-    "${REC[5]:-}" "${REC[6]:-}")
-}
-
-load_record() {
-  P_NAME=$1
-  read_record "$1"
-  P_STATE=${REC[0]} P_START=${REC[1]} P_END=${REC[2]} P_ATTEMPTS=${REC[3]}
-  P_RETRIES=${REC[4]} P_REASON=${REC[5]} P_ERROR=${REC[6]}
-}
-
-save_record() {
-  local tmp
-  tmp=$(mktemp "$PHASE_DIR/.state.XXXXXX")
-  printf '%s\n' "$P_STATE" "$P_START" "$P_END" "$P_ATTEMPTS" "$P_RETRIES" "$P_REASON" \
-    "$(one_line "$P_ERROR")" >"$tmp"
-  mv -f "$tmp" "$PHASE_DIR/$P_NAME.state"
-}
-
-json_phase() {
-  local line lines=""
-  if [ -f "$PHASE_DIR/$1.output" ]; then
-    while IFS= read -r line || [ -n "$line" ]; do
-      JSON=""
-      json_str x "$line"
-      lines+="${lines:+, }${JSON#\"x\": }"
-    done <"$PHASE_DIR/$1.output"
-  fi
-  read_record "$1"
-  JSON="" JSON_SEP=", "
-  json_str name "$1"
-  json_str state "${REC[0]}"
-  json_str start "${REC[1]}"
-  json_str end "${REC[2]}"
-  json_raw attempts "${REC[3]}"
-  json_raw retries "${REC[4]}"
-  json_str reason "${REC[5]}"
-  json_str error "${REC[6]}"
-  json_raw output "[$lines]"
-  JSON="{$JSON}"
-}
-
-status_json() {
-  local phase phases="" now nl=$'\n'
-  now=$(now)
-  for phase in "${PHASES[@]}"; do
-    json_phase "$phase"
-    phases+="${phases:+,$nl}    $JSON"
-  done
-  JSON="" JSON_SEP=$',\n  '
-  json_str kind K8sgenBootstrapStatus
-  json_raw version 1
-  json_str cluster "$CLUSTER_NAME"
-  json_str node "$NODE_NAME"
-  json_str role "$NODE_ROLE"
-  json_str kubernetesVersion "$KUBERNETES_VERSION"
-  json_str result "$RESULT"
-  json_str phase "$CURRENT_PHASE"
-  json_str reason "$RESULT_REASON"
-  json_str error "$RESULT_ERROR"
-  json_str time "$now"
-  json_raw runs "$RUNS"
-  json_raw heals "$HEALS"
-  json_str log "$LOG_FILE"
-  json_raw phases "[$nl$phases$nl  ]"
-  printf '{\n  %s\n}\n' "$JSON"
-}
-
 write_status() {
   local tmp
   tmp=$(mktemp "$STATE_DIR/.status.XXXXXX")
@@ -156,8 +49,6 @@ write_status() {
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS_FILE"
 }
-
-
 
 stop() {
   trap - ERR TERM INT HUP
@@ -169,31 +60,6 @@ stop() {
   fi
   write_status post
   exit "$4"
-}
-
-fail_because() {
-  stop failed "$1" "$2" 1
-}
-
-fail() {
-  fail_because error "$*"
-}
-
-on_error() {
-  local code=$1 line=$2 command=$3
-  [ "$BASH_SUBSHELL" -eq 0 ] || exit "$code"
-  fail_because command "'$command' exited with status $code (line $line)"
-}
-
-on_signal() {
-  stop interrupted interrupted "stopped by a signal (shutdown, reboot or systemctl stop)" 143
-}
-
-
-backoff_seconds() {
-  local delay=$((RETRY_INITIAL_DELAY << ($1 > 20 ? 19 : $1 - 1)))
-  [ "$delay" -le "$RETRY_MAX_DELAY" ] || delay=$RETRY_MAX_DELAY
-  echo $((delay - RANDOM % (delay / 2 + 1)))
 }
 
 permanent_error() {
@@ -213,20 +79,6 @@ permanent_error() {
     "$1"
 }
 
-key_line() {
-  local line
-  line=$(grep -E '^E: |^error|^Error|^dpkg: error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
-  [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
-  one_line "${line:-no output}" | cut -c 1-200
-}
-
-keep_output() {
-  if [ -n "$P_NAME" ]; then
-    tail -n 20 "$1" | redact >"$PHASE_DIR/$P_NAME.output"
-  fi
-  rm -f "$1"
-}
-
 command_text() {
   local text="$*"
   text=${text/#apt_update/apt-get update}
@@ -235,18 +87,6 @@ command_text() {
   printf '%s' "${text:0:160}"
 }
 
-note_retry() {
-  log "$1"
-  P_RETRIES=$((P_RETRIES + 1))
-  P_ERROR=$1
-  save_record
-  write_status
-}
-
-retry() {
-  if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
-  try_command network "$@"
-}
 
 with_package_lock() {
   try_command local "$@"
@@ -314,18 +154,6 @@ try_command() {
   done
 }
 
-wait_until() {
-  local tries=$1 try=1
-  shift
-  until "$@"; do
-    if [ "$try" -ge "$tries" ]; then
-      return 1
-    fi
-    sleep "$(backoff_seconds "$try")"
-    try=$((try + 1))
-  done
-}
-
 readonly PACKAGE_LOCK_WAIT_SECONDS=600
 
 apt_update() {
@@ -338,7 +166,158 @@ apt_get() {
 
 
 
-
+exec 3>&1
+log() {
+  printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
+}
+now() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
+}
+json_str() {
+  local text=$2
+  text=${text//\\/\\\\}
+  text=${text//\"/\\\"}
+  text=${text//$'\n'/\\n}
+  text=${text//$'\t'/\\t}
+  text=${text//[[:cntrl:]]/}
+  json_raw "$1" "\"$text\""
+}
+json_raw() {
+  JSON+="${JSON:+$JSON_SEP}\"$1\": $2"
+}
+redact() {
+  sed -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<token>/g; s/(certificate-key[ =:]+)[0-9a-f]{64}/\1<key>/g'
+}
+one_line() {
+  local text=${1//[$'\r\n\t']/ }
+  text=$(printf '%s\n' "$text" | redact)
+  printf '%s' "${text:0:300}"
+}
+read_record() {
+  REC=()
+  if [ -f "$PHASE_DIR/$1.state" ]; then
+    mapfile -t REC <"$PHASE_DIR/$1.state"
+  fi
+  REC=("${REC[0]:-pending}" "${REC[1]:-}" "${REC[2]:-}" "${REC[3]:-0}" "${REC[4]:-0}"
+    "${REC[5]:-}" "${REC[6]:-}")
+}
+load_record() {
+  P_NAME=$1
+  read_record "$1"
+  P_STATE=${REC[0]} P_START=${REC[1]} P_END=${REC[2]} P_ATTEMPTS=${REC[3]}
+  P_RETRIES=${REC[4]} P_REASON=${REC[5]} P_ERROR=${REC[6]}
+}
+save_record() {
+  local tmp
+  tmp=$(mktemp "$PHASE_DIR/.state.XXXXXX")
+  printf '%s\n' "$P_STATE" "$P_START" "$P_END" "$P_ATTEMPTS" "$P_RETRIES" "$P_REASON" \
+    "$(one_line "$P_ERROR")" >"$tmp"
+  mv -f "$tmp" "$PHASE_DIR/$P_NAME.state"
+}
+json_phase() {
+  local line lines=""
+  if [ -f "$PHASE_DIR/$1.output" ]; then
+    while IFS= read -r line || [ -n "$line" ]; do
+      JSON=""
+      json_str x "$line"
+      lines+="${lines:+, }${JSON#\"x\": }"
+    done <"$PHASE_DIR/$1.output"
+  fi
+  read_record "$1"
+  JSON="" JSON_SEP=", "
+  json_str name "$1"
+  json_str state "${REC[0]}"
+  json_str start "${REC[1]}"
+  json_str end "${REC[2]}"
+  json_raw attempts "${REC[3]}"
+  json_raw retries "${REC[4]}"
+  json_str reason "${REC[5]}"
+  json_str error "${REC[6]}"
+  json_raw output "[$lines]"
+  JSON="{$JSON}"
+}
+status_json() {
+  local phase phases="" now nl=$'\n'
+  now=$(now)
+  for phase in "${PHASES[@]}"; do
+    json_phase "$phase"
+    phases+="${phases:+,$nl}    $JSON"
+  done
+  JSON="" JSON_SEP=$',\n  '
+  json_str kind K8sgenBootstrapStatus
+  json_raw version 1
+  json_str cluster "$CLUSTER_NAME"
+  json_str node "$NODE_NAME"
+  json_str role "$NODE_ROLE"
+  json_str kubernetesVersion "$KUBERNETES_VERSION"
+  json_str result "$RESULT"
+  json_str phase "$CURRENT_PHASE"
+  json_str reason "$RESULT_REASON"
+  json_str error "$RESULT_ERROR"
+  json_str time "$now"
+  json_raw runs "$RUNS"
+  json_raw heals "$HEALS"
+  json_str log "$LOG_FILE"
+  json_raw phases "[$nl$phases$nl  ]"
+  printf '{\n  %s\n}\n' "$JSON"
+}
+fail_because() {
+  stop failed "$1" "$2" 1
+}
+fail() {
+  fail_because error "$*"
+}
+on_error() {
+  local code=$1 line=$2 command=$3
+  [ "$BASH_SUBSHELL" -eq 0 ] || exit "$code"
+  fail_because command "'$command' exited with status $code (line $line)"
+}
+on_signal() {
+  stop interrupted interrupted "stopped by a signal (shutdown, reboot or systemctl stop)" 143
+}
+record_failures() {
+  trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
+  trap on_signal TERM INT HUP
+}
+backoff_seconds() {
+  local delay=$((RETRY_INITIAL_DELAY << ($1 > 20 ? 19 : $1 - 1)))
+  [ "$delay" -le "$RETRY_MAX_DELAY" ] || delay=$RETRY_MAX_DELAY
+  echo $((delay - RANDOM % (delay / 2 + 1)))
+}
+key_line() {
+  local line
+  line=$(grep -E '^E: |^error|^Error|^dpkg: error|\[ERROR|curl: \(|rpc error|failed|FATA' "$1" | tail -n 1 || true)
+  [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
+  one_line "${line:-no output}" | cut -c 1-200
+}
+keep_output() {
+  if [ -n "$P_NAME" ]; then
+    tail -n 20 "$1" | redact >"$PHASE_DIR/$P_NAME.output"
+  fi
+  rm -f "$1"
+}
+note_retry() {
+  log "$1"
+  P_RETRIES=$((P_RETRIES + 1))
+  P_ERROR=$1
+  save_record
+  write_status
+}
+retry() {
+  if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
+  try_command network "$@"
+}
+wait_until() {
+  local tries=$1 try=1
+  shift
+  until "$@"; do
+    if [ "$try" -ge "$tries" ]; then
+      return 1
+    fi
+    sleep "$(backoff_seconds "$try")"
+    try=$((try + 1))
+  done
+}
 run_phase() {
   CURRENT_PHASE=$1
   load_record "$1"
@@ -362,12 +341,6 @@ run_phase() {
   write_status post
   log "phase $1: done"
 }
-
-record_failures() {
-  trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
-  trap on_signal TERM INT HUP
-}
-
 run_phases() {
   record_failures
   if [ -e "$DONE_FILE" ]; then
@@ -392,6 +365,7 @@ run_phases() {
   write_status post
   log "node $NODE_NAME bootstrapped"
 }
+
 
 # phase_files: the configuration files that user-data writes on an image that was not baked.
 phase_files() {

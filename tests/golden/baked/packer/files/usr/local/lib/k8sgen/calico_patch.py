@@ -1,10 +1,3 @@
-"""Set CALICO_IPV4POOL_CIDR in a calico.yaml manifest, and move its images to a mirror.
-
-Used at render time for an embedded manifest, and shipped as is to the init node for a
-manifest it downloads: it must depend on nothing but Python 3 and PyYAML, which every
-cloud-init node has. The oldest node Python is 3.6 with PyYAML 3.12 (EL8, as `python3`):
-no newer syntax (typing from the typing module) and no newer PyYAML API (`sort_keys`).
-"""
 
 import argparse
 import re
@@ -21,7 +14,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 POOL_VARIABLE = "CALICO_IPV4POOL_CIDR"
-# <registry>/calico/<name>:<tag>, or Docker Hub's short calico/<name>:<tag>.
 CALICO_IMAGE = re.compile(r"^(?:[^/]+/)?calico/([^/]+)$")
 CALICO_NODE = "DaemonSet calico-node"
 CONTAINERS_PATH = "spec.template.spec.containers"
@@ -32,8 +24,6 @@ class PatchError(Exception):
 
 
 class _NoAliasLoader(_BaseLoader):
-    """Safe loading that refuses YAML aliases: the release manifests have none, and a manifest
-    from a mirror or a file must not make the patch walk an exponentially shared tree."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:  # only an alias reaches a node a second time
@@ -46,14 +36,12 @@ class _NoAliasLoader(_BaseLoader):
 
 
 class _OrderedDumper(_BaseDumper):
-    """Keys in the manifest's own order: PyYAML 3.12 sorts them and has no sort_keys."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
 def _represent_in_order(dumper: "_OrderedDumper", data: Dict[Any, Any]) -> yaml.Node:
-    # A list of pairs is not sorted by any PyYAML's represent_mapping; a dict is in 3.12.
     return dumper.represent_mapping("tag:yaml.org,2002:map", list(data.items()))
 
 
@@ -61,11 +49,6 @@ _OrderedDumper.add_representer(dict, _represent_in_order)
 
 
 def patch_manifest(text: str, pod_cidr: str, image_repository: Optional[str] = None) -> str:
-    """The manifest with the calico-node container's pool CIDR set to pod_cidr.
-
-    With image_repository, every calico/<name>:<tag> image becomes <image_repository>/<name>:<tag>.
-    Raises PatchError with a one-line message for anything that is not such a manifest.
-    """
     documents = _load(text)
     container = _calico_node_container(documents)
     env = _list(container.setdefault("env", []), CONTAINERS_PATH + "[calico-node].env")
@@ -125,7 +108,6 @@ def _list(value: Any, where: str) -> List[Any]:
 
 
 def _kind(value: Any) -> str:
-    """A short description of a misplaced value: its type, and the value if it is short."""
     if value is None:
         return "nothing"
     shown = repr(value)
@@ -133,13 +115,11 @@ def _kind(value: Any) -> str:
 
 
 def calico_image(image: str, image_repository: str) -> str:
-    """docker.io/calico/node:v3.30.7 -> <image_repository>/node:v3.30.7; other images unchanged."""
     match = CALICO_IMAGE.match(image)
     return f"{image_repository}/{match.group(1)}" if match else image
 
 
 def _rewrite_images(node: Any, image_repository: str) -> None:
-    """Every `image:` of every container and init container, wherever the document has one."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "image" and isinstance(value, str):

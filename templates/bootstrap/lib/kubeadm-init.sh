@@ -1,0 +1,21 @@
+# shellcheck shell=bash
+# kubeadm init, never repeated automatically.
+
+kubeadm_once() {
+  local out status line
+  refuse_if_blocked "$1"
+  start_attempt
+  out=$(mktemp "$STATE_DIR/.output.XXXXXX")
+  if kubeadm "$@" 2>&1 | tee "$out"; then
+    mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/succeeded"
+    rm -f "$out"
+    return 0
+  else
+    status=$?
+  fi
+  line=$(key_line "$out")
+  keep_output "$out"
+  # Failed, not cut off: once the block is lifted, a new attempt may start.
+  rm -f "$KUBEADM_STATE/started"
+  block "kubeadm-$NODE_ROLE" "kubeadm $1 failed with status $status: $line; not repeated automatically (etcd membership)"
+}

@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# Why a failed kubeadm join stops the run.
+
+# join_delay OUT TRY: seconds before the next join. A join cut off after the TLS bootstrap
+# leaves a Node that stays Ready until the node controller's grace period (40-50 s) runs out;
+# until then kubeadm refuses the name ("... and status \"Ready\" already exists").
+readonly NODE_READY_GRACE_SECONDS=60
+join_delay() {
+  local seconds
+  seconds=$(backoff_seconds "$2")
+  if grep -q 'already exists in the cluster' "$1" && [ "$seconds" -lt "$NODE_READY_GRACE_SECONDS" ]; then
+    seconds=$NODE_READY_GRACE_SECONDS
+  fi
+  echo "$seconds"
+}
+
+# join_failure_reason OUT TRY STATUS LINE: stop the run where no further try can help.
+join_failure_reason() {
+  if grep -q 'cluster CA found in cluster-info ConfigMap is invalid' "$1"; then
+    keep_output "$1"
+    fail_because ca-hash "kubeadm join: the cluster's CA is not the one this node was rendered with: $4"
+  fi
+  if grep -q 'failed to verify JWS signature' "$1"; then
+    keep_output "$1"
+    fail_because token "kubeadm join: the cluster does not accept this node's bootstrap token: $4"
+  fi
+  if [ "$2" -ge "$JOIN_ATTEMPTS" ]; then
+    local reason=kubeadm-join line=$4
+    if grep -Eq 'JWS signature|is invalid for this cluster or it has expired' "$1"; then
+      reason=token
+      line="the cluster does not know this node's bootstrap token (expired?): $line"
+    fi
+    keep_output "$1"
+    fail_because "$reason" "kubeadm join failed $2 times, the last with status $3: $line"
+  fi
+}
