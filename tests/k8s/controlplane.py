@@ -40,6 +40,7 @@ import yaml
 
 from generator.layout import BOOTSTRAP_SCRIPT, PKI_DIR, PKI_STASH
 
+from ..support.nodedata import files
 from ..support.specs import Rendered
 from .machine import CommandFailed, Machine
 
@@ -57,10 +58,8 @@ MachineFactory = Callable[[str], Machine]
 
 
 def write_files(rendered: Rendered, node: str) -> list[dict[str, Any]]:
-    """The node's user-data write_files, exactly as cloud-init gets them."""
-    data = yaml.safe_load(rendered.text(f"nodes/{node}/user-data"))
-    files: list[dict[str, Any]] = data["write_files"]
-    return files
+    """The node's user-data write_files, with content decoded as cloud-init writes it."""
+    return list(files(rendered, node).values())
 
 
 def rendered_file(rendered: Rendered, node: str, path: str) -> dict[str, Any]:
@@ -71,7 +70,6 @@ def place_rendered_files(machine: Machine, rendered: Rendered, node: str, prefix
     """Every write_files entry whose path starts with prefix, with its content and mode."""
     for entry in write_files(rendered, node):
         if entry["path"].startswith(prefix):
-            assert "encoding" not in entry, entry["path"]
             machine.write(entry["path"], entry["content"], int(entry["permissions"], 8))
 
 

@@ -16,7 +16,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,8 @@ from generator.layout import BOOTSTRAP_SCRIPT, PKI_STASH
 from generator.pki import discovery_hash
 from generator.status import ADVICE, explain, load_status
 
-from ..support.repo import REPO
-from ..support.specs import Rendered, render_spec
-from .binaries import FULL_RELEASE
+from ..support.specs import Rendered
+from .cluster import INIT, JOINER, WORKER, render_example
 from .controlplane import (
     ADMIN_CONF,
     KUBEADM_CONFIG,
@@ -40,7 +39,6 @@ from .controlplane import (
     ControlPlane,
     MachineFactory,
     bootstrap_script,
-    control_plane,
     document,
     kubeadm_documents,
     place_rendered_files,
@@ -52,14 +50,8 @@ from .controlplane import (
     wait_for_signature,
     write_files,
 )
-from .machine import Machine, Network
+from .machine import Machine
 
-VERSION = FULL_RELEASE
-EXAMPLE = "ha-external-lb.yaml"
-INIT, JOINER, WORKER = "cp1", "cp2", "w1"
-# One join try and short sleeps: a failed join is classified at once. The kubeadm documents
-# do not depend on these settings.
-BOOTSTRAP = {"joinAttempts": 1, "retries": {"initialDelaySeconds": 1, "maxDelaySeconds": 2}}
 # For the failing joins only: kubeadm waits for the token's signature this long instead of
 # the rendered 15 minutes (an unknown or expired token is never signed).
 DISCOVERY_TIMEOUT = "10s"
@@ -74,7 +66,6 @@ KUBELET_ARGS = [
     "--config=/var/lib/kubelet/config.yaml",
 ]
 KUBELET_STARTS = 5
-FIRST_ADDRESS = 10  # machines get 127.0.0.10, .11, ...
 WAIT_SECONDS = 90
 # Certificates a control plane makes itself, and the rendered CA each must chain to.
 ETCD_SIGNED = ("etcd/server.crt", "etcd/peer.crt", "etcd/healthcheck-client.crt")
@@ -95,58 +86,6 @@ SHARED = (
     "etcd/ca.crt",
     "etcd/ca.key",
 )
-
-
-def render_example(
-    folder: Path,
-    cluster_secrets: secrets.ClusterSecrets | None = None,
-    control_plane_spec: dict[str, Any] | None = None,
-) -> Rendered:
-    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane)."""
-    data = yaml.safe_load((REPO / "examples" / EXAMPLE).read_text())
-    assert data["spec"]["kubernetes"]["version"] == VERSION
-    data["spec"]["bootstrap"] = {**data["spec"].get("bootstrap", {}), **BOOTSTRAP}
-    if control_plane_spec:
-        data["spec"]["controlPlane"] = {**data["spec"]["controlPlane"], **control_plane_spec}
-    spec = folder / EXAMPLE
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return render_spec(spec, cluster_secrets)
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_example(tmp_path_factory.mktemp("spec"))
-
-
-@pytest.fixture(scope="module")
-def machines(
-    tmp_path_factory: pytest.TempPathFactory, full_binaries: Path
-) -> Iterator[MachineFactory]:
-    """Machines on loopback addresses of one network namespace; every process and namespace
-    stopped at the end."""
-    started: list[Machine] = []
-    logs = tmp_path_factory.mktemp("logs")  # kept by pytest: read them after a failure
-
-    def new(name: str) -> Machine:
-        root = tmp_path_factory.mktemp(f"machine-{name}")
-        address = f"127.0.0.{FIRST_ADDRESS + len(started)}"
-        machine = Machine(name, address, root, logs, full_binaries, network)
-        started.append(machine)
-        return machine
-
-    network = Network()
-    try:
-        yield new
-    finally:
-        for machine in reversed(started):
-            machine.stop()
-        network.stop()
-
-
-@pytest.fixture(scope="module")
-def plane(rendered: Rendered, machines: MachineFactory) -> Iterator[ControlPlane]:
-    with control_plane(rendered, INIT, machines) as running:
-        yield running
 
 
 def wait_for(what: str, condition: Callable[[], bool], failure: Callable[[], str]) -> None:

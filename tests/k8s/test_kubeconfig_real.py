@@ -1,6 +1,6 @@
 """`k8sgen kubeconfig` against the real API server of the loopback control plane (issue 14).
 
-The control plane is test_control_plane.py's (its fixtures, started once for this module):
+The control plane is the one of tests/k8s/conftest.py (started once for this module):
 its CA is the rendered secrets' CA, so a kubeconfig minted from those secrets is what an
 operator would get. The server in the kubeconfig is the rendered endpoint, resolved to the
 control plane's loopback address in the machine as the site's DNS would.
@@ -15,14 +15,9 @@ import yaml
 from generator import kubeconfig
 
 from ..support.specs import Rendered
-from . import test_control_plane as harness
 from .controlplane import ControlPlane
 
 HOME = "/run/home"
-# The harness's module-scoped fixtures, collected here under their own names.
-rendered = harness.rendered
-machines = harness.machines
-plane = harness.plane
 
 
 def minted(
