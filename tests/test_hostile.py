@@ -28,11 +28,11 @@ from generator.resources import load_schema
 from generator.schema import StrictValidator, ecma_pattern
 from generator.validate import validate
 
-from .support.repo import EXAMPLES, FIXTURES, REPO
+from .support.repo import EXAMPLES, REPO, calico_fixture
 from .support.specs import example, write_spec
 
 SINGLE = REPO / "examples" / "single.yaml"
-CALICO = FIXTURES / "calico" / "calico-v3.30.7.yaml"
+CALICO_RELEASE = "v3.30.7"  # a real manifest to hide the bomb in
 # A value for each schema pattern that no example exercises.
 PATTERN_SAMPLES = (
     "ghcr.io/kube-vip/kube-vip:v0.8.9",
@@ -236,7 +236,7 @@ def local_manifest_spec(tmp_path: Path, manifest: str) -> Path:
 
 
 def test_local_manifest_with_an_alias_bomb_is_refused_fast(tmp_path: Path) -> None:
-    bomb = CALICO.read_text() + "---\n" + BILLION_LAUGHS
+    bomb = calico_fixture(CALICO_RELEASE).read_text() + "---\n" + BILLION_LAUGHS
     spec = local_manifest_spec(tmp_path, bomb)
     result = run("validate", str(spec))
     assert_refused(result, "spec.cni.calico.manifest:", "YAML aliases are not supported")
@@ -255,7 +255,7 @@ def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
 
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    hostile_text = CALICO.read_text() + "---\n" + BILLION_LAUGHS
+    hostile_text = calico_fixture(CALICO_RELEASE).read_text() + "---\n" + BILLION_LAUGHS
     (tmp_path / "calico.yaml").write_text(hostile_text)
     loaded = load_text(SINGLE.read_text(), "spec.yaml", tmp_path)
     cluster = model.from_spec(loaded)
