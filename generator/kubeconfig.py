@@ -8,7 +8,6 @@ for: that group bypasses RBAC, so not even deleting a binding takes its rights a
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +16,13 @@ from generator.errors import K8sgenError
 from generator.model import Cluster
 from generator.pki import new_client_cert
 from generator.render import client_kubeconfig
+from generator.schema import control_character
 from generator.secrets import ClusterSecrets
 from generator.tokenlife import DURATION, describe_seconds, ttl_seconds
 
 DEFAULT_TTL = "24h"  # a day's work; longer-lived credentials are asked for explicitly
 MASTERS = "system:masters"
 MAX_NAME = 64  # X.509 upper bound of a CN or O attribute (RFC 5280)
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,9 @@ def parse_ttl(text: str) -> datetime.timedelta:
 def check_name(what: str, value: str) -> None:
     if not value.strip():
         raise K8sgenError(f"{what} must not be empty")
-    if CONTROL.search(value):
-        raise K8sgenError(f"{what} {value!r}: control characters are not allowed")
+    found = control_character(value)
+    if found:
+        raise K8sgenError(f"{what} {value!r}: control characters are not allowed ({found})")
     if len(value) > MAX_NAME:
         raise K8sgenError(f"{what} {value!r}: at most {MAX_NAME} characters (X.509 limit)")
 

@@ -221,9 +221,7 @@ def _chmod(dir_fd: int, name: str, target: Path, mode: int) -> None:
 def _write_atomic(dir_fd: int, name: str, target: Path, artifact: Artifact) -> None:
     tmp = f".{name}.{os.getpid()}.tmp"
     try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd
-        )
+        fd = os.open(tmp, NEW_FILE, 0o600, dir_fd=dir_fd)
     except OSError as exc:
         raise K8sgenError(f"{target.parent}: cannot create files there: {exc.strerror}") from exc
     try:
