@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.layout import PKI_DIR, PKI_STASH
-from generator.render.cloudinit import SHARED_PKI
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS
 
 from .support.bootstrap_runs import (
@@ -31,6 +30,7 @@ from .support.bootstrap_runs import (
     kubeadm_verbs,
     render_with,
 )
+from .support.kubeadm import SHARED_PKI, SHARED_PKI_NAMES
 from .support.nodedata import files
 from .support.sandbox import Sandbox
 from .support.specs import Rendered, render_spec
@@ -55,7 +55,7 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 def assert_rendered_pki(box: Sandbox, rendered: Rendered) -> None:
     """/etc/kubernetes/pki holds exactly the CA material the node was rendered with."""
     given = files(rendered, box.node)
-    for name in SHARED_PKI:
+    for name in SHARED_PKI_NAMES:
         target = box.path(f"{PKI_DIR}/{name}")
         assert target.read_text() == given[f"{PKI_STASH}/{name}"]["content"], name
         assert stat.S_IMODE(target.stat().st_mode) == 0o600, name
@@ -80,7 +80,7 @@ def test_user_data_keeps_the_shared_pki_where_reset_cannot_reach(
     for rendered, node in ((single, "master1"), (ha, "cp2")):
         node_files = files(rendered, node)
         stash = {p: f for p, f in node_files.items() if p.startswith(PKI_STASH + "/")}
-        assert sorted(stash) == sorted(f"{PKI_STASH}/{name}" for name in SHARED_PKI)
+        assert sorted(stash) == sorted(SHARED_PKI)
         assert {f["permissions"] for f in stash.values()} == {"0600"}
         assert not [p for p in node_files if p.startswith("/etc/kubernetes/")]  # written once
     assert not [p for p in files(single, "node1") if "pki" in p]  # workers: the CA hash only

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from generator import secrets
 from generator.cli import cli
 
+from .support.nodedata import decoded
 from .support.repo import EXAMPLES, calico_fixture
 from .support.specs import example, write_spec
 from .support.tools import need
@@ -265,7 +266,7 @@ def check_file(path: Path, text: str) -> list[str]:
 def user_data_scripts(cloud_config: dict[str, Any]) -> list[str]:
     scripts = []
     for entry in cloud_config.get("write_files", []):
-        content, target = entry["content"], entry["path"]
+        content, target = decoded(entry), entry["path"]
         secret = "PRIVATE KEY" in content or target.endswith("kubeadm.yaml")
         if secret:
             assert entry["permissions"] == "0600", target
@@ -275,6 +276,8 @@ def user_data_scripts(cloud_config: dict[str, Any]) -> list[str]:
             tomllib.loads(content)
         elif target.endswith((".yaml", ".yml")):
             list(yaml.safe_load_all(content))
+    # Every node runs its bootstrap script: a check that found none checked nothing.
+    assert any(s.startswith("#!/bin/bash") for s in scripts), "no bootstrap script in user-data"
     scripts += [c for c in cloud_config.get("runcmd", []) if isinstance(c, str)]
     return scripts
 

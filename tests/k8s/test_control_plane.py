@@ -30,6 +30,7 @@ from generator.layout import BOOTSTRAP_SCRIPT, PKI_STASH
 from generator.pki import discovery_hash
 from generator.status import ADVICE, explain, load_status
 
+from ..support.kubeadm import SHARED_PKI_NAMES
 from ..support.specs import Rendered
 from .cluster import INIT, JOINER, WORKER, render_example
 from .controlplane import (
@@ -76,16 +77,6 @@ ISSUER = {
     "apiserver-etcd-client.crt": "etcd/ca.crt",
     **{name: "etcd/ca.crt" for name in ETCD_SIGNED},
 }
-SHARED = (
-    "ca.crt",
-    "ca.key",
-    "sa.key",
-    "sa.pub",
-    "front-proxy-ca.crt",
-    "front-proxy-ca.key",
-    "etcd/ca.crt",
-    "etcd/ca.key",
-)
 
 
 def wait_for(what: str, condition: Callable[[], bool], failure: Callable[[], str]) -> None:
@@ -409,7 +400,7 @@ def test_control_plane_joiner_shared_certificates_are_accepted(
     joiner = joining_machine(machines, plane, rendered, JOINER)
     place_shared_pki(joiner, rendered, JOINER)
     given = {name: joiner.read(f"{PKI}/{name}") for name in joiner.files(PKI)}
-    assert sorted(given) == sorted(SHARED)
+    assert sorted(given) == sorted(SHARED_PKI_NAMES)
     prepare_control_plane_join(joiner, ("certs", "kubeconfig"))
     assert_control_plane_pki(joiner, rendered, given)
     admin = yaml.safe_load(joiner.read(ADMIN_CONF))
@@ -429,8 +420,8 @@ def test_control_plane_upload_mode_joiner_downloads_the_rendered_certificates(
     plane.kubeadm("init", "phase", "upload-certs", "--upload-certs", f"--config={init_config}")
     joiner = joining_machine(machines, plane, upload, JOINER, f"{JOINER}-upload")
     prepare_control_plane_join(joiner, ("download-certs", "certs"))
-    shared = {name: plane.machine.read(f"{PKI_STASH}/{name}") for name in SHARED}
-    downloaded = {name: joiner.read(f"{PKI}/{name}") for name in SHARED}
+    shared = {name: plane.machine.read(f"{PKI_STASH}/{name}") for name in SHARED_PKI_NAMES}
+    downloaded = {name: joiner.read(f"{PKI}/{name}") for name in SHARED_PKI_NAMES}
     # Byte for byte, apart from the modes: kubeadm writes what it uploaded from the init node.
     assert downloaded == shared
     assert_control_plane_pki(joiner, upload, shared)
@@ -464,10 +455,10 @@ def test_control_plane_kubeadm_reset_then_retry_keeps_the_rendered_ca(
     prepare_init_node(node, rendered, INIT)
     assert node.read(f"{PKI}/ca.crt").decode() == rendered.secrets.ca.cert
     stash = {name: node.read(f"{PKI_STASH}/{name}") for name in node.files(PKI_STASH)}
-    assert sorted(stash) == sorted(SHARED)
+    assert sorted(stash) == sorted(SHARED_PKI_NAMES)
     node.run(["kubeadm", "reset", "-f"], timeout=180)
     assert node.files(PKI) == [], "kubeadm reset left the certificate folder as it was"
-    assert {name: node.read(f"{PKI_STASH}/{name}") for name in SHARED} == stash
+    assert {name: node.read(f"{PKI_STASH}/{name}") for name in SHARED_PKI_NAMES} == stash
     restore_shared_pki(node, rendered, INIT)
     node.run(["kubeadm", "init", "phase", "certs", "all", f"--config={KUBEADM_CONFIG}"])
     ca = node.read(f"{PKI}/ca.crt").decode()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import re
 
@@ -11,6 +9,7 @@ import yaml
 
 from generator.secrets import ClusterSecrets
 
+from .nodedata import decoded
 from .repo import REPO
 from .specs import Rendered
 
@@ -59,7 +58,7 @@ def packed_scripts(user_data: str, text: str, secrets: ClusterSecrets) -> dict[s
     scripts = {}
     for entry in yaml.safe_load(text)["write_files"]:
         if entry.get("encoding") == "gz+b64":
-            content = gzip.decompress(base64.b64decode(entry["content"])).decode()
+            content = decoded(entry)
             if content.startswith("#!"):
                 scripts[folder + entry["path"]] = mask(content, secrets)
     return scripts

@@ -17,20 +17,20 @@ SCHEMA_FILES = {
     "kubeproxy.config.k8s.io/v1alpha1": "kubeproxy-config-v1alpha1.schema.json",
 }
 
-# kubeadm's manual certificate distribution, kept where kubeadm reset cannot empty it.
-SHARED_PKI = {
-    "/var/lib/k8sgen/pki/" + name
-    for name in (
-        "ca.crt",
-        "ca.key",
-        "sa.key",
-        "sa.pub",
-        "front-proxy-ca.crt",
-        "front-proxy-ca.key",
-        "etcd/ca.crt",
-        "etcd/ca.key",
-    )
-}
+# kubeadm's manual certificate distribution (the eight files a control-plane joiner needs, as
+# named under /etc/kubernetes/pki), kept where kubeadm reset cannot empty it. Written out here
+# on purpose: the tests' own expectation, not the generator's list.
+SHARED_PKI_NAMES = (
+    "ca.crt",
+    "ca.key",
+    "sa.key",
+    "sa.pub",
+    "front-proxy-ca.crt",
+    "front-proxy-ca.key",
+    "etcd/ca.crt",
+    "etcd/ca.key",
+)
+SHARED_PKI = {"/var/lib/k8sgen/pki/" + name for name in SHARED_PKI_NAMES}
 
 
 def api_schema(api_version: str) -> Any:

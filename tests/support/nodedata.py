@@ -18,15 +18,20 @@ def cloud_config(rendered: Rendered, node: str) -> dict[str, Any]:
     return data
 
 
+def decoded(entry: dict[str, Any]) -> str:
+    """A write_files entry's content as cloud-init writes it to disk."""
+    content: str = entry["content"]
+    if entry.get("encoding") == "gz+b64":
+        content = gzip.decompress(base64.b64decode(content)).decode()
+    return content
+
+
 def files(rendered: Rendered, node: str) -> dict[str, dict[str, Any]]:
     """write_files entries by path, with content decoded as cloud-init would write it."""
-    result = {}
-    for entry in cloud_config(rendered, node)["write_files"]:
-        entry = dict(entry)
-        if entry.get("encoding") == "gz+b64":
-            entry["content"] = gzip.decompress(base64.b64decode(entry["content"])).decode()
-        result[entry["path"]] = entry
-    return result
+    return {
+        entry["path"]: {**entry, "content": decoded(entry)}
+        for entry in cloud_config(rendered, node)["write_files"]
+    }
 
 
 def scripts(rendered: Rendered, node: str) -> dict[str, str]:
