@@ -191,6 +191,22 @@ RPM_RENDERERS = ("sysconfig", "network-manager")
 # by platform) and openEuler's images differ by vendor: no default there.
 EL_INTERFACE = "eth0"
 
+
+def _enterprise_linux(family_id: str) -> OSFamily:
+    """Rocky and AlmaLinux: RHEL rebuilds, the same traits under their own name."""
+    return OSFamily(
+        family_id,
+        family_id,
+        "major",
+        "rpm",
+        True,
+        True,
+        DNF_VERSIONLOCK,
+        RPM_RENDERERS,
+        EL_INTERFACE,
+    )
+
+
 OS_FAMILIES: dict[str, OSFamily] = {
     f.name: f
     for f in (
@@ -198,28 +214,8 @@ OS_FAMILIES: dict[str, OSFamily] = {
         OSFamily(
             "debian", "debian", "exact", "deb", False, False, network_renderers=DEBIAN_RENDERERS
         ),
-        OSFamily(
-            "rocky",
-            "rocky",
-            "major",
-            "rpm",
-            True,
-            True,
-            DNF_VERSIONLOCK,
-            RPM_RENDERERS,
-            EL_INTERFACE,
-        ),
-        OSFamily(
-            "almalinux",
-            "almalinux",
-            "major",
-            "rpm",
-            True,
-            True,
-            DNF_VERSIONLOCK,
-            RPM_RENDERERS,
-            EL_INTERFACE,
-        ),
+        _enterprise_linux("rocky"),
+        _enterprise_linux("almalinux"),
         OSFamily(
             "openeuler", "openEuler", "exact", "rpm", True, True, DNF_VERSIONLOCK, RPM_RENDERERS
         ),
