@@ -30,7 +30,7 @@ from .support.bootstrap_runs import (
     count_calls,
     render_with,
 )
-from .support.kubernetes_debs import CONTAINERD_DEBS, KUBERNETES_DEBS, VERSION
+from .support.kubernetes_debs import CONTAINERD_DEBS, KUBERNETES_DEBS, island_spec
 from .support.loopback import file_server
 from .support.sandbox import Sandbox
 from .support.specs import Rendered, render_spec, write_spec
@@ -171,33 +171,7 @@ IN_THE_IMAGE = ("conntrack", "iproute2", "iptables", "libc6", "libseccomp2", "so
 
 
 def offline_spec(folder: Path, site: str) -> Path:
-    data = {
-        "apiVersion": "k8sgen/v1alpha1",
-        "kind": "Cluster",
-        "metadata": {"name": "island"},
-        "spec": {
-            "kubernetes": {"version": VERSION},
-            "mirrors": {
-                "preset": "custom",
-                "images": "127.0.0.1:5000/k8s",
-                "packages": f"{site}/k8s",
-                "containerd": f"{site}/docker",
-                "registries": {"docker.io": ["http://127.0.0.1:5000"]},
-            },
-            "cni": {"calico": {"version": "v3.30.7", "manifest": f"{site}/calico.yaml"}},
-            "offline": {"enabled": True},
-            "os": {"family": "ubuntu", "version": "24.04"},
-            "ntp": ["10.40.0.1"],
-            "network": {"interface": "ens3"},
-            "nodes": [
-                {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
-                {"name": "w1", "role": "worker", "address": "10.40.0.21/24"},
-            ],
-        },
-    }
-    spec = folder / "island.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return island_spec(folder, site, "127.0.0.1:5000", {"enabled": True})
 
 
 def image_with_apt(box: Sandbox) -> None:

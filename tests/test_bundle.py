@@ -20,7 +20,6 @@ from typing import Any
 
 import pycdlib
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from generator import versions
@@ -29,7 +28,13 @@ from generator.cli import cli
 from generator.images import cluster_images
 
 from .support.aptrepo import Deb, Signer, build_deb, dists_repository, flat_repository, signer
-from .support.kubernetes_debs import CONTAINERD_DEBS, KUBEADM_ETCD, KUBERNETES_DEBS, VERSION
+from .support.kubernetes_debs import (
+    CONTAINERD_DEBS,
+    KUBEADM_ETCD,
+    KUBERNETES_DEBS,
+    VERSION,
+    island_spec,
+)
 from .support.loopback import (
     REF_NAME,
     Registry,
@@ -93,33 +98,7 @@ def build_site(root: Path, key: Signer, kubernetes: list[Deb] = KUBERNETES_DEBS)
 
 
 def bundle_spec(folder: Path, site: str, registry: Registry, images: str = "k8s") -> Path:
-    data: dict[str, Any] = {
-        "apiVersion": "k8sgen/v1alpha1",
-        "kind": "Cluster",
-        "metadata": {"name": "island"},
-        "spec": {
-            "kubernetes": {"version": VERSION},
-            "mirrors": {
-                "preset": "custom",
-                "images": f"{registry.host}/{images}",
-                "packages": f"{site}/k8s",
-                "containerd": f"{site}/docker",
-                "registries": {"docker.io": [f"http://{registry.host}"]},
-            },
-            "cni": {"calico": {"version": CALICO, "manifest": f"{site}/calico.yaml"}},
-            "offline": {"bundle": True},
-            "os": {"family": "ubuntu", "version": "24.04"},
-            "network": {"interface": "ens3"},
-            "ntp": ["10.40.0.1"],
-            "nodes": [
-                {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
-                {"name": "w1", "role": "worker", "address": "10.40.0.21/24"},
-            ],
-        },
-    }
-    spec = folder / "island.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec
+    return island_spec(folder, site, registry.host, {"bundle": True}, images)
 
 
 def run_bundle(spec: Path, output: Path, registry: Registry) -> Result:

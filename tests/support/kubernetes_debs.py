@@ -1,9 +1,14 @@
 """The deb packages of a fake Kubernetes release and of containerd, for the apt sites the
-tests build (tests/support/aptrepo.py): names, versions and dependencies as upstream's."""
+tests build (tests/support/aptrepo.py): names, versions and dependencies as upstream's; and
+the air-gapped cluster that installs them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from .aptrepo import Deb
+from .specs import write_spec
 
 VERSION = "1.33.6"
 KUBEADM_ETCD = "3.5.21-0"  # what the test kubeadm names: differs from k8sgen's table on purpose
@@ -46,3 +51,35 @@ KUBERNETES_DEBS = [
     Deb("cri-tools", "1.33.0-1.1"),
 ]
 CONTAINERD_DEBS = [Deb("containerd.io", "1.7.27-1", "libc6 (>= 2.34), libseccomp2 (>= 2.5.0)")]
+
+
+def island_spec(
+    folder: Path, site: str, registry: str, offline: dict[str, Any], images: str = "k8s"
+) -> Path:
+    """An air-gapped two-node cluster whose mirrors are SITE (packages, Calico) and REGISTRY
+    (images), both on loopback: the spec of the offline and bundle tests."""
+    data = {
+        "apiVersion": "k8sgen/v1alpha1",
+        "kind": "Cluster",
+        "metadata": {"name": "island"},
+        "spec": {
+            "kubernetes": {"version": VERSION},
+            "mirrors": {
+                "preset": "custom",
+                "images": f"{registry}/{images}",
+                "packages": f"{site}/k8s",
+                "containerd": f"{site}/docker",
+                "registries": {"docker.io": [f"http://{registry}"]},
+            },
+            "cni": {"calico": {"version": "v3.30.7", "manifest": f"{site}/calico.yaml"}},
+            "offline": offline,
+            "os": {"family": "ubuntu", "version": "24.04"},
+            "network": {"interface": "ens3"},
+            "ntp": ["10.40.0.1"],
+            "nodes": [
+                {"name": "cp1", "role": "control-plane", "address": "10.40.0.10/24"},
+                {"name": "w1", "role": "worker", "address": "10.40.0.21/24"},
+            ],
+        },
+    }
+    return write_spec(folder, data, "island.yaml")
