@@ -15,6 +15,13 @@ from generator.calico_patch import PatchError, calico_image, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.load import LoadedSpec, format_path
+from generator.nodeconfig import (
+    KubeadmSettings,
+    NodeExtras,
+    build_extras,
+    build_kubeadm_settings,
+    merged_labels,
+)
 from generator.offline import Offline, build_offline
 
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
@@ -136,6 +143,7 @@ class Node:
     interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
     mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
+    extras: NodeExtras = field(default_factory=NodeExtras)  # taints, files, hooks, patches
 
     @property
     def is_control_plane(self) -> bool:
@@ -171,6 +179,7 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
 
     @property
     def endpoint(self) -> str:
@@ -205,7 +214,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     """Model of a spec that `validate` accepted; reads a local Calico manifest if one is named."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
+    nodes = tuple(_node(spec, n, base_dir) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
     vip = _vip(control_plane.get("vip"), nodes)
     host, port = _endpoint(control_plane, vip, nodes)
@@ -240,6 +249,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
     )
 
 
@@ -269,7 +279,7 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(data: dict[str, Any], interface: str | None) -> Node:
+def _node(spec: dict[str, Any], data: dict[str, Any], base_dir: Path) -> Node:
     address = data.get("address")
     mac = data.get("mac")
     return Node(
@@ -278,9 +288,10 @@ def _node(data: dict[str, Any], interface: str | None) -> Node:
         address=ipaddress.IPv4Interface(address) if address else None,
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
-        interface=interface,
-        labels=tuple(sorted(data.get("labels", {}).items())),
+        interface=node_interface(spec, data),
+        labels=tuple(sorted(merged_labels(spec, data).items())),
         mac=mac.lower() if mac else None,
+        extras=build_extras(spec, data, base_dir),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, refs, tokenlife, validate_ha, validate_net, versions
+from generator import model, refs, tokenlife, validate_ha, validate_kubeadm, validate_net, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -404,11 +404,13 @@ def kubelet_refuses_label(key: str) -> bool:
 
 def check_labels(data: dict[str, Any], findings: Findings) -> None:
     allowed = ", ".join(f"[*.]{namespace}/" for namespace in KUBELET_LABEL_NAMESPACES)
-    for index, node in enumerate(data["spec"]["nodes"]):
-        for key in node.get("labels", {}):
+    sources = [(("spec", "nodes", i), n) for i, n in enumerate(data["spec"]["nodes"])]
+    sources += [(("spec", "roles", r), s) for r, s in data["spec"].get("roles", {}).items()]
+    for path, source in sources:
+        for key in source.get("labels", {}):
             if kubelet_refuses_label(key):
                 findings.error(
-                    ("spec", "nodes", index, "labels", key),
+                    (*path, "labels", key),
                     "the kubelet refuses --node-labels in the kubernetes.io and k8s.io "
                     f"namespaces except {allowed} and well-known keys such as "
                     "topology.kubernetes.io/zone; use your own prefix or node.kubernetes.io/",
@@ -593,7 +595,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(check_os, (OS, (*KUBERNETES, "version"))),
     SemanticCheck(check_subnets, (KUBERNETES, NODE_ADDRESSES)),
     SemanticCheck(check_nodes, (NODES,)),
-    SemanticCheck(check_labels, ((*NODES, ANY, "labels"),)),
+    SemanticCheck(check_labels, ((*NODES, ANY, "labels"), ("spec", "roles", ANY, "labels"))),
     SemanticCheck(check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
     SemanticCheck(check_mirrors, (MIRRORS,)),
     SemanticCheck(check_calico, (("spec", "cni"), (*KUBERNETES, "version"))),
@@ -607,6 +609,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(validate_net.check_macs, ((*NODES, ANY, "mac"),)),
     SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK, OS)),
     SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
+    *validate_kubeadm.semantic_checks(),
 )
 
 

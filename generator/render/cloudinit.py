@@ -33,6 +33,7 @@ from generator.model import (
 from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
+from generator.render.extras import extra_files
 from generator.render.firewall import firewalld_plan
 from generator.render.library import library
 from generator.render.node import (
@@ -97,6 +98,7 @@ def cloud_config(
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
+        *extra_files(node),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
     ]

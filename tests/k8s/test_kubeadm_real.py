@@ -24,7 +24,7 @@ from cryptography import x509
 
 from generator import versions
 from generator.images import KUBEADM, cluster_images
-from generator.layout import PKI_STASH
+from generator.layout import KUBEADM_PATCHES, PKI_STASH
 from generator.model import Cluster
 from generator.render.kubeadm import cert_sans
 
@@ -122,7 +122,8 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
     ours = rendered_pki(case)
     pki = tmp_path / "pki"
     write_tree(pki, ours)
-    config = dry_run_config(node_config(case, case.cluster.init_node.name, tmp_path), pki)
+    patches = write_patches(case, case.cluster.init_node.name, tmp_path / "patches")
+    config = dry_run_config(node_config(case, case.cluster.init_node.name, tmp_path), pki, patches)
     stdout, made = init_certificates(case.cluster.kubernetes.minor, config, ours, tmp_path)
     for ca in ("ca", "front-proxy-ca", "etcd/ca"):
         assert f"Using existing {ca} certificate authority" in stdout, stdout
@@ -198,13 +199,25 @@ def read_tree(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def dry_run_config(rendered: Path, pki: Path) -> Path:
-    """The rendered documents with certificatesDir pointing at the test's copy of the pki: the
-    only change, as the test may not write the machine's /etc/kubernetes/pki."""
+def write_patches(rendered: Rendered, node: str, folder: Path) -> Path:
+    """The node's rendered kubeadm patch files, as cloud-init writes them, in FOLDER."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, entry in files(rendered, node).items():
+        if path.startswith(KUBEADM_PATCHES + "/"):
+            (folder / Path(path).name).write_text(entry["content"])
+    return folder
+
+
+def dry_run_config(rendered: Path, pki: Path, patches: Path) -> Path:
+    """The rendered documents with certificatesDir and patches.directory pointing at the test's
+    copies of the pki and the patch files: the only changes, as the test may not write the
+    machine's /etc/kubernetes/pki or /etc/k8sgen."""
     documents: list[dict[str, Any]] = list(yaml.safe_load_all(rendered.read_text()))
     for document in documents:
         if document["kind"] == "ClusterConfiguration":
             document["certificatesDir"] = str(pki)
+        if "patches" in document:
+            document["patches"]["directory"] = str(patches)
     path = rendered.with_name("dry-run-" + rendered.name)
     path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     return path
