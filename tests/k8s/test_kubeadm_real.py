@@ -5,7 +5,10 @@ newest patch the Go module proxy serves of that minor):
 - `kubeadm config validate` accepts each node's documents (init, control-plane join, worker join);
 - `kubeadm config images list --config` is exactly the kubeadm part of `k8sgen images`;
 - `kubeadm init --dry-run` on the init node, with the rendered certificates in place, keeps our
-  CAs (it makes none) and gives the API server certificate every certSAN k8sgen promises.
+  CAs (it makes none) and gives the API server certificate every certSAN k8sgen promises;
+- for examples/node-settings.yaml, kubeadm's static pod manifests and kubelet configuration
+  carry the spec's flags, volumes, fields and patches, and a misspelled kubelet field is
+  refused by the real kubeadm (and first by `k8sgen validate`, with FILE:LINE).
 kubeadm runs in a network namespace of its own (tests/k8s/netns.py).
 """
 
@@ -23,10 +26,13 @@ import yaml
 from cryptography import x509
 
 from generator import versions
+from generator.errors import SpecError
 from generator.images import KUBEADM, cluster_images
 from generator.layout import KUBEADM_PATCHES, PKI_STASH
+from generator.load import load_spec
 from generator.model import Cluster
 from generator.render.kubeadm import cert_sans
+from generator.validate import validate
 
 from ..support.nodedata import files
 from ..support.repo import EXAMPLES, REPO
@@ -250,3 +256,89 @@ def test_cases_cover_every_supported_minor() -> None:
         )
         minors.add(versions.minor_of(version))
     assert minors == set(versions.KUBERNETES)
+
+
+# --- spec.kubeadm, taints and patches: what the real kubeadm makes of them ----------------
+
+NODE_SETTINGS = REPO / "examples" / "node-settings.yaml"
+
+
+def manifest_of(folder: Path, component: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((folder / f"{component}.yaml").read_text())
+    return manifest
+
+
+def command_flags(manifest: dict[str, Any]) -> set[str]:
+    return set(manifest["spec"]["containers"][0]["command"][1:])
+
+
+def test_kubeadm_init_dry_run_applies_the_spec_settings(tmp_path: Path) -> None:
+    """examples/node-settings.yaml: kubeadm's own static pod manifests and kubelet
+    configuration carry every flag, volume, field and patch of the spec."""
+    rendered = render_spec(NODE_SETTINGS)
+    spec = yaml.safe_load(NODE_SETTINGS.read_text())["spec"]
+    init = rendered.cluster.init_node.name
+    write_tree(tmp_path / "pki", rendered_pki(rendered))
+    patches = write_patches(rendered, init, tmp_path / "patches")
+    config = dry_run_config(node_config(rendered, init, tmp_path), tmp_path / "pki", patches)
+    minor = rendered.cluster.kubernetes.minor
+    assert minor >= DRY_RUN_FOLDER_FROM_MINOR  # the dry run's files are in its own folder
+    stdout, out = init_certificates(minor, config, rendered_pki(rendered), tmp_path)
+    components = {
+        "apiServer": "kube-apiserver",
+        "controllerManager": "kube-controller-manager",
+        "scheduler": "kube-scheduler",
+        "etcd": "etcd",
+    }
+    for name, component in components.items():
+        wanted = {f"--{k}={v}" for k, v in spec["kubeadm"][name]["extraArgs"].items()}
+        assert wanted <= command_flags(manifest_of(out, component)), component
+    apiserver = manifest_of(out, "kube-apiserver")
+    volumes = {v["name"]: v["hostPath"] for v in apiserver["spec"]["volumes"]}
+    for volume in spec["kubeadm"]["apiServer"]["extraVolumes"]:
+        assert volumes[volume["name"]] == {"path": volume["hostPath"], "type": volume["pathType"]}
+    # The role's strategic-merge patch, read from the rendered patch files.
+    assert apiserver["metadata"]["annotations"]["example.com/patched"] == "true"
+    kubelet = yaml.safe_load((out / "config.yaml").read_text())
+    for key, value in spec["kubeadm"]["kubelet"].items():
+        assert kubelet[key] == value, key
+    assert kubelet["cgroupDriver"] == "systemd"
+    # kube-proxy's ConfigMap and the node's taints, as the dry run would send them.
+    assert "mode: nftables" in stdout
+    assert "example.com/maintenance" in stdout and "PreferNoSchedule" in stdout
+
+
+def test_a_misspelled_kubelet_field_is_refused_by_kubeadm_and_first_by_validate(
+    tmp_path: Path,
+) -> None:
+    """The real kubeadm refuses an unknown KubeletConfiguration field; k8sgen says so first,
+    with the spec's file and line."""
+    typo = yaml.safe_load(NODE_SETTINGS.read_text())
+    typo["spec"]["kubeadm"]["kubelet"]["maxPod"] = typo["spec"]["kubeadm"]["kubelet"].pop("maxPods")
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(yaml.safe_dump(typo, sort_keys=False))
+    with pytest.raises(SpecError) as refused:
+        validate(load_spec(spec))
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if "maxPod:" in text)
+    assert (
+        f"{spec}:{line}: spec.kubeadm.kubelet.maxPod: KubeletConfiguration has no field "
+        "maxPod (did you mean maxPods?)" in str(refused.value)
+    )
+    # The same document as k8sgen would render it, given to the real kubeadm.
+    rendered = render_spec(NODE_SETTINGS)
+    documents = list(yaml.safe_load_all(node_config(rendered, "master1", tmp_path).read_text()))
+    kubelet = next(d for d in documents if d["kind"] == "KubeletConfiguration")
+    kubelet["maxPod"] = kubelet.pop("maxPods")
+    config = tmp_path / "typo-kubeadm.yaml"
+    config.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    result = subprocess.run(
+        isolated(
+            [str(kubeadm(rendered.cluster.kubernetes.minor)), "config", "validate", "--config"]
+            + [str(config)]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert 'strict decoding error: unknown field "maxPod"' in result.stderr
