@@ -326,16 +326,14 @@ def test_a_misspelled_kubelet_field_is_refused_by_kubeadm_and_first_by_validate(
     )
     # The same document as k8sgen would render it, given to the real kubeadm.
     rendered = render_spec(NODE_SETTINGS)
+    minor = rendered.cluster.kubernetes.minor
     documents = list(yaml.safe_load_all(node_config(rendered, "master1", tmp_path).read_text()))
     kubelet = next(d for d in documents if d["kind"] == "KubeletConfiguration")
     kubelet["maxPod"] = kubelet.pop("maxPods")
     config = tmp_path / "typo-kubeadm.yaml"
     config.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     result = subprocess.run(
-        isolated(
-            [str(kubeadm(rendered.cluster.kubernetes.minor)), "config", "validate", "--config"]
-            + [str(config)]
-        ),
+        isolated([str(kubeadm(minor)), "config", "validate", "--config", str(config)]),
         capture_output=True,
         text=True,
         check=False,
