@@ -285,3 +285,38 @@ def test_files_and_patches_reach_write_files(tmp_path: Path) -> None:
     join = kubeadm_documents(rendered(tmp_path, data), "gpu1")[0]
     assert join["patches"] == {"directory": "/etc/k8sgen/kubeadm-patches"}
     assert "patches" not in kubeadm_documents(rendered(tmp_path, data), "node1")[0]
+
+
+# --- the README's examples are specs k8sgen accepts ---------------------------------------
+
+README_SECTION = "## Node settings: taints, labels, kubeadm and kubelet settings, files and hooks"
+
+
+def readme_examples() -> list[dict[str, Any]]:
+    text = (REPO / "README.md").read_text()
+    section = text[text.index(README_SECTION) :]
+    section = section[: section.index("\n## ", len(README_SECTION))]
+    blocks = section.split("```yaml\n")[1:]
+    return [yaml.safe_load(block.split("```")[0]) for block in blocks]
+
+
+def merged(base: Any, snippet: Any, key: str = "") -> Any:
+    """SNIPPET over BASE: mappings merged, nodes matched by name, anything else replaced."""
+    if isinstance(base, dict) and isinstance(snippet, dict):
+        return {**base, **{k: merged(base.get(k), v, k) for k, v in snippet.items()}}
+    if key == "nodes":
+        nodes = {n["name"]: n for n in base}
+        for node in snippet:
+            nodes[node["name"]] = merged(nodes.get(node["name"], {}), node)
+        return list(nodes.values())
+    return snippet
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_the_readme_examples_validate_and_render(tmp_path: Path, index: int) -> None:
+    snippet = readme_examples()[index]
+    (tmp_path / "files").mkdir()
+    for name in ("ipvs.conf", "check.sh"):
+        (tmp_path / "files" / name).write_text("ip_vs\n")
+    result = rendered(tmp_path, merged(example(EXAMPLE), snippet))
+    assert result.artifacts
