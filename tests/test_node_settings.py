@@ -13,11 +13,13 @@ import yaml
 
 from generator.errors import SpecError
 from generator.load import load_text
+from generator.render.cloudinit import IPVS_MODULES
 from generator.validate import validate
 
 from .support.kubeadm import api_validator
 from .support.nodedata import files, kubeadm_documents
 from .support.repo import REPO
+from .support.sandbox import Sandbox
 from .support.specs import Rendered, example, render_spec, set_at, write_spec
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -316,7 +318,19 @@ def merged(base: Any, snippet: Any, key: str = "") -> Any:
 def test_the_readme_examples_validate_and_render(tmp_path: Path, index: int) -> None:
     snippet = readme_examples()[index]
     (tmp_path / "files").mkdir()
-    for name in ("ipvs.conf", "check.sh"):
-        (tmp_path / "files" / name).write_text("ip_vs\n")
+    for name in ("limits.conf", "check.sh"):
+        (tmp_path / "files" / name).write_text("* soft nofile 65536\n")
     result = rendered(tmp_path, merged(example(EXAMPLE), snippet))
     assert result.artifacts
+
+
+def test_ipvs_mode_loads_its_kernel_modules_now_and_on_every_boot(tmp_path: Path) -> None:
+    plain = rendered(tmp_path, example(EXAMPLE))
+    assert "ip_vs" not in files(plain, "node1")["/etc/modules-load.d/k8sgen.conf"]["content"]
+    data = example(EXAMPLE, spec__kubeadm__kubeProxy__mode="ipvs")
+    box = Sandbox(tmp_path / "box", rendered(tmp_path, data), "node1")  # a worker: no Calico
+    modules = files(box.rendered, "node1")["/etc/modules-load.d/k8sgen.conf"]["content"]
+    assert modules.split() == ["overlay", "br_netfilter", *IPVS_MODULES]
+    run = box.run()
+    assert run.returncode == 0, box.log()
+    assert [c[1] for c in run.named("modprobe")] == modules.split()

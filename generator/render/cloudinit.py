@@ -50,6 +50,8 @@ from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
 
 KERNEL_MODULES = ("overlay", "br_netfilter")
+# kube-proxy's ipvs mode (spec.kubeadm.kubeProxy.mode) needs these; it cannot load them itself.
+IPVS_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack")
 # How long the node waits, in sleeps between tries, for a package-manager lock that another
 # run (unattended-upgrades, apt-daily, dnf-automatic) holds, before it fails (transiently).
 PACKAGE_LOCK_WAIT_SECONDS = 600
@@ -136,9 +138,15 @@ def bootstrap_unit(node: Node) -> str:
 def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file(HOSTS_BLOCK, hosts_block(cluster, node)),
-        write_file(MODULES_FILE, "".join(f"{m}\n" for m in KERNEL_MODULES)),
+        write_file(MODULES_FILE, "".join(f"{m}\n" for m in kernel_modules(cluster))),
         write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
     ]
+
+
+def kernel_modules(cluster: Cluster) -> tuple[str, ...]:
+    """Loaded by the prepare phase now, and by systemd-modules-load on every later boot."""
+    ipvs = cluster.kubeadm_settings.kube_proxy.get("mode") == "ipvs"
+    return (*KERNEL_MODULES, *(IPVS_MODULES if ipvs else ()))
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:
@@ -313,4 +321,5 @@ def script_context(cluster: Cluster) -> dict[str, Any]:
         "apt_sources": apt_source_options(cluster),
         "dnf": rpm.dnf_settings(cluster),
         "package_lock_wait": PACKAGE_LOCK_WAIT_SECONDS,
+        "kernel_modules": kernel_modules(cluster),
     }
