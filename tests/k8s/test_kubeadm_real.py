@@ -340,3 +340,20 @@ def test_a_misspelled_kubelet_field_is_refused_by_kubeadm_and_first_by_validate(
     )
     assert result.returncode != 0
     assert 'strict decoding error: unknown field "maxPod"' in result.stderr
+
+
+def test_kubeadm_v1beta3_accepts_the_spec_settings(tmp_path: Path) -> None:
+    """node-settings at the oldest minor, whose kubeadm API (v1beta3) wants extraArgs as a map;
+    nftables mode is alpha there, so ipvs."""
+    minor = min(versions.KUBERNETES)
+    assert versions.KUBERNETES[minor].kubeadm_api == versions.V1BETA3
+    data = yaml.safe_load(NODE_SETTINGS.read_text())
+    data["spec"]["kubernetes"]["version"] = kubeadm_releases()[minor]
+    data["spec"]["kubeadm"]["kubeProxy"]["mode"] = "ipvs"
+    spec = tmp_path / NODE_SETTINGS.name
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = render_spec(spec)
+    for node in rendered.cluster.nodes:
+        config = node_config(rendered, node.name, tmp_path)
+        stdout, stderr = run_kubeadm(minor, "config", "validate", "--config", str(config))
+        assert (stdout.strip(), stderr) == ("ok", ""), node.name
