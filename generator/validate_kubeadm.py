@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from generator import layout, versions
 from generator.inputs import InputError, read_input
 from generator.load import FieldPath
+from generator.model import API_PORT
 from generator.nodeconfig import (
     MAX_FILE_BYTES,
     STATIC_POD_TARGETS,
@@ -41,7 +42,7 @@ RESERVED_FILES = (layout.BOOTSTRAP_SCRIPT, layout.BOOTSTRAP_UNIT_FILE)
 OWNED_ARGS = {
     "apiServer": {
         "advertise-address": "spec.nodes[].address",
-        "secure-port": "k8sgen's API port 6443 (spec.controlPlane.endpoint for a balancer)",
+        "secure-port": f"k8sgen's API port {API_PORT} (the endpoint's port is a balancer's)",
         "service-cluster-ip-range": "spec.kubernetes.serviceSubnet",
     },
     "controllerManager": {
