@@ -7,6 +7,7 @@ grow with the number of nodes, and side by side the time `cloud-localds` (cloud-
 takes to make the same seeds one by one. Prints numbers; asserts nothing.
 
     .venv/bin/python benchmarks/render_fleet.py [--nodes 1000] [--small 100] [--localds N]
+        [--platform NAME]  (also checks the size budget, as `render --platform NAME`)
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def fleet_spec(folder: Path, nodes: int) -> Path:
     return spec
 
 
-def render(spec: Path, out: Path) -> tuple[float, int]:
+def render(spec: Path, out: Path, extra: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one `k8sgen render --iso` child process."""
     command = [sys.executable, "-m", "generator", "render", str(spec), "-o", str(out), "--iso"]
+    command += extra
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = _wait(child)
@@ -89,14 +91,19 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--small", type=int, default=100, help="smaller fleet for the RSS check")
     parser.add_argument("--localds", type=int, help="run cloud-localds on this many nodes only")
+    parser.add_argument("--platform", help="also check the size budget of this platform")
     args = parser.parse_args()
+    extra = ["--platform", args.platform] if args.platform else []
     with tempfile.TemporaryDirectory(prefix="k8sgen-bench-") as tmp:
         folder = Path(tmp)
-        print(f"k8sgen render --iso, {CONTROL_PLANES} control planes, cold start, new secrets:")
+        print(
+            f"k8sgen render --iso {' '.join(extra)}".rstrip()
+            + f", {CONTROL_PLANES} control planes, cold start, new secrets:"
+        )
         for nodes in (args.small, args.nodes):
             spec = fleet_spec(folder, nodes)
             out = folder / f"out-{nodes}"
-            wall, rss = render(spec, out)
+            wall, rss = render(spec, out, extra)
             isos = list((out / "prod" / "nodes").glob("*/cidata.iso"))
             size = sum(p.stat().st_size for p in (out / "prod").rglob("*") if p.is_file())
             print(
