@@ -26,6 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BASE_SPEC = REPO / "examples" / "ha-external-lb.yaml"
 CONTROL_PLANES = 3
+POD_SUBNET = "10.64.0.0/14"  # a /24 per node: 1,024 blocks (the default /16 holds 256)
 
 
 def fleet_spec(folder: Path, nodes: int) -> Path:
@@ -38,6 +39,7 @@ def fleet_spec(folder: Path, nodes: int) -> Path:
         address = f"10.20.{1 + index // 200}.{10 + index % 200}/16"
         entries.append({"name": name, "role": role, "address": address, "gateway": "10.20.0.1"})
     data["spec"]["nodes"] = entries
+    data["spec"]["kubernetes"]["podSubnet"] = POD_SUBNET
     spec = folder / f"fleet-{nodes}.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return spec
