@@ -82,12 +82,11 @@ def default_secrets_path(spec_path: Path) -> Path:
 
 
 def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path) -> SecretsFile | None:
-    exists = path.exists() or path.is_symlink()
     if need is SecretsNeed.NONE:
         return None
     if need is SecretsNeed.LOAD_OR_CREATE:
         return SecretsFile(path, *secrets.load_or_create(path, cluster.name))
-    if exists:
+    if path.exists() or path.is_symlink():
         return SecretsFile(path, secrets.load(path, cluster.name), created=False)
     if need is SecretsNeed.EXISTING:
         raise K8sgenError(
@@ -153,12 +152,28 @@ def preflight(
         raw, packed = render.user_data_bytes(cluster, node, value)
         sizes.append(UserDataSize(node.name, len(raw), len(packed)))
         if scan is not None:
-            path = f"nodes/{node.name}/{lint.USER_DATA}"
-            scan.add(Artifact(path, raw, 0o600, node.name, node.role))
+            scan.add(_user_data_artifact(node, raw))
     if request.platform:
         budget.check(cluster, value, budget.PLATFORMS[request.platform], request.gzip, sizes)
     egress = lint.enforce(scan.report()) if scan is not None else None
     return Preflight(tuple(sizes), egress)
+
+
+def lint_cluster(cluster: model.Cluster) -> lint.LintReport:
+    """`k8sgen lint`: every node's user-data rendered once, with throwaway secrets (the hosts a
+    node reaches do not depend on them), scanned and dropped."""
+    value = secrets.generate(cluster.name)
+    scan = lint.Scan(cluster)
+    for node in cluster.nodes:
+        raw, _ = render.user_data_bytes(cluster, node, value)
+        scan.add(_user_data_artifact(node, raw))
+    return scan.report()
+
+
+def _user_data_artifact(node: model.Node, raw: bytes) -> Artifact:
+    """What the lint reads: the node's user-data, as the write pass names it."""
+    path = f"{render.node_folder(node)}/{lint.USER_DATA}"
+    return Artifact(path, raw, 0o600, node.name, node.role)
 
 
 def _write(

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from generator import app, images, lint, model, secrets
+from generator import app, images, model
 from generator.bundle import make_bundle
-from generator.render import render
 
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
@@ -53,7 +52,7 @@ def lint_command(spec_path: Path) -> None:
     reach outside the allowed set as NODE: FILE:LINE: HOST (what); exit 1 if there is any.
     """
     cluster = load_cluster(spec_path)
-    report = lint.lint(cluster, render(cluster, secrets.generate(cluster.name)))
+    report = app.lint_cluster(cluster)
     for finding in report.findings:
         click.echo(finding.format())
     click.echo(report.summary(), err=not report.clean)

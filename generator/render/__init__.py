@@ -107,10 +107,15 @@ def user_data_bytes(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> tu
     return raw, gzip.compress(raw, compresslevel=6, mtime=0)
 
 
+def node_folder(node: Node) -> str:
+    """Where a node's files go, relative to OUT/<cluster>/."""
+    return f"nodes/{node.name}"
+
+
 def node_artifacts(
     cluster: Cluster, node: Node, secrets: ClusterSecrets, options: RenderOptions
 ) -> list[Artifact]:
-    folder = f"nodes/{node.name}"
+    folder = node_folder(node)
     raw, packed = user_data_bytes(cluster, node, secrets)
     seed = [
         # user-data carries the bootstrap token (and CA keys on control planes): 0600.
