@@ -12,7 +12,17 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, kubeconfig, lint, model, secrets, status, tokenlife
+from generator import (
+    __version__,
+    budget,
+    certs,
+    kubeconfig,
+    lint,
+    model,
+    secrets,
+    status,
+    tokenlife,
+)
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
@@ -93,9 +103,43 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
     """Create the secrets file of SPEC (or check the existing one)."""
     cluster, _ = _load(spec_path)
     path = secrets_path or default_secrets_path(spec_path)
-    value, created = secrets.load_or_create(path, cluster.name)
+    value, created = secrets.load_or_create(path, cluster.name, cluster.certificates)
     click.echo(f"{path}: {'created' if created else 'exists, valid'} (0600; keep it private)")
     click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+
+
+def existing_secrets(spec_path: Path, secrets_path: Path | None, why: str) -> Path:
+    """The secrets file of SPEC, which must exist: commands other than render never create it."""
+    path = secrets_path or default_secrets_path(spec_path)
+    if not (path.exists() or path.is_symlink()):
+        raise K8sgenError(
+            f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
+        )
+    return path
+
+
+@cli.command("certs")
+@SPEC_ARGUMENT
+@SECRETS_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(certs.FORMATS),
+    default="text",
+    show_default=True,
+    help="text: a table; json: the same rows as data.",
+)
+def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
+    """Every certificate of SPEC's cluster: when it ends and what renews it (offline)."""
+    cluster, _ = _load(spec_path)
+    path = existing_secrets(
+        spec_path, secrets_path, "the table reads the certificates k8sgen minted there"
+    )
+    value = secrets.load(path, cluster.name)
+    for warning in certs.ca_lifetime_warnings(cluster, value):
+        click.echo(f"warning: {warning}", err=True)
+    rows = certs.certificate_rows(cluster, value, path)
+    click.echo(certs.render_table(cluster, rows, fmt), nl=False)
 
 
 @cli.command("kubeconfig")
@@ -135,12 +179,9 @@ def kubeconfig_command(
 ) -> None:
     """Mint a client kubeconfig for SPEC's cluster, signed by its CA, offline."""
     cluster, _ = _load(spec_path)
-    path = secrets_path or default_secrets_path(spec_path)
-    if not (path.exists() or path.is_symlink()):
-        raise K8sgenError(
-            f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "
-            "(pass --secrets, or run k8sgen render first)"
-        )
+    path = existing_secrets(
+        spec_path, secrets_path, "the kubeconfig is signed by the cluster CA stored there"
+    )
     minted = kubeconfig.mint(
         cluster,
         secrets.load(path, cluster.name),
@@ -192,7 +233,8 @@ def render_command(
     if path.exists() or path.is_symlink():
         cluster_secrets, created = secrets.load(path, cluster.name), False
     else:
-        cluster_secrets, created = secrets.generate(cluster.name), True
+        cluster_secrets = secrets.generate(cluster.name, lifetimes=cluster.certificates)
+        created = True
     if platform:
         # Before anything is written: a refused render leaves no files and no secrets behind.
         budget.check(cluster, cluster_secrets, budget.PLATFORMS[platform], gzipped)
@@ -222,6 +264,8 @@ def render_command(
     if created and not dry_run:
         click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
     _summary(cluster, cluster_secrets, root, results, dry_run)
+    for warning in certs.ca_lifetime_warnings(cluster, cluster_secrets):
+        click.echo(f"warning: {warning}", err=True)
     for line in token_lines:
         click.echo(line, err=line.startswith("warning:"))
     for line in budget.size_table(rendering.sizes):
