@@ -33,7 +33,7 @@ def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = Non
     loaded = load_spec(spec)
     validate(loaded)
     cluster = model.build(loaded.data, loaded.base_dir)
-    value = cluster_secrets or secrets.generate(cluster.name)
+    value = cluster_secrets or secrets.generate(cluster.name, lifetimes=cluster.certificates)
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 
