@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -227,9 +228,14 @@ def ca_lifetime_warnings(cluster: Cluster, secrets: ClusterSecrets) -> list[str]
     return warnings
 
 
+def _camel(row: dict[str, str]) -> dict[str, str]:
+    """JSON keys as the rest of k8sgen's JSON spells them (notAfter, signedBy)."""
+    return {re.sub(r"_(.)", lambda m: m.group(1).upper(), k): v for k, v in row.items()}
+
+
 def render_table(cluster: Cluster, rows: list[CertRow], fmt: str) -> str:
     if fmt == "json":
-        data = {"cluster": cluster.name, "certificates": [asdict(r) for r in rows]}
+        data = {"cluster": cluster.name, "certificates": [_camel(asdict(r)) for r in rows]}
         return json.dumps(data, indent=2) + "\n"
     header = ("CERTIFICATE", "MINTED BY", "SIGNED BY", "ON", "NOT AFTER", "RENEWED BY", "WHEN")
     table = [

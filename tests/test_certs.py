@@ -187,7 +187,8 @@ def test_certs_json_has_the_same_rows(tmp_path: Path) -> None:
     assert names == [line.split("  ")[0] for line in text.splitlines()[1 : len(names) + 1]]
     apiserver = next(r for r in data["certificates"] if r["name"] == "apiserver")
     assert apiserver["path"] == "/etc/kubernetes/pki/apiserver.crt"
-    assert apiserver["signed_by"] == "ca"
+    assert (apiserver["signedBy"], apiserver["notAfter"]) == ("ca", "first boot + 8760h")
+    assert apiserver["renewedBy"] == "k8sgen-cert-renewal.timer"
 
 
 def test_a_stored_ca_of_another_lifetime_is_kept_with_a_warning(tmp_path: Path) -> None:
