@@ -210,8 +210,11 @@ def kubelet_rows(cluster: Cluster) -> list[CertRow]:
     ]
 
 
-def ca_lifetime_warnings(cluster: Cluster, secrets: ClusterSecrets) -> list[str]:
-    """caValidity governs new secrets only: say when the stored CAs were minted otherwise."""
+def lifetime_warnings(
+    cluster: Cluster, secrets: ClusterSecrets, now: datetime.datetime | None = None
+) -> list[str]:
+    """caValidity governs new secrets only: say when the stored CAs were minted otherwise,
+    and when certificates made from now on would outlive the cluster CA."""
     wanted = cluster.certificates.ca
     warnings = []
     stored = (("ca", secrets.ca), ("frontProxyCA", secrets.front_proxy_ca))
@@ -225,6 +228,13 @@ def ca_lifetime_warnings(cluster: Cluster, secrets: ClusterSecrets) -> list[str]
                 f"({cluster.certificates.ca_validity}): an existing CA is never minted again; "
                 "caValidity applies to new secrets only"
             )
+    ca_end = secrets.ca.certificate.not_valid_after_utc
+    if (now or datetime.datetime.now(datetime.UTC)) + cluster.certificates.leaf > ca_end:
+        warnings.append(
+            f"certificates made from now on (validity {cluster.certificates.validity}) would "
+            f"end after the cluster CA ({_date(ca_end)}), which nothing renews: replace the "
+            "CA before it ends (README: Day 2, Before the CAs expire)"
+        )
     return warnings
 
 

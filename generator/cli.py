@@ -136,7 +136,7 @@ def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
         spec_path, secrets_path, "the table reads the certificates k8sgen minted there"
     )
     value = secrets.load(path, cluster.name)
-    for warning in certs.ca_lifetime_warnings(cluster, value):
+    for warning in certs.lifetime_warnings(cluster, value):
         click.echo(f"warning: {warning}", err=True)
     rows = certs.certificate_rows(cluster, value, path)
     click.echo(certs.render_table(cluster, rows, fmt), nl=False)
@@ -264,7 +264,7 @@ def render_command(
     if created and not dry_run:
         click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
     _summary(cluster, cluster_secrets, root, results, dry_run)
-    for warning in certs.ca_lifetime_warnings(cluster, cluster_secrets):
+    for warning in certs.lifetime_warnings(cluster, cluster_secrets):
         click.echo(f"warning: {warning}", err=True)
     for line in token_lines:
         click.echo(line, err=line.startswith("warning:"))

@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 from cryptography import x509
 
-from generator import pki, secrets
+from generator import certs, pki, secrets
 from generator.cli import cli, default_secrets_path
 
 from .support.kubeadm import api_validator
@@ -254,3 +254,15 @@ def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path)
         text=True,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_certificates_that_would_outlive_the_ca_are_warned_about(tmp_path: Path) -> None:
+    spec = spec_with(tmp_path, caValidity="8800h")
+    assert run("secrets", str(spec)).exit_code == 0
+    value = secrets.load(default_secrets_path(spec), "demo")
+    cluster = render_spec(spec, value).cluster
+    now = datetime.datetime.now(datetime.UTC)
+    assert certs.lifetime_warnings(cluster, value, now) == []
+    later = certs.lifetime_warnings(cluster, value, now + 2 * DAY)
+    assert len(later) == 1
+    assert later[0].startswith("certificates made from now on (validity 8760h) would end after")

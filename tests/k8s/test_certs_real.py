@@ -6,7 +6,9 @@
 - The rendered renewal script, run in the bubblewrap sandbox of tests/support/sandbox with
   this kubeadm on PATH, on a control plane's /etc/kubernetes made by that kubeadm: outside
   renewBefore it renews nothing (every not-after unchanged); inside it renews them all (every
-  not-after moves) and restarts the static pods by parking their manifests.
+  not-after moves) and restarts the static pods by parking their manifests; manifests parked
+  by an interrupted or stopped run go back.
+- kubeadm v1beta3 (1.30) refuses certificateValidityPeriod, as `k8sgen validate` does.
 kubeadm runs outside the sandbox in namespaces of its own (tests/k8s/netns.py), inside it in
 the sandbox's own empty network namespace.
 """
@@ -22,8 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from generator import versions
+from generator.cli import cli
 from generator.layout import PKI_STASH
 
 from ..support.nodedata import files
@@ -242,3 +246,29 @@ def test_renewal_stopped_while_parked_puts_the_manifests_back(
     manifests = box.path(f"{KUBERNETES_DIR}/manifests")
     assert sorted(p.name for p in manifests.iterdir()) == sorted(STATIC_PODS)
     assert [p for p in box.path(KUBERNETES_DIR).iterdir() if "k8sgen-renewal" in p.name] == []
+
+
+def test_kubeadm_v1beta3_has_no_validity_field_as_validate_says(tmp_path: Path) -> None:
+    """k8sgen refuses certificates.validity where kubeadm's API is v1beta3; kubeadm of that
+    minor refuses the field too (and takes the v1beta4 rendering of a later minor)."""
+    data = example("debian12-k8s130", spec__certificates={"validity": "48h"})
+    refused = CliRunner().invoke(cli, ["validate", str(write_spec(tmp_path, data))])
+    assert refused.exit_code == 1
+    assert "v1beta3, which has no certificateValidityPeriod" in refused.stderr
+    rendered = render_spec(write_spec(tmp_path, example("debian12-k8s130")))
+    node = rendered.cluster.init_node.name
+    documents = list(yaml.safe_load_all(files(rendered, node)[KUBEADM_CONFIG]["content"]))
+    for document in documents:
+        if document["kind"] == "ClusterConfiguration":
+            assert document["apiVersion"] == versions.V1BETA3
+            document["certificateValidityPeriod"] = "48h"
+    config = tmp_path / "v1beta3.yaml"
+    config.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    program = kubeadm(rendered.cluster.kubernetes.minor)
+    result = subprocess.run(
+        isolated([str(program), "config", "validate", "--config", str(config)]),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert 'unknown field "certificateValidityPeriod"' in result.stderr
