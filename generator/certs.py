@@ -32,6 +32,8 @@ KUBELET_SELF_SIGNED = "8760h"  # the kubelet's self-signed serving certificate (
 # A stored CA whose lifetime is this close to caValidity was minted with it (clock skew margin).
 LIFETIME_TOLERANCE = datetime.timedelta(minutes=10)
 ADMIN_KEY = "admin"  # where the secrets file keeps admin.conf's certificate
+# The secrets file's CAs under the names kubeadm gives them (check-expiration, SIGNED BY).
+CA_NAMES = {"ca": "ca", "frontProxyCA": "front-proxy-ca", "etcdCA": "etcd-ca"}
 # Below the text table: what its short words mean.
 NOTES = (
     f"{layout.CERT_RENEWAL_TIMER}: daily on each control plane; once one kubeadm certificate "
@@ -83,14 +85,15 @@ KUBEADM_CERTS = (
 SUPER_ADMIN = KubeadmCert("super-admin.conf", f"{KUBECONFIGS}/super-admin.conf", "ca")
 
 
-def certificate_rows(cluster: Cluster, secrets: ClusterSecrets, path: Path) -> list[CertRow]:
-    return [*minted_rows(secrets, path), *kubeadm_rows(cluster), *kubelet_rows(cluster)]
+def certificate_rows(cluster: Cluster, path: Path) -> list[CertRow]:
+    """The rows of the cluster whose secrets file is PATH (already loaded and checked)."""
+    return [*minted_rows(path), *kubeadm_rows(cluster), *kubelet_rows(cluster)]
 
 
-def minted_rows(secrets: ClusterSecrets, path: Path) -> list[CertRow]:
+def minted_rows(path: Path) -> list[CertRow]:
     """Every certificate in the secrets file, CAs first, each under its place in the file."""
     found = list(stored_certificates(path))
-    cas = {c.subject: key for key, c in found if _is_ca(c)}
+    cas = {c.subject: CA_NAMES.get(key, key) for key, c in found if _is_ca(c)}
     rows = [_minted_row(key, cert, cas) for key, cert in found]
     return sorted(rows, key=lambda r: r.signed_by != "self")
 
@@ -128,7 +131,7 @@ def _minted_row(key: str, cert: x509.Certificate, cas: dict[x509.Name, str]) -> 
     until = _date(cert.not_valid_after_utc)
     if _is_ca(cert):
         return CertRow(
-            _subject(cert),
+            CA_NAMES.get(key, _subject(cert)),
             "k8sgen",
             "self",
             "secrets file",

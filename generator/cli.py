@@ -138,7 +138,7 @@ def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
     value = secrets.load(path, cluster.name)
     for warning in certs.lifetime_warnings(cluster, value):
         click.echo(f"warning: {warning}", err=True)
-    rows = certs.certificate_rows(cluster, value, path)
+    rows = certs.certificate_rows(cluster, path)
     click.echo(certs.render_table(cluster, rows, fmt), nl=False)
 
 

@@ -155,7 +155,8 @@ def test_certs_table_lists_what_k8sgen_minted_and_what_kubeadm_makes(tmp_path: P
     rows = [line.split("  ") for line in result.stdout.splitlines()]
     table = {r[0]: [c.strip() for c in r[1:] if c.strip()] for r in rows if r[0]}
     ca_end = f"{value.ca.certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
-    assert table["kubernetes"][:4] == ["k8sgen", "self", "secrets file", ca_end]
+    assert table["ca"][:4] == ["k8sgen", "self", "secrets file", ca_end]
+    assert table["front-proxy-ca"][:2] == ["k8sgen", "self"]
     admin_end = f"{value.admin.certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
     assert table["kubernetes-admin (kubeadm:cluster-admins)"][2:4] == ["admin.conf", admin_end]
     node_end = f"{extra.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
