@@ -61,16 +61,18 @@ def load_cluster(
     need: SecretsNeed = SecretsNeed.NONE,
     secrets_path: Path | None = None,
     warn: Callable[[str], None] = _ignore,
+    why: str = "the command reads the cluster's CA stored there",
 ) -> LoadedCluster:
     """Load -> validate -> build the model -> the secrets NEED asks for; WARN gets each
-    validation warning as a line (before the model is built, which can still fail)."""
+    validation warning as a line (before the model is built, which can still fail); WHY says,
+    when NEED is EXISTING and there is no secrets file, what the command needs it for."""
     loaded = load_spec(spec_path)
     findings = validate(loaded)
     for warning in findings.warnings:
         warn(f"{warning.format(loaded.filename)} (warning)")
     cluster = model.from_spec(loaded)
     path = secrets_path or default_secrets_path(spec_path)
-    return LoadedCluster(spec_path, cluster, findings, _secrets(cluster, need, path))
+    return LoadedCluster(spec_path, cluster, findings, _secrets(cluster, need, path, why))
 
 
 def default_secrets_path(spec_path: Path) -> Path:
@@ -81,19 +83,19 @@ def default_secrets_path(spec_path: Path) -> Path:
     return spec_path.with_name(name + ".secrets.yaml")
 
 
-def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path) -> SecretsFile | None:
+def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
     if need is SecretsNeed.LOAD_OR_CREATE:
-        return SecretsFile(path, *secrets.load_or_create(path, cluster.name))
+        return SecretsFile(path, *secrets.load_or_create(path, cluster.name, cluster.certificates))
     if path.exists() or path.is_symlink():
         return SecretsFile(path, secrets.load(path, cluster.name), created=False)
     if need is SecretsNeed.EXISTING:
         raise K8sgenError(
-            f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "
-            "(pass --secrets, or run k8sgen render first)"
+            f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    return SecretsFile(path, secrets.generate(cluster.name), created=True)
+    value = secrets.generate(cluster.name, lifetimes=cluster.certificates)
+    return SecretsFile(path, value, created=True)
 
 
 @dataclass(frozen=True)

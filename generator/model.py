@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from generator import versions
+from generator import certspec, versions
 from generator.calico_patch import PatchError, calico_image, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
@@ -171,6 +171,7 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
 
     @property
     def endpoint(self) -> str:
@@ -240,6 +241,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        certificates=certspec.build(spec),
     )
 
 

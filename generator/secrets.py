@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from generator.certspec import DEFAULTS, Certificates
 from generator.errors import SecretsError
 from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
 from generator.pki import (
@@ -87,27 +88,34 @@ def new_token() -> str:
     )
 
 
-def generate(cluster: str, now: datetime.datetime | None = None) -> ClusterSecrets:
+def generate(
+    cluster: str,
+    now: datetime.datetime | None = None,
+    lifetimes: Certificates = DEFAULTS,
+) -> ClusterSecrets:
+    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity."""
     now = now or datetime.datetime.now(datetime.UTC)
-    ca = new_ca("kubernetes", now)
+    ca = new_ca("kubernetes", now, lifetimes.ca)
     sa_key = new_private_key()
     return ClusterSecrets(
         cluster=cluster,
         bootstrap_token=new_token(),
         certificate_key=random.token_hex(32),
         ca=ca,
-        front_proxy_ca=new_ca("front-proxy-ca", now),
-        etcd_ca=new_ca("etcd-ca", now),
+        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca),
+        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
-        admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now),
+        admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now, lifetimes.leaf),
     )
 
 
-def load_or_create(path: Path, cluster: str) -> tuple[ClusterSecrets, bool]:
+def load_or_create(
+    path: Path, cluster: str, lifetimes: Certificates = DEFAULTS
+) -> tuple[ClusterSecrets, bool]:
     """The secrets in PATH, or new ones written there; True when they were created."""
     if path.exists() or path.is_symlink():
         return load(path, cluster), False
-    created = generate(cluster)
+    created = generate(cluster, lifetimes=lifetimes)
     write_new(path, created)
     return created, True
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from generator.model import Cluster
+if TYPE_CHECKING:  # model imports certspec, which reads durations here
+    from generator.model import Cluster
 
 DURATION_PART = re.compile(r"([0-9]+)(h|m|s)")
 # A duration as the schema's tokenTTL pattern accepts it, apart from "0" (never).
