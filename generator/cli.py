@@ -14,13 +14,15 @@ import click
 
 from generator import __version__, budget, kubeconfig, lint, model, secrets, status, tokenlife
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
+from generator.cni_manifest import from_spec
 from generator.errors import K8sgenError, SpecError
-from generator.load import load_spec
 from generator.render import Rendering, RenderOptions, ha
 from generator.render.kubeadm import token
 from generator.render.yamlio import dump
+from generator.spec.findings import Findings
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 from generator.starter import StarterOptions, starter_spec
-from generator.validate import Findings, validate
 from generator.write import (
     CREATED,
     UNCHANGED,
@@ -56,7 +58,7 @@ def _load(spec_path: Path) -> tuple[model.Cluster, Findings]:
     findings = validate(loaded)
     for warning in findings.warnings:
         click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.from_spec(loaded), findings
+    return from_spec(loaded), findings
 
 
 def default_secrets_path(spec_path: Path) -> Path:

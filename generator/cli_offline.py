@@ -12,9 +12,10 @@ import click
 
 from generator import images, lint, model, secrets
 from generator.bundle import make_bundle
-from generator.load import load_spec
+from generator.cni_manifest import from_spec
 from generator.render import render
-from generator.validate import validate
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
@@ -26,7 +27,7 @@ def load_cluster(spec_path: Path) -> model.Cluster:
     findings = validate(loaded)
     for warning in findings.warnings:
         click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.from_spec(loaded)
+    return from_spec(loaded)
 
 
 @click.command("images")

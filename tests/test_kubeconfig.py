@@ -18,9 +18,9 @@ from cryptography.x509.oid import NameOID
 
 from generator import kubeconfig, secrets
 from generator.cli import cli, default_secrets_path
+from generator.cni_manifest import from_spec
 from generator.errors import K8sgenError
-from generator.load import load_spec
-from generator.model import from_spec
+from generator.spec.load import load_spec
 from generator.tokenlife import DURATION
 
 from .support.repo import REPO

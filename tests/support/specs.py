@@ -10,10 +10,11 @@ from typing import Any
 import yaml
 
 from generator import model, secrets
-from generator.load import load_spec
+from generator.cni_manifest import embed_local_manifest
 from generator.render import render
 from generator.render.artifact import Artifact
-from generator.validate import validate
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 
 from .repo import REPO
 
@@ -32,7 +33,7 @@ class Rendered:
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     loaded = load_spec(spec)
     validate(loaded)
-    cluster = model.build(loaded.data, loaded.base_dir)
+    cluster = embed_local_manifest(model.build(loaded.data, loaded.base_dir))
     value = cluster_secrets or secrets.generate(cluster.name)
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)

@@ -1,0 +1,44 @@
+"""Rules and defaults of the spec that several modules apply, each written once.
+
+Imports nothing of k8sgen, so the model, the secrets and the checks can all use it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+DEFAULT_POD_SUBNET = "10.244.0.0/16"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
+DEFAULT_MIRROR_PRESET = "aliyun"
+# kubeadm's bootstrap token: a 6-character id, a dot, a 16-character secret.
+TOKEN_ID_LENGTH = 6
+TOKEN_SECRET_LENGTH = 16
+TOKEN_PATTERN = re.compile(rf"^[a-z0-9]{{{TOKEN_ID_LENGTH}}}\.[a-z0-9]{{{TOKEN_SECRET_LENGTH}}}$")
+
+
+def cluster_subnets(kubernetes: dict[str, Any]) -> dict[str, Any]:
+    """spec.kubernetes's podSubnet and serviceSubnet, defaults filled in (values unchecked)."""
+    return {
+        "podSubnet": kubernetes.get("podSubnet", DEFAULT_POD_SUBNET),
+        "serviceSubnet": kubernetes.get("serviceSubnet", DEFAULT_SERVICE_SUBNET),
+    }
+
+
+def split_host_port(text: str) -> tuple[str, str]:
+    """ "harbor.example:5000" -> ("harbor.example", "5000"); "harbor.example" -> (it, "")."""
+    host, colon, port = text.rpartition(":")
+    return (host, port) if colon else (text, "")
+
+
+def node_address(node: dict[str, Any]) -> ipaddress.IPv4Interface | None:
+    """A node's static address/prefix; None without one (DHCP) or when it is not valid (the
+    node checks report that)."""
+    address = node.get("address")
+    if not isinstance(address, str):
+        return None
+    try:
+        return ipaddress.IPv4Interface(address)
+    except ValueError:
+        return None
