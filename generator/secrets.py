@@ -27,7 +27,12 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
-from generator.spec.rules import TOKEN_ID_LENGTH, TOKEN_PATTERN, TOKEN_SECRET_LENGTH
+from generator.spec.rules import (
+    TOKEN_EXAMPLE,
+    TOKEN_ID_LENGTH,
+    TOKEN_PATTERN,
+    TOKEN_SECRET_LENGTH,
+)
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
@@ -195,7 +200,7 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     except (KeyError, TypeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
-        raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
+        raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
     if not CERT_KEY_PATTERN.fullmatch(value.certificate_key):
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):

@@ -9,7 +9,7 @@ from typing import Any
 from generator import model, refs, tokenlife, versions
 from generator.spec.findings import CALICO, MIRRORS, Findings
 from generator.spec.load import FieldPath
-from generator.spec.rules import TOKEN_PATTERN, cluster_subnets, node_address
+from generator.spec.rules import TOKEN_EXAMPLE, TOKEN_PATTERN, cluster_subnets, node_address
 
 BUNDLE_FORMATS = ("deb",)  # package formats `k8sgen bundle` collects and nodes install
 NODE_POD_PREFIX = 24  # kube-controller-manager's --node-cidr-mask-size for IPv4 (default)
@@ -237,7 +237,7 @@ def check_bootstrap(data: dict[str, Any], findings: Findings) -> None:
     if token is not None and not TOKEN_PATTERN.fullmatch(token):
         findings.error(
             ("spec", "bootstrap", "token"),
-            "a bootstrap token looks like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})",
+            f"a bootstrap token looks like {TOKEN_EXAMPLE} ([a-z0-9]{{6}}.[a-z0-9]{{16}})",
         )
     if bootstrap.get("tokenTTL") == "0":
         findings.warn(

@@ -16,6 +16,7 @@ DEFAULT_MIRROR_PRESET = "aliyun"
 TOKEN_ID_LENGTH = 6
 TOKEN_SECRET_LENGTH = 16
 TOKEN_PATTERN = re.compile(rf"^[a-z0-9]{{{TOKEN_ID_LENGTH}}}\.[a-z0-9]{{{TOKEN_SECRET_LENGTH}}}$")
+TOKEN_EXAMPLE = "abcdef.0123456789abcdef"  # for messages: what a token looks like
 
 
 def cluster_subnets(kubernetes: dict[str, Any]) -> dict[str, Any]:
