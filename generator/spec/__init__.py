@@ -11,5 +11,7 @@ Where a check lives, by what it reads:
   Calico, bootstrap and offline.
 `findings` holds what the checks share (Findings, SemanticCheck, field paths); `rules` holds
 the defaults and patterns that the checks, the model and the secrets all apply (it imports
-nothing of k8sgen). Imports point one way: validate -> checks -> findings -> load.
+nothing of k8sgen). Imports point one way: validate -> checks -> findings -> load; a check
+may read generator.model's defaults, and the model imports only `rules` from here
+(tests/test_structure.py refuses any import cycle).
 """
