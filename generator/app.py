@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import budget, lint, model, render, secrets, tokenlife
+from generator.cni_manifest import from_spec
 from generator.errors import K8sgenError
-from generator.load import load_spec
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact
 from generator.render.kubeadm import token
-from generator.validate import Findings, validate
+from generator.spec.findings import Findings
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 from generator.write import WriteResult, check_output, stale_files, write_artifacts
 
 
@@ -70,7 +72,7 @@ def load_cluster(
     findings = validate(loaded)
     for warning in findings.warnings:
         warn(f"{warning.format(loaded.filename)} (warning)")
-    cluster = model.from_spec(loaded)
+    cluster = from_spec(loaded)
     path = secrets_path or default_secrets_path(spec_path)
     return LoadedCluster(spec_path, cluster, findings, _secrets(cluster, need, path, why))
 

@@ -23,7 +23,7 @@ from generator.errors import SecretsError
 from generator.inputs import read_input, safe_yaml
 from generator.model import Cluster
 from generator.secrets import MAX_SECRETS_BYTES, ClusterSecrets
-from generator.tokenlife import describe_seconds
+from generator.spec.rules import describe_seconds
 
 FORMATS = ("text", "json")
 PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"

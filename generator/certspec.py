@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from generator.tokenlife import ttl_seconds
+from generator.spec.rules import ttl_seconds
 
 FIELD = "certificates"
 DEFAULT_VALIDITY = "8760h"  # kubeadm's leaf lifetime (one year)

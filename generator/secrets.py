@@ -28,10 +28,15 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
+from generator.spec.rules import (
+    TOKEN_EXAMPLE,
+    TOKEN_ID_LENGTH,
+    TOKEN_PATTERN,
+    TOKEN_SECRET_LENGTH,
+)
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
-TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
@@ -82,9 +87,9 @@ def _pair_data(pair: CertPair) -> dict[str, str]:
 def new_token() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return (
-        "".join(random.choice(alphabet) for _ in range(6))
+        "".join(random.choice(alphabet) for _ in range(TOKEN_ID_LENGTH))
         + "."
-        + "".join(random.choice(alphabet) for _ in range(16))
+        + "".join(random.choice(alphabet) for _ in range(TOKEN_SECRET_LENGTH))
     )
 
 
@@ -203,7 +208,7 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     except (KeyError, TypeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
-        raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
+        raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
     if not CERT_KEY_PATTERN.fullmatch(value.certificate_key):
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from generator import certspec, versions
-from generator.load import FieldPath
 
 if TYPE_CHECKING:
-    from generator.validate import Findings
+    from generator.spec.findings import Findings
 
 CERTIFICATES = ("spec", certspec.FIELD)
-VERSION = ("spec", "kubernetes", "version")
 # The renewal timer fires daily, up to an hour late: a shorter window can be missed.
 MIN_SAFE_RENEW_BEFORE = certspec.duration("48h")
 
@@ -55,9 +53,3 @@ def _check_kubeadm_api(data: dict[str, Any], settings: dict[str, Any], findings:
         "certificateValidityPeriod: kubeadm makes its certificates for 8760h. Remove "
         "validity, or use Kubernetes 1.31 or later (kubeadm v1beta4)",
     )
-
-
-# (check, the parts of the spec it reads): registered in validate.SEMANTIC_CHECKS.
-CHECKS: tuple[tuple[Any, tuple[FieldPath, ...]], ...] = (
-    (check_certificates, (CERTIFICATES, VERSION)),
-)
