@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from generator.errors import SpecError
-from generator.load import load_text
 from generator.render.cloudinit import IPVS_MODULES
-from generator.validate import validate
+from generator.spec.load import load_text
+from generator.spec.validate import validate
 
 from .support.kubeadm import api_validator
 from .support.nodedata import files, kubeadm_documents

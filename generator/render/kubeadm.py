@@ -66,6 +66,7 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
             "dnsDomain": cluster.dns_domain,
         },
         "apiServer": {"certSANs": cert_sans(cluster)},
+        **validity_periods(cluster),
     }
     for name in COMPONENTS:
         settings = _component_settings(cluster, cluster.kubeadm_settings.component(name))
@@ -84,6 +85,19 @@ def _component_settings(cluster: Cluster, component: Component) -> dict[str, Any
     if component.extra_volumes:
         settings["extraVolumes"] = [dict(v) for v in component.extra_volumes]
     return settings
+
+
+def validity_periods(cluster: Cluster) -> dict[str, str]:
+    """v1beta4's lifetimes, when the spec names them (validation refuses them on v1beta3)."""
+    chosen = cluster.certificates
+    periods: dict[str, str] = {}
+    if not cluster.kubernetes.has_validity_periods:
+        return periods
+    if chosen.validity_set:
+        periods["certificateValidityPeriod"] = chosen.validity
+    if chosen.ca_validity_set:
+        periods["caCertificateValidityPeriod"] = chosen.ca_validity
+    return periods
 
 
 def cert_sans(cluster: Cluster) -> list[str]:

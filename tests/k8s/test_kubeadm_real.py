@@ -29,10 +29,10 @@ from generator import versions
 from generator.errors import SpecError
 from generator.images import KUBEADM, cluster_images
 from generator.layout import KUBEADM_PATCHES, PKI_STASH
-from generator.load import load_spec
 from generator.model import Cluster
 from generator.render.kubeadm import cert_sans
-from generator.validate import validate
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 
 from ..support.nodedata import files
 from ..support.repo import EXAMPLES, REPO

@@ -7,11 +7,10 @@ import difflib
 import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from generator import layout, versions
 from generator.inputs import InputError, read_input
-from generator.load import FieldPath
 from generator.model import API_PORT
 from generator.nodeconfig import (
     MAX_FILE_BYTES,
@@ -21,10 +20,9 @@ from generator.nodeconfig import (
 )
 from generator.render.kubeadm import KUBE_PROXY_API, KUBELET_API
 from generator.resources import load_schema
-from generator.schema import strict_validator
-
-if TYPE_CHECKING:
-    from generator.validate import Findings, SemanticCheck
+from generator.spec.findings import ANY, Findings, SemanticCheck
+from generator.spec.load import FieldPath
+from generator.spec.schema import strict_validator
 
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 # The API server's label-key rule (k8s.io/apimachinery pkg/util/validation/validation.go:41
@@ -259,19 +257,14 @@ def _check_proxy_mode(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
-def semantic_checks() -> tuple[SemanticCheck, ...]:
-    # Imported here: validate imports this module to register these checks.
-    from generator.validate import ANY, SemanticCheck
-
-    nodes = ("spec", "nodes", ANY)
-    kubernetes_version = ("spec", "kubernetes", "version")
-    return (
-        SemanticCheck(
-            check_taints_and_labels,
-            (ROLES, (*nodes, "taints"), (*nodes, "labels"), (*nodes, "role")),
-        ),
-        SemanticCheck(check_files, (ROLES, (*nodes, "files"), (*nodes, "role"))),
-        SemanticCheck(check_patches, (ROLES, (*nodes, "kubeadmPatches"), (*nodes, "role"))),
-        SemanticCheck(check_components, (KUBEADM,)),
-        SemanticCheck(check_kubelet_and_proxy, (KUBEADM, kubernetes_version)),
-    )
+NODE_FIELDS = ("spec", "nodes", ANY)
+SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
+    SemanticCheck(
+        check_taints_and_labels,
+        (ROLES, (*NODE_FIELDS, "taints"), (*NODE_FIELDS, "labels"), (*NODE_FIELDS, "role")),
+    ),
+    SemanticCheck(check_files, (ROLES, (*NODE_FIELDS, "files"), (*NODE_FIELDS, "role"))),
+    SemanticCheck(check_patches, (ROLES, (*NODE_FIELDS, "kubeadmPatches"), (*NODE_FIELDS, "role"))),
+    SemanticCheck(check_components, (KUBEADM,)),
+    SemanticCheck(check_kubelet_and_proxy, (KUBEADM, ("spec", "kubernetes", "version"))),
+)
