@@ -12,6 +12,7 @@ from generator.calico_patch import PatchError, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster, build
+from generator.node_files import embed_node_files
 from generator.spec.load import LoadedSpec, format_path
 
 
@@ -61,7 +62,7 @@ def from_spec(loaded: LoadedSpec) -> Cluster:
     """The model of a validated spec with its local manifest embedded; a bad local manifest
     becomes a problem on its field."""
     try:
-        return embed_local_manifest(build(loaded.data, loaded.base_dir))
+        return embed_node_files(embed_local_manifest(build(loaded.data, loaded.base_dir)))
     except ManifestError as exc:
         path = ManifestError.field_path
         problem = Problem(loaded.line_of(path), format_path(path), str(exc))

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.inputs import read_input
-
 # Component name in spec.kubeadm -> where kubeadm's ClusterConfiguration holds it.
 COMPONENTS = {
     "apiServer": "apiServer",
@@ -50,9 +48,10 @@ class NodeFile:
     """A file cloud-init writes before the bootstrap starts (write_files)."""
 
     path: str
-    content: bytes
+    content: bytes | None  # None: not read yet from source (node_files.embed_node_files)
     permissions: str = DEFAULT_FILE_PERMISSIONS
     owner: str = DEFAULT_FILE_OWNER
+    source: Path | None = None  # the local file it comes from
 
 
 @dataclass(frozen=True)
@@ -146,13 +145,11 @@ def _taint(data: dict[str, str]) -> Taint:
 
 
 def _file(data: dict[str, Any], base_dir: Path) -> NodeFile:
-    if "source" in data:
-        content = read_input(base_dir / data["source"], "file for a node", MAX_FILE_BYTES)
-    else:
-        content = data["content"].encode()
+    """Pure, like the whole model: a source is only named here, read by embed_node_files."""
     return NodeFile(
         data["path"],
-        content,
+        data["content"].encode() if "content" in data else None,
         data.get("permissions", DEFAULT_FILE_PERMISSIONS),
         data.get("owner", DEFAULT_FILE_OWNER),
+        base_dir / data["source"] if "source" in data else None,
     )

@@ -26,6 +26,7 @@ def extra_files(node: Node) -> list[dict[str, Any]]:
 
 
 def _entry(file: NodeFile) -> dict[str, Any]:
+    assert file.content is not None, f"{file.source} was not read: node_files.embed_node_files"
     entry: dict[str, Any] = {
         "path": file.path,
         "owner": file.owner,
