@@ -34,7 +34,8 @@ DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 QUALIFIED_NAME_MAX = 63
 SUBDOMAIN_MAX = 253
 # Folders k8sgen and kubeadm write: an extra file there would fight them.
-RESERVED_DIRS = (layout.CONFIG_DIR, layout.STATE_DIR, layout.LOG_DIR, "/etc/kubernetes")
+KUBERNETES_DIR = str(PurePosixPath(layout.PKI_DIR).parent)  # kubeadm's: /etc/kubernetes
+RESERVED_DIRS = (layout.CONFIG_DIR, layout.STATE_DIR, layout.LOG_DIR, KUBERNETES_DIR)
 RESERVED_FILES = (layout.BOOTSTRAP_SCRIPT, layout.BOOTSTRAP_UNIT_FILE)
 # Flags k8sgen renders from the spec itself: the field to change instead.
 OWNED_ARGS = {
@@ -57,7 +58,7 @@ OWNED_KUBELET = {
     "clusterDNS": "kubeadm derives it from spec.kubernetes.serviceSubnet",
     "containerRuntimeEndpoint": "k8sgen's containerd socket",
     "registerWithTaints": "the taints fields of spec.roles and spec.nodes",
-    "staticPodPath": "kubeadm's /etc/kubernetes/manifests",
+    "staticPodPath": f"kubeadm's {layout.STATIC_PODS_DIR}",
 }
 OWNED_KUBE_PROXY = {
     "apiVersion": "k8sgen writes it",
