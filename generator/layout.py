@@ -36,3 +36,8 @@ CERTS_DIR = "/etc/containerd/certs.d"  # containerd's registry hosts
 CRICTL_CONFIG = "/etc/crictl.yaml"
 MODULES_FILE = "/etc/modules-load.d/k8sgen.conf"
 SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
+
+# spec.proxy: the environment of the bootstrap unit, containerd's drop-in, apt's setting.
+PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+CONTAINERD_PROXY_DROPIN = "/etc/systemd/system/containerd.service.d/k8sgen-proxy.conf"
+APT_PROXY_CONF = "/etc/apt/apt.conf.d/95k8sgen-proxy"

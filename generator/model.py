@@ -16,6 +16,8 @@ from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.load import LoadedSpec, format_path
 from generator.offline import Offline, build_offline
+from generator.proxy import Proxy, build_proxy
+from generator.registries import RegistryHost, build_registries
 
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
@@ -171,6 +173,8 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    proxy: Proxy | None = None
+    registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
 
     @property
     def endpoint(self) -> str:
@@ -240,7 +244,20 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        proxy=_proxy(spec, nodes, pod_subnet, host),
+        registries=build_registries(spec, base_dir),
     )
+
+
+def _proxy(
+    spec: dict[str, Any], nodes: tuple[Node, ...], pod_subnet: str, host: str
+) -> Proxy | None:
+    """NO_PROXY: the node networks, pod and service subnets, endpoint and cluster domain."""
+    kube = spec["kubernetes"]
+    node_networks = dict.fromkeys(str(n.address.network) for n in nodes if n.address)
+    networks = (*node_networks, pod_subnet, kube.get("serviceSubnet", DEFAULT_SERVICE_SUBNET))
+    names = (host, "." + kube.get("dnsDomain", DEFAULT_DNS_DOMAIN))
+    return build_proxy(spec.get("proxy"), networks, names)
 
 
 def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:
