@@ -14,6 +14,7 @@ import click
 
 from generator import __version__, budget, kubeconfig, lint, model, secrets, status, tokenlife
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
+from generator.cli_registry import COMMANDS as REGISTRY_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
 from generator.render import Rendering, RenderOptions, ha
@@ -373,7 +374,7 @@ def _write_starter(output: Path, text: str, force: bool) -> None:
     write_new_file(output, text.encode(), 0o644, replace=force, refusal=refusal)
 
 
-for _command in OFFLINE_COMMANDS:
+for _command in (*OFFLINE_COMMANDS, *REGISTRY_COMMANDS):
     cli.add_command(_command)
 
 
