@@ -63,13 +63,16 @@ def _hosts_file(
     def access(url: str) -> Access | None:
         return accesses.get(urlsplit(url).netloc.lower())
 
+    # A private registry's own settings go in a [host] table too, after its mirrors: the
+    # containerd 1.6 of Debian 12 refuses a hosts.toml without one ("invalid `host` tree").
+    hosts = (*mirrors, server) if access(server) and server not in mirrors else mirrors
     content = render_template(
         "hosts.toml.j2",
         registry=name,
         server=server,
-        mirrors=mirrors,
+        mirrors=hosts,
         api_root=carries_api_root,
         access=access,
     )
-    secret = any((a := access(u)) and a.authorization for u in (server, *mirrors))
+    secret = any((a := access(u)) and a.authorization for u in hosts)
     return HostFile(f"{CERTS_DIR}/{name}/hosts.toml", content, PRIVATE if secret else "0644")
