@@ -20,8 +20,12 @@ import yaml
 from click.testing import CliRunner
 
 from generator import secrets
+from generator.bundle.access import pull_access
+from generator.bundle.archives import fetch_images
+from generator.bundle.tools import BundleError
 from generator.cli import cli
 from generator.errors import SpecError
+from generator.images import Image
 from generator.layout import CERTS_DIR
 from generator.load import load_text
 from generator.registries import Credential, CredentialsMissing
@@ -126,6 +130,32 @@ def test_containerd_pulls_with_the_rendered_ca_and_login(
         assert no_ca.returncode != 0
         assert "x509" in no_ca.stderr or "certificate" in no_ca.stderr
         assert not front.answers  # refused at the TLS handshake: no request got through
+
+
+def test_the_bundle_copies_with_the_same_ca_and_login(
+    tmp_path: Path, registry: Registry, certificates: Certificates
+) -> None:
+    """k8sgen bundle's skopeo, given the spec's CA and the stored login (an auth file)."""
+    with auth_front(registry, certificates, f"{USER}:{PASSWORD}") as front:
+        rendered = with_login(private_spec(tmp_path, front.host, certificates.ca), front.host)
+        reference = f"{front.host}/library/hello:1"
+        image = Image("hello", "test", reference, reference, (front.host,), None)
+        logins = rendered.secrets.registry_logins
+        for name, given in (("with", logins), ("without", {})):
+            work = tmp_path / f"work-{name}"
+            work.mkdir()
+            access = pull_access(rendered.cluster, work, (), given)
+            root = tmp_path / f"bundle-{name}"
+            root.mkdir()
+            if not given:
+                with pytest.raises(BundleError, match="cannot copy"):
+                    fetch_images([image], root, "amd64", access, lambda _: None)
+                continue
+            assert access.auth_file and stat.S_IMODE(access.auth_file.stat().st_mode) == 0o600
+            assert PASSWORD not in " ".join(access.options(front.host))
+            archives = fetch_images([image], root, "amd64", access, lambda _: None)
+            assert (root / archives[0].file).is_file()
+        assert ("/v2/library/hello/manifests/1", 401) in front.answers  # the run without
 
 
 def test_a_mirror_on_the_private_registry_gets_its_ca_and_login(

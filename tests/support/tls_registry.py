@@ -106,7 +106,8 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         upstream = http.client.HTTPConnection(self.server.registry.host, timeout=30)
-        upstream.request(method, self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+        accept = ", ".join(self.headers.get_all("Accept", [])) or "*/*"  # skopeo sends several
+        upstream.request(method, self.path, headers={"Accept": accept})
         answer = upstream.getresponse()
         body = answer.read()
         upstream.close()
