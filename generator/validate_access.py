@@ -52,8 +52,16 @@ def _is_network(entry: str) -> bool:
 
 
 def check_registries(data: dict[str, Any], findings: Findings) -> None:
+    baked = data["spec"].get("bootstrap", {}).get("baked", False)
     for host, registry in data["spec"].get("registries", {}).items():
         path: FieldPath = (*REGISTRIES_PATH, host)
+        if baked and registry.get("auth"):
+            findings.error(
+                (*path, "auth"),
+                "not with bootstrap.baked: the image would have to carry the login (an image "
+                "is copied and shared; a login in it cannot be taken back); use a registry "
+                "that allows anonymous pulls for a baked cluster",
+            )
         if registry.get("skipVerify") and "ca" in registry:
             findings.error(
                 (*path, "skipVerify"),
@@ -75,5 +83,5 @@ def check_registries(data: dict[str, Any], findings: Findings) -> None:
 
 CHECKS: tuple[tuple[Callable[[dict[str, Any], Findings], None], tuple[FieldPath, ...]], ...] = (
     (check_proxy, (PROXY_PATH, ("spec", "nodes"))),
-    (check_registries, (REGISTRIES_PATH,)),
+    (check_registries, (REGISTRIES_PATH, ("spec", "bootstrap"))),
 )

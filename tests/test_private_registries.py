@@ -251,6 +251,10 @@ def test_ca_and_skip_verify_are_checked_at_their_line(
     )
     errors, _ = problems(registries(password="x"), tmp_path)
     assert errors  # credentials have no place in the spec
+    baked = registries(auth=True)
+    baked["spec"]["bootstrap"]["baked"] = True
+    errors, _ = problems(baked, tmp_path)
+    assert any("harbor.site.example.auth: not with bootstrap.baked" in e for e in errors)
 
 
 def test_the_example_site_renders_its_ca(tmp_path: Path) -> None:
