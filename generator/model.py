@@ -252,11 +252,14 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
 def _proxy(
     spec: dict[str, Any], nodes: tuple[Node, ...], pod_subnet: str, host: str
 ) -> Proxy | None:
-    """NO_PROXY: the node networks, pod and service subnets, endpoint and cluster domain."""
+    """NO_PROXY: the node networks, pod and service subnets, endpoint and cluster domain; and
+    each node's address and name, for the curl of EL8/EL9 and Ubuntu 22.04 (before 7.86),
+    which ignores networks in NO_PROXY and would ask the proxy for the API's /readyz."""
     kube = spec["kubernetes"]
     node_networks = dict.fromkeys(str(n.address.network) for n in nodes if n.address)
     networks = (*node_networks, pod_subnet, kube.get("serviceSubnet", DEFAULT_SERVICE_SUBNET))
-    names = (host, "." + kube.get("dnsDomain", DEFAULT_DNS_DOMAIN))
+    own = [name for n in nodes for name in (n.ip, n.name) if name]
+    names = (host, *own, "." + kube.get("dnsDomain", DEFAULT_DNS_DOMAIN))
     return build_proxy(spec.get("proxy"), networks, names)
 
 

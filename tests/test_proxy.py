@@ -49,6 +49,8 @@ def test_no_proxy_holds_the_cluster_and_the_operators_hosts(tmp_path: Path) -> N
         "10.244.0.0/16",  # pods
         "10.96.0.0/12",  # services
         "192.168.40.10",  # the control-plane endpoint host
+        "192.168.40.21",  # each node's address and name (curl before 7.86 ignores networks)
+        "w1",
         ".svc",
         ".cluster.local",
         "harbor.site.example",  # the operator's noProxy, last
