@@ -108,7 +108,8 @@ def test_the_user_data_of_a_proxied_site_is_valid_cloud_config(tmp_path: Path) -
     for node in ("cp1", "w1"):
         check_with_cloud_init(rendered, node, tmp_path)
     toml = files(rendered, "cp1")["/etc/containerd/certs.d/harbor.site.example/hosts.toml"]
-    assert tomllib.loads(toml["content"])["ca"].endswith("/harbor.site.example/ca.crt")
+    own = tomllib.loads(toml["content"])["host"]["https://harbor.site.example"]
+    assert own["ca"].endswith("/harbor.site.example/ca.crt")
 
 
 def run_download(
