@@ -124,10 +124,15 @@ def registry_logins(
     """The logins of spec.registries with auth, from the secrets file (only read then)."""
     if not any(r.auth for r in cluster.registries):
         return {}
+    path = secrets_file(spec_path, secrets_path)
+    return credentials_for(cluster.registries, secrets.load(path, cluster.name).registry_logins)
+
+
+def secrets_file(spec_path: Path, secrets_path: Path | None) -> Path:
+    """--secrets, else the default beside SPEC."""
     from generator.cli import default_secrets_path  # the one rule; cli imports this module
 
-    path = secrets_path or default_secrets_path(spec_path)
-    return credentials_for(cluster.registries, secrets.load(path, cluster.name).registry_logins)
+    return secrets_path or default_secrets_path(spec_path)
 
 
 COMMANDS = (images_command, lint_command, bundle_command)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from generator import secrets
-from generator.cli_offline import SPEC_ARGUMENT, load_cluster
+from generator.cli_offline import SPEC_ARGUMENT, load_cluster, secrets_file
 from generator.errors import K8sgenError
 from generator.registries import Credential
 
@@ -61,17 +61,11 @@ def registry_login_command(
     if ":" in username or not username.isprintable():
         raise K8sgenError("registry-login: a user name has no ':' and no control characters")
     login = Credential(username, read_password())
-    path = secrets_path or _default_secrets_path(spec_path)
+    path = secrets_file(spec_path, secrets_path)
     value, created = secrets.load_or_create(path, cluster.name)
     secrets.replace_file(path, secrets.with_registry_login(value, host, login))
     verb = "created with" if created else "now holds"
     click.echo(f"{path}: {verb} the login of {username} to {host} (0600; keep it private)")
-
-
-def _default_secrets_path(spec_path: Path) -> Path:
-    from generator.cli import default_secrets_path  # the one rule; cli imports this module
-
-    return default_secrets_path(spec_path)
 
 
 COMMANDS = (registry_login_command,)

@@ -46,11 +46,11 @@ class Proxy:
             return None
         return self.http if url.startswith("http://") else self.https
 
-    def via(self, host: str, url: str | None = None) -> str | None:
-        """The proxy host a request to HOST (at URL, if known) goes through, or None."""
+    def via(self, host: str) -> str | None:
+        """The proxy host a download from HOST goes through, or None when it goes direct."""
         if self.bypasses(host):
             return None
-        chosen = self.for_url(url) if url else (self.https or self.http)
+        chosen = self.https or self.http  # most downloads are https://
         return url_host(chosen) if chosen else None
 
 
