@@ -10,24 +10,22 @@ from pathlib import Path
 
 import click
 
-from generator import images, lint, model, secrets
+from generator import app, images, model, secrets
 from generator.bundle import make_bundle
-from generator.load import load_spec
 from generator.registries import Credential, credentials_for
-from generator.render import render
-from generator.validate import validate
 
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
 )
 
 
+def echo_warning(line: str) -> None:
+    """Validation warnings go to standard error (for every command, cli.py's too)."""
+    click.echo(line, err=True)
+
+
 def load_cluster(spec_path: Path) -> model.Cluster:
-    loaded = load_spec(spec_path)
-    findings = validate(loaded)
-    for warning in findings.warnings:
-        click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.from_spec(loaded)
+    return app.load_cluster(spec_path, warn=echo_warning).cluster
 
 
 @click.command("images")
@@ -55,7 +53,7 @@ def lint_command(spec_path: Path) -> None:
     reach outside the allowed set as NODE: FILE:LINE: HOST (what); exit 1 if there is any.
     """
     cluster = load_cluster(spec_path)
-    report = lint.lint(cluster, render(cluster, secrets.generate(cluster.name)))
+    report = app.lint_cluster(cluster)
     for finding in report.findings:
         click.echo(finding.format())
     click.echo(report.summary(), err=not report.clean)
@@ -124,15 +122,8 @@ def registry_logins(
     """The logins of spec.registries with auth, from the secrets file (only read then)."""
     if not any(r.auth for r in cluster.registries):
         return {}
-    path = secrets_file(spec_path, secrets_path)
+    path = secrets_path or app.default_secrets_path(spec_path)
     return credentials_for(cluster.registries, secrets.load(path, cluster.name).registry_logins)
-
-
-def secrets_file(spec_path: Path, secrets_path: Path | None) -> Path:
-    """--secrets, else the default beside SPEC."""
-    from generator.cli import default_secrets_path  # the one rule; cli imports this module
-
-    return secrets_path or default_secrets_path(spec_path)
 
 
 COMMANDS = (images_command, lint_command, bundle_command)

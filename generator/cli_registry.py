@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from generator import secrets
-from generator.cli_offline import SPEC_ARGUMENT, load_cluster, secrets_file
+from generator import app, secrets
+from generator.cli_offline import SPEC_ARGUMENT, echo_warning
 from generator.errors import K8sgenError
 from generator.registries import Credential
 
@@ -52,7 +52,8 @@ def registry_login_command(
     spec_path: Path, host: str, username: str, password_stdin: bool, secrets_path: Path | None
 ) -> None:
     """Store the login to HOST (spec.registries.HOST with auth: true) in SPEC's secrets file."""
-    cluster = load_cluster(spec_path)
+    loaded = app.load_cluster(spec_path, app.SecretsNeed.NONE, secrets_path, echo_warning)
+    cluster = loaded.cluster
     if not any(r.host == host and r.auth for r in cluster.registries):
         raise K8sgenError(
             f"{spec_path}: spec.registries has no {host} with auth: true; add it first, so that "
@@ -61,7 +62,7 @@ def registry_login_command(
     if ":" in username or not username.isprintable():
         raise K8sgenError("registry-login: a user name has no ':' and no control characters")
     login = Credential(username, read_password())
-    path = secrets_file(spec_path, secrets_path)
+    path = secrets_path or app.default_secrets_path(spec_path)
     value, created = secrets.load_or_create(path, cluster.name)
     secrets.replace_file(path, secrets.with_registry_login(value, host, login))
     verb = "created with" if created else "now holds"
