@@ -20,6 +20,7 @@ class Proxy:
     http: str | None
     https: str | None
     no_proxy: tuple[str, ...]  # the complete list: the cluster's own networks and names first
+    named: tuple[str, ...] = ()  # the operator's noProxy (the site's mirrors, registries)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -27,13 +28,17 @@ class Proxy:
         return tuple(sorted({url_host(u) for u in (self.http, self.https) if u}))
 
     @property
-    def environment(self) -> dict[str, str]:
-        """The variables curl, apt, dnf, containerd and kubeadm read, in both spellings (curl
-        reads only the lower-case http_proxy; Go reads either)."""
+    def go_environment(self) -> dict[str, str]:
+        """The variables Go programs read (containerd, kubeadm): the upper-case ones."""
         names = {"HTTP_PROXY": self.http, "HTTPS_PROXY": self.https}
         names["NO_PROXY"] = ",".join(self.no_proxy)
-        pairs = {k: v for k, v in names.items() if v}
-        return {**pairs, **{k.lower(): v for k, v in pairs.items()}}
+        return {k: v for k, v in names.items() if v}
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """For every program: curl reads only the lower-case http_proxy, apt and dnf either."""
+        upper = self.go_environment
+        return {**upper, **{k.lower(): v for k, v in upper.items()}}
 
     def bypasses(self, host: str) -> bool:
         """no_proxy as curl and Go read it: exact hosts, .domain suffixes, CIDRs."""
@@ -72,7 +77,8 @@ def build_proxy(
     if not data:
         return None
     entries = [*ALWAYS_DIRECT, *networks, *names, *data.get("noProxy", ())]
-    return Proxy(data.get("http"), data.get("https"), tuple(dict.fromkeys(entries)))
+    named = tuple(data.get("noProxy", ()))
+    return Proxy(data.get("http"), data.get("https"), tuple(dict.fromkeys(entries)), named)
 
 
 def url_problem(url: str) -> str | None:

@@ -30,7 +30,7 @@ def proxy_files(cluster: Cluster) -> dict[str, str]:
 
 
 def _assignments(proxy: Proxy) -> list[str]:
-    return [f"{name}={value}" for name, value in proxy.environment.items()]
+    return [f"{name}={value}" for name, value in proxy.go_environment.items()]
 
 
 def environment_file(variables: dict[str, str]) -> str:
@@ -49,14 +49,16 @@ def systemd_unit(sections: dict[str, dict[str, list[str]]]) -> str:
 
 
 def apt_settings(proxy: Proxy) -> dict[str, str]:
-    """apt's Acquire options: the proxy per scheme, DIRECT for the exact hosts of no_proxy
-    (apt matches neither domains nor networks: those go through the proxy)."""
+    """apt's Acquire options: the proxy per scheme, DIRECT for the exact hosts of the
+    operator's noProxy, where a package mirror of the site can be (apt matches neither
+    domains nor networks: those go through the proxy; the cluster's own hosts serve no
+    packages)."""
     settings = {}
     for scheme, url in (("http", proxy.http), ("https", proxy.https)):
         if url is None:
             continue
         settings[f"Acquire::{scheme}::Proxy"] = url
-        for host in proxy.no_proxy:
+        for host in proxy.named:
             if "/" not in host and not host.startswith("."):
                 settings[f"Acquire::{scheme}::Proxy::{host}"] = "DIRECT"
     return settings
