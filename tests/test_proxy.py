@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -186,7 +187,7 @@ def findings(data: dict[str, Any]) -> tuple[list[str], list[str]]:
 def test_a_bad_proxy_url_is_refused_at_its_line(url: str, says: str) -> None:
     errors, _ = findings(example("private-site", spec__proxy__https=url))
     assert len(errors) == 1, errors
-    assert errors[0].startswith("spec.yaml:") and ": spec.proxy.https: " in errors[0]
+    assert re.match(r"spec\.yaml:\d+: spec\.proxy\.https: ", errors[0]), errors[0]
     assert says in errors[0]
     assert "user:pw" not in errors[0]  # a refused secret is not echoed
 
