@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import budget, lint, model, render, secrets, tokenlife
-from generator.cni_manifest import from_spec
+from generator.embed import from_spec
 from generator.errors import K8sgenError
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact

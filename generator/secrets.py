@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import re
@@ -28,6 +29,7 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
+from generator.registries import Credential
 from generator.spec.rules import (
     TOKEN_EXAMPLE,
     TOKEN_ID_LENGTH,
@@ -60,6 +62,12 @@ class ClusterSecrets:
     etcd_ca: CertPair
     service_account: ServiceAccountKey
     admin: CertPair  # client certificate for admin.conf
+    # Private registries' logins by host[:port] (k8sgen registry-login), sorted by host.
+    registry_credentials: tuple[tuple[str, Credential], ...] = ()
+
+    @property
+    def registry_logins(self) -> dict[str, Credential]:
+        return dict(self.registry_credentials)
 
     @property
     def ca_cert_hash(self) -> str:
@@ -77,11 +85,20 @@ class ClusterSecrets:
             "etcdCA": _pair_data(self.etcd_ca),
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
+            **_credentials_data(self.registry_credentials),
         }
 
 
 def _pair_data(pair: CertPair) -> dict[str, str]:
     return {"cert": pair.cert, "key": pair.key}
+
+
+def _credentials_data(credentials: tuple[tuple[str, Credential], ...]) -> dict[str, Any]:
+    """Absent when empty: a secrets file without registry logins reads as before."""
+    if not credentials:
+        return {}
+    logins = {h: {"username": c.username, "password": c.password} for h, c in credentials}
+    return {"registryCredentials": logins}
 
 
 def new_token() -> str:
@@ -127,9 +144,7 @@ def load_or_create(
 
 def write_new(path: Path, value: ClusterSecrets) -> None:
     """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
-    text = "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
-        value.to_data(), sort_keys=False, default_flow_style=False, width=200
-    )
+    text = _text(value)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +168,38 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
         ) from exc
     finally:
         # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _text(value: ClusterSecrets) -> str:
+    return "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
+        value.to_data(), sort_keys=False, default_flow_style=False, width=200
+    )
+
+
+def with_registry_login(value: ClusterSecrets, host: str, login: Credential) -> ClusterSecrets:
+    """VALUE with LOGIN for HOST (replacing an older login of HOST); all else unchanged."""
+    logins = {**value.registry_logins, host: login}
+    return dataclasses.replace(value, registry_credentials=tuple(sorted(logins.items())))
+
+
+def replace_file(path: Path, value: ClusterSecrets) -> None:
+    """Write VALUE over the existing secrets file at PATH, atomically (0600 throughout): a
+    crash leaves the old file or the new one, never half of either."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(_text(value))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SecretsError(
+            f"{path}: cannot update the secrets file: {exc.strerror or exc}"
+        ) from exc
+    finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
@@ -204,8 +251,9 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
                 str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
             ),
             admin=_pair(data["admin"]),
+            registry_credentials=_credentials(data.get("registryCredentials", {})),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
         raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
@@ -214,6 +262,15 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
     return value
+
+
+def _credentials(data: Any) -> tuple[tuple[str, Credential], ...]:
+    return tuple(
+        sorted(
+            (str(host), Credential(str(login["username"]), str(login["password"])))
+            for host, login in data.items()
+        )
+    )
 
 
 def _pair(data: Any) -> CertPair:

@@ -27,12 +27,11 @@ from generator.layout import (
 from generator.model import (
     CERTIFICATES_FILES,
     MAX_MANIFEST_BYTES,
-    REGISTRY_SERVERS,
     Cluster,
     Node,
 )
 from generator.offline import BUNDLE_LABEL
-from generator.refs import carries_api_root
+from generator.registries import Credential, credentials_for
 from generator.render import kubeadm, kubevip, renewal, rpm
 from generator.render.firewall import firewalld_plan
 from generator.render.library import library
@@ -43,6 +42,8 @@ from generator.render.node import (
     NodeKind,
     NodePlan,
 )
+from generator.render.proxy import proxy_files
+from generator.render.registry_hosts import registry_files
 from generator.render.strip import strip_python_comments
 from generator.render.templating import render_script, render_template
 from generator.render.vm_image import image_marker
@@ -91,7 +92,10 @@ def cloud_config(
     cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
 ) -> dict[str, Any]:
     # A baked image already holds the package and runtime configuration.
-    image_files = [] if cluster.baked else [*package_files(cluster), *runtime_files(cluster)]
+    logins = credentials_for(cluster.registries, secrets.registry_logins)
+    image_files = (
+        [] if cluster.baked else [*package_files(cluster), *runtime_files(cluster, logins)]
+    )
     files = [
         *system_files(cluster, node),
         *image_files,
@@ -99,7 +103,7 @@ def cloud_config(
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
-        write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
+        write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(cluster, node)),
         *renewal_files(cluster, node),
     ]
     config: dict[str, Any] = {
@@ -126,10 +130,11 @@ def bootstrap_commands() -> list[list[str]]:
     ]
 
 
-def bootstrap_unit(node: Node) -> str:
+def bootstrap_unit(cluster: Cluster, node: Node) -> str:
     return render_template(
         f"systemd/{BOOTSTRAP_UNIT}.j2",
         node_name=node.name,
+        proxy=cluster.proxy is not None,
     )
 
 
@@ -146,6 +151,7 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         write_file(HOSTS_BLOCK, hosts_block(cluster, node)),
         write_file(MODULES_FILE, "".join(f"{m}\n" for m in KERNEL_MODULES)),
         write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+        *(write_file(path, text) for path, text in proxy_files(cluster).items()),
     ]
 
 
@@ -194,7 +200,11 @@ def package_files(cluster: Cluster) -> list[dict[str, Any]]:
     ]
 
 
-def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
+def runtime_files(
+    cluster: Cluster, logins: dict[str, Credential] | None = None
+) -> list[dict[str, Any]]:
+    """LOGINS: the private registries' credentials; a baked image gets none."""
+    logins = logins or {}
     context = {"pause_image": cluster.pause_image, "certs_dir": CERTS_DIR}
     files = [
         write_file(
@@ -203,18 +213,7 @@ def runtime_files(cluster: Cluster) -> list[dict[str, Any]]:
         )
         for v in (2, 3)
     ]
-    for registry, mirrors in cluster.mirrors.registries:
-        server = REGISTRY_SERVERS.get(registry, f"https://{registry}")
-        if cluster.offline.enabled:
-            server = mirrors[0]  # air-gapped: never fall back to the upstream registry
-        hosts = render_template(
-            "hosts.toml.j2",
-            registry=registry,
-            server=server,
-            mirrors=mirrors,
-            api_root=carries_api_root,
-        )
-        files.append(write_file(f"{CERTS_DIR}/{registry}/hosts.toml", hosts))
+    files += [write_file(f.path, f.content, f.permissions) for f in registry_files(cluster, logins)]
     crictl = {
         "runtime-endpoint": kubeadm.CRI_SOCKET,
         "image-endpoint": kubeadm.CRI_SOCKET,

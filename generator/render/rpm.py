@@ -32,7 +32,7 @@ def yum_repos(cluster: Cluster) -> dict[str, dict[str, Any]]:
     """cloud-init `yum_repos`: written to /etc/yum.repos.d before the bootstrap runs."""
     kubernetes = kubernetes_repo_url(cluster)
     docker = containerd_tree(cluster)
-    return {
+    repos: dict[str, dict[str, Any]] = {
         KUBERNETES_REPO: {
             "name": f"Kubernetes v{cluster.kubernetes.name} (k8sgen)",
             "baseurl": kubernetes,
@@ -55,6 +55,11 @@ def yum_repos(cluster: Cluster) -> dict[str, dict[str, Any]]:
             "module_hotfixes": True,
         },
     }
+    for repo in repos.values():
+        proxy = cluster.proxy.for_url(str(repo["baseurl"])) if cluster.proxy else None
+        if proxy:  # dnf's own setting; the OS's repositories use the bootstrap's environment
+            repo["proxy"] = proxy
+    return repos
 
 
 def dnf_settings(cluster: Cluster) -> dict[str, Any]:

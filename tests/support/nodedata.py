@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from typing import Any
 
 import yaml
@@ -76,3 +77,10 @@ def readable_user_data(rendered: Rendered, node: str) -> str:
     config = cloud_config(rendered, node)
     config["write_files"] = list(files(rendered, node).values())
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def shell_function(script: str, name: str) -> str:
+    """The definition of shell function NAME in SCRIPT, from `NAME() {` to its closing `}`."""
+    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", script, re.MULTILINE | re.DOTALL)
+    assert match, name
+    return match.group(0)
