@@ -1,0 +1,13 @@
+# shellcheck shell=bash
+# dnf on the RHEL family and openEuler (PACKAGES=dnf): the errors it reports that no retry
+# fixes; dnf_run is in the install phase.
+
+# package_error FILE: dnf's words for a package or version that is not there, and a
+# repository's answer that no retry changes.
+package_error() {
+  grep -Eq \
+    -e 'No match for argument' \
+    -e 'nothing provides ' \
+    -e 'Status code: (400|401|403|404|405|410) for ' \
+    "$1"
+}
