@@ -25,3 +25,9 @@ apt_update() {
 apt_get() {
   apt-get "${APT_OPTIONS[@]}" "$@"
 }
+
+# package_command_text TEXT: the wrappers above by the program's own name, for the log.
+package_command_text() {
+  local text=${1/#apt_update/apt-get update}
+  printf '%s' "${text/#apt_get/apt-get}"
+}

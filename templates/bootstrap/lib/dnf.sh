@@ -11,3 +11,8 @@ package_error() {
     -e 'Status code: (400|401|403|404|405|410) for ' \
     "$1"
 }
+
+# package_command_text TEXT: dnf_run by the program's own name, for the log.
+package_command_text() {
+  printf '%s' "${1/#dnf_run/dnf}"
+}

@@ -20,11 +20,3 @@ package_lock_held() {
     -e "can't create transaction lock" \
     "$1"
 }
-
-# package_command_text TEXT: the package manager's wrappers named by the program's own name.
-package_command_text() {
-  local text=$1
-  text=${text/#apt_update/apt-get update}
-  text=${text/#apt_get/apt-get}
-  printf '%s' "${text/#dnf_run/dnf}"
-}

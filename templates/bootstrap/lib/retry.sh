@@ -50,7 +50,8 @@ permanent_error() {
     "$1" || { [ -n "$PACKAGES" ] && package_error "$1"; }
 }
 
-# command_text COMMAND...: the command as the log and status.json name it.
+# command_text COMMAND...: the command as the log and status.json name it (a package
+# manager's wrapper by the program's name: package_command_text, apt.sh or dnf.sh).
 command_text() {
   local text="$*"
   [ -z "$PACKAGES" ] || text=$(package_command_text "$text")
