@@ -356,12 +356,6 @@ package_lock_held() {
     -e "can't create transaction lock" \
     "$1"
 }
-package_command_text() {
-  local text=$1
-  text=${text/#apt_update/apt-get update}
-  text=${text/#apt_get/apt-get}
-  printf '%s' "${text/#dnf_run/dnf}"
-}
 package_error() {
   grep -Eq \
     -e 'Unable to locate package' \
@@ -377,6 +371,10 @@ apt_update() {
 }
 apt_get() {
   apt-get "${APT_OPTIONS[@]}" "$@"
+}
+package_command_text() {
+  local text=${1/#apt_update/apt-get update}
+  printf '%s' "${text/#apt_get/apt-get}"
 }
 
 
