@@ -184,3 +184,18 @@ def test_bake_of_a_vip_cluster_pulls_kube_vip(tmp_path: Path) -> None:
     image = rendered.cluster.vip.image
     assert f"{image} " in rendered.text("packer/bake.sh")
     assert image in packer_files(rendered)[IMAGE_MARKER]
+
+
+def test_the_bake_opens_what_a_worker_opens_and_pulls_for_the_version(tmp_path: Path) -> None:
+    """Built from narrow parts, not a faked worker or node plan: the same firewalld ports as
+    the cluster's worker, kubeadm's images for the version, no kubeadm config."""
+    rendered = baked_variant(tmp_path, "rocky9")
+    bake = rendered.text("packer/bake.sh")
+    worker = scripts(rendered, "rocky-w1")[BOOTSTRAP]
+    control_plane = scripts(rendered, "rocky-cp1")[BOOTSTRAP]
+    ports = re.compile(r"^  local -a ports=\(.*\)$", re.MULTILINE)
+    # Baked nodes skip the bake's phases, but open their own ports in prepare.
+    assert ports.findall(bake) == ports.findall(worker) != ports.findall(control_plane)
+    assert "readonly NODE_ROLE=bake\n" in bake and "readonly HEAL_REASONS=''\n" in bake
+    assert 'kubeadm config images pull --kubernetes-version "v$KUBERNETES_VERSION"' in bake
+    assert "KUBEADM_CONFIG" not in bake and "WAIT_URL" not in bake
