@@ -96,7 +96,7 @@ def test_the_library_travels_without_comments_or_the_lint_directive(
         for line in text.splitlines()
         if line.lstrip().startswith("# ") and "shellcheck" not in line
     ]
-    assert "run_phases() {" in text and "kubeadm_once() {" in text and "wait_for_api" not in text
+    assert "run_phases() {" in text and "kubeadm_init() {" in text and "wait_for_api" not in text
 
 
 def test_a_report_url_brings_the_code_that_posts(tmp_path: Path) -> None:

@@ -18,10 +18,8 @@ run_kubeadm() {
     log "kubeadm $1 succeeded on an earlier run"
     return 0
   fi
-  case $1 in
-    init) kubeadm_once "$@" ;;
-    *) kubeadm_join "$@" ;;
-  esac
+  # kubeadm_init (kubeadm-init.sh) or kubeadm_join (kubeadm-join.sh): this node's has it.
+  "kubeadm_$1" "$@"
 }
 
 # start_attempt: before each kubeadm init or join. A node given the cluster's CA material

@@ -5,13 +5,8 @@
 # from the records after every change.
 
 # The run's state, which status.json shows; phases.sh and failure.sh update it.
-RESULT=running
-RESULT_REASON=""
-RESULT_ERROR=""
-RUNS=0
-HEALS=0
-P_NAME=""
-P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
+RESULT=running RESULT_REASON="" RESULT_ERROR="" RUNS=0 HEALS=0
+P_NAME="" P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
 
 # The log is fd 3, so a caller's redirection (`retry crictl pull x >/dev/null`) hides
 # the command's output, never our own lines.
