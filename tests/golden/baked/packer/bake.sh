@@ -43,13 +43,8 @@ readonly BAKE_USER=${K8SGEN_BAKE_USER:-}
 mkdir -p "$LOG_DIR" "$PHASE_DIR"
 chmod 0700 "$STATE_DIR"
 
-RESULT=running
-RESULT_REASON=""
-RESULT_ERROR=""
-RUNS=0
-HEALS=0
-P_NAME=""
-P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
+RESULT=running RESULT_REASON="" RESULT_ERROR="" RUNS=0 HEALS=0
+P_NAME="" P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
 exec 3>&1
 log() {
   printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
