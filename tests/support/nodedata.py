@@ -76,7 +76,8 @@ def readable_user_data(rendered: Rendered, node: str) -> str:
     """The node's cloud-config with every write_files content decoded, as one text to compare."""
     config = cloud_config(rendered, node)
     config["write_files"] = list(files(rendered, node).values())
-    return yaml.safe_dump(config, sort_keys=False)
+    # Unfolded: where a long line folds would depend on the lengths of the names compared.
+    return yaml.safe_dump(config, sort_keys=False, width=float("inf"))
 
 
 def shell_function(script: str, name: str) -> str:
