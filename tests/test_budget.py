@@ -67,7 +67,7 @@ def test_summary_lists_raw_and_gzip_size_per_node(tmp_path: Path) -> None:
 
 
 # Kubernetes 1.30 (kubeadm v1beta3) keeps RSA CA material (README: Secrets): its init control
-# plane stays about 1.4 KB over AWS's limit compressed. Strict: a fit fails here until removed.
+# plane stays over AWS's limit compressed (19 KB). Strict: a fit fails here until removed.
 RSA_CA_EXAMPLES = {"debian12-k8s130"}
 
 
