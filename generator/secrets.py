@@ -21,7 +21,9 @@ from generator.errors import SecretsError
 from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
 from generator.pki import (
     CertPair,
+    KeyAlgorithm,
     discovery_hash,
+    key_algorithm,
     key_matches_cert,
     key_pem,
     new_ca,
@@ -36,6 +38,7 @@ from generator.spec.rules import (
     TOKEN_PATTERN,
     TOKEN_SECRET_LENGTH,
 )
+from generator.versions import KubernetesMinor
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
@@ -72,6 +75,13 @@ class ClusterSecrets:
     @property
     def ca_cert_hash(self) -> str:
         return discovery_hash(self.ca.cert)
+
+    @property
+    def encryption_algorithm(self) -> KeyAlgorithm | None:
+        """What kubeadm is told to make its own keys of: ECDSA-P256 with ECDSA CAs; nothing
+        with RSA CAs (kubeadm's default RSA-2048, as for every file made before ECDSA)."""
+        algorithm = key_algorithm(self.ca.key)
+        return algorithm if algorithm == KeyAlgorithm.ECDSA_P256 else None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -110,34 +120,46 @@ def new_token() -> str:
     )
 
 
+def key_algorithm_for(kubernetes: KubernetesMinor) -> KeyAlgorithm:
+    """New secrets get ECDSA P-256 keys where kubeadm can be told so (v1beta4), else RSA."""
+    if kubernetes.has_encryption_algorithm:
+        return KeyAlgorithm.ECDSA_P256
+    return KeyAlgorithm.RSA_2048
+
+
 def generate(
     cluster: str,
     now: datetime.datetime | None = None,
     lifetimes: Certificates = DEFAULTS,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> ClusterSecrets:
-    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity."""
+    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity;
+    the CAs and the service-account key are ALGORITHM keys (see key_algorithm_for)."""
     now = now or datetime.datetime.now(datetime.UTC)
-    ca = new_ca("kubernetes", now, lifetimes.ca)
-    sa_key = new_private_key()
+    ca = new_ca("kubernetes", now, lifetimes.ca, algorithm)
+    sa_key = new_private_key(algorithm)
     return ClusterSecrets(
         cluster=cluster,
         bootstrap_token=new_token(),
         certificate_key=random.token_hex(32),
         ca=ca,
-        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca),
-        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca),
+        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca, algorithm),
+        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca, algorithm),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
         admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now, lifetimes.leaf),
     )
 
 
 def load_or_create(
-    path: Path, cluster: str, lifetimes: Certificates = DEFAULTS
+    path: Path,
+    cluster: str,
+    lifetimes: Certificates = DEFAULTS,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> tuple[ClusterSecrets, bool]:
-    """The secrets in PATH, or new ones written there; True when they were created."""
+    """The secrets in PATH, or new ones (ALGORITHM keys) written there; True when created."""
     if path.exists() or path.is_symlink():
         return load(path, cluster), False
-    created = generate(cluster, lifetimes=lifetimes)
+    created = generate(cluster, lifetimes=lifetimes, algorithm=algorithm)
     write_new(path, created)
     return created, True
 
@@ -227,6 +249,17 @@ def load(path: Path, cluster: str) -> ClusterSecrets:
             "pass --secrets with the right file, or move this one away to create new secrets"
         )
     return value
+
+
+def check_key_algorithm(path: Path, value: ClusterSecrets, kubernetes: KubernetesMinor) -> None:
+    """Refuse ECDSA CAs where kubeadm's configuration cannot name them (before v1beta4)."""
+    if value.encryption_algorithm and not kubernetes.has_encryption_algorithm:
+        raise SecretsError(
+            f"{path}: these secrets hold {value.encryption_algorithm} keys, which kubeadm "
+            f"accepts in k8sgen's configuration from Kubernetes 1.31 on, not {kubernetes.name}; "
+            "set spec.kubernetes.version to 1.31 or later, or pass --secrets with another file "
+            "(a new one is made with RSA keys)"
+        )
 
 
 def _parse(path: Path, data: Any) -> ClusterSecrets:

@@ -30,7 +30,10 @@ class Rendered:
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
-    value = cluster_secrets or secrets.generate(cluster.name, lifetimes=cluster.certificates)
+    algorithm = secrets.key_algorithm_for(cluster.kubernetes)
+    value = cluster_secrets or secrets.generate(
+        cluster.name, lifetimes=cluster.certificates, algorithm=algorithm
+    )
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 
