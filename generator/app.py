@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import budget, lint, model, render, secrets, tokenlife
-from generator.cni_manifest import from_spec
+from generator.embed import from_spec
 from generator.errors import K8sgenError
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact
@@ -88,16 +88,21 @@ def default_secrets_path(spec_path: Path) -> Path:
 def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
+    algorithm = secrets.key_algorithm_for(cluster.kubernetes)  # of new secrets only
     if need is SecretsNeed.LOAD_OR_CREATE:
-        return SecretsFile(path, *secrets.load_or_create(path, cluster.name, cluster.certificates))
-    if path.exists() or path.is_symlink():
-        return SecretsFile(path, secrets.load(path, cluster.name), created=False)
-    if need is SecretsNeed.EXISTING:
+        loaded = secrets.load_or_create(path, cluster.name, cluster.certificates, algorithm)
+        stored = SecretsFile(path, *loaded)
+    elif path.exists() or path.is_symlink():
+        stored = SecretsFile(path, secrets.load(path, cluster.name), created=False)
+    elif need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    value = secrets.generate(cluster.name, lifetimes=cluster.certificates)
-    return SecretsFile(path, value, created=True)
+    else:
+        value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
+        return SecretsFile(path, value, created=True)
+    secrets.check_key_algorithm(path, stored.value, cluster.kubernetes)
+    return stored
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from generator.nodeconfig import (
     merged_labels,
 )
 from generator.offline import Offline, build_offline
+from generator.proxy import Proxy, build_proxy
+from generator.registries import RegistryHost, build_registries
 from generator.spec.rules import (
     DEFAULT_MIRROR_PRESET,
     cluster_subnets,
@@ -100,7 +102,7 @@ class Calico:
     manifest_urls: tuple[str, ...]  # the init node downloads from the first that works...
     manifest_sha256: str | None  # ...and serves this sha256; then it patches the manifest
     manifest_file: Path | None  # or: read, patched and embedded at render time
-    # That file with the pod CIDR set (and images moved): cni_manifest reads and patches it
+    # That file with the pod CIDR set (and images moved): embed.py reads and patches it
     # after build, which does no I/O.
     manifest_patched: str | None
     image_repository: str | None = None  # mirrors.calicoImages
@@ -181,6 +183,8 @@ class Cluster:
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
+    proxy: Proxy | None = None
+    registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
     kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
 
     @property
@@ -214,7 +218,7 @@ class Cluster:
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     """Model of a spec that `validate` accepted. Pure: a local Calico manifest is only named
-    here (cni_manifest.embed_local_manifest reads and patches it)."""
+    here (embed.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
     nodes = tuple(_node(spec, n, base_dir) for n in spec["nodes"])
@@ -253,8 +257,24 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
         certificates=certspec.build(spec),
+        proxy=_proxy(spec, nodes, subnets, host),
+        registries=build_registries(spec, base_dir),
         kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
     )
+
+
+def _proxy(
+    spec: dict[str, Any], nodes: tuple[Node, ...], subnets: dict[str, str], host: str
+) -> Proxy | None:
+    """NO_PROXY: the node networks, pod and service subnets, endpoint and cluster domain; and
+    each node's address and name, for the curl of EL8/EL9 and Ubuntu 22.04 (before 7.86),
+    which ignores networks in NO_PROXY and would ask the proxy for the API's /readyz."""
+    kube = spec["kubernetes"]
+    node_networks = dict.fromkeys(str(n.address.network) for n in nodes if n.address)
+    networks = (*node_networks, subnets["podSubnet"], subnets["serviceSubnet"])
+    own = [name for n in nodes for name in (n.ip, n.name) if name]
+    names = (host, *own, "." + kube.get("dnsDomain", DEFAULT_DNS_DOMAIN))
+    return build_proxy(spec.get("proxy"), networks, names)
 
 
 def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from generator.errors import SpecError
-from generator.render.cloudinit import IPVS_MODULES
+from generator.render.parts import IPVS_MODULES
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 

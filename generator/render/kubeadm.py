@@ -46,14 +46,14 @@ def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
     if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
         # Pre-generated, so the joiners' configuration carries it before init runs.
         init["certificateKey"] = secrets.certificate_key
-    documents = [init, cluster_configuration(cluster), kubelet_configuration(cluster)]
+    documents = [init, cluster_configuration(cluster, secrets), kubelet_configuration(cluster)]
     if cluster.kubeadm_settings.kube_proxy:
         documents.append(kube_proxy_configuration(cluster))
     return documents
 
 
-def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
-    config: dict[str, Any] = {
+def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
+    configuration: dict[str, Any] = {
         "apiVersion": cluster.kubernetes.kubeadm_api,
         "kind": "ClusterConfiguration",
         "clusterName": cluster.name,
@@ -68,13 +68,19 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
         "apiServer": {"certSANs": cert_sans(cluster)},
         **validity_periods(cluster),
     }
+    algorithm = secrets.encryption_algorithm
+    if algorithm:
+        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type.
+        assert cluster.kubernetes.has_encryption_algorithm, "refused by check_key_algorithm"
+        configuration["encryptionAlgorithm"] = str(algorithm)
     for name in COMPONENTS:
         settings = _component_settings(cluster, cluster.kubeadm_settings.component(name))
         if settings and name == "etcd":
-            config["etcd"] = {"local": settings}  # stacked etcd, as kubeadm runs it
+            configuration["etcd"] = {"local": settings}  # stacked etcd, as kubeadm runs it
         elif settings:
-            config[name] = {**config.get(name, {}), **settings}
-    return config
+            configuration[name] = {**configuration.get(name, {}), **settings}
+
+    return configuration
 
 
 def _component_settings(cluster: Cluster, component: Component) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from typing import Any
 import jsonschema
 
 from generator.errors import SpecError
+from generator.proxy import PROXY_PATH
+from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import certificates, cluster, control_plane, kubeadm, nodes
+from generator.spec import access, certificates, cluster, control_plane, kubeadm, nodes
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -135,6 +137,8 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(
         certificates.check_certificates, (certificates.CERTIFICATES, (*KUBERNETES, "version"))
     ),
+    SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
+    SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),
     *kubeadm.SEMANTIC_CHECKS,
 )
 
