@@ -10,6 +10,13 @@ from typing import Any
 
 from generator import certspec, versions
 from generator.calico_patch import calico_image
+from generator.nodeconfig import (
+    KubeadmSettings,
+    NodeExtras,
+    build_extras,
+    build_kubeadm_settings,
+    merged_labels,
+)
 from generator.offline import Offline, build_offline
 from generator.proxy import Proxy, build_proxy
 from generator.registries import RegistryHost, build_registries
@@ -139,6 +146,7 @@ class Node:
     interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
     mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
+    extras: NodeExtras = field(default_factory=NodeExtras)  # taints, files, hooks, patches
 
     @property
     def is_control_plane(self) -> bool:
@@ -177,6 +185,7 @@ class Cluster:
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
     proxy: Proxy | None = None
     registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
+    kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
 
     @property
     def endpoint(self) -> str:
@@ -212,7 +221,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     here (embed.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
+    nodes = tuple(_node(spec, n, base_dir) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
     vip = _vip(control_plane.get("vip"), nodes)
     host, port = _endpoint(control_plane, vip, nodes)
@@ -250,6 +259,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         certificates=certspec.build(spec),
         proxy=_proxy(spec, nodes, subnets, host),
         registries=build_registries(spec, base_dir),
+        kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
     )
 
 
@@ -293,7 +303,7 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(data: dict[str, Any], interface: str | None) -> Node:
+def _node(spec: dict[str, Any], data: dict[str, Any], base_dir: Path) -> Node:
     mac = data.get("mac")
     return Node(
         name=data["name"],
@@ -301,9 +311,10 @@ def _node(data: dict[str, Any], interface: str | None) -> Node:
         address=node_address(data),
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
-        interface=interface,
-        labels=tuple(sorted(data.get("labels", {}).items())),
+        interface=node_interface(spec, data),
+        labels=tuple(sorted(merged_labels(spec, data).items())),
         mac=mac.lower() if mac else None,
+        extras=build_extras(spec, data, base_dir),
     )
 
 
