@@ -12,7 +12,17 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, kubeconfig, lint, model, secrets, status, tokenlife
+from generator import (
+    __version__,
+    budget,
+    joincred,
+    kubeconfig,
+    lint,
+    model,
+    secrets,
+    status,
+    tokenlife,
+)
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.load import load_spec
@@ -177,6 +187,14 @@ def kubeconfig_command(
     type=click.Choice(sorted(budget.PLATFORMS)),
     help="Refuse to render user-data larger than this platform accepts.",
 )
+@click.option(
+    "--renew-join-credential",
+    "renew",
+    multiple=True,
+    metavar="NODE",
+    help="Mint a new join certificate for NODE (one whose certificate expired before it "
+    "joined); repeat for several. Changes NODE's user-data.",
+)
 def render_command(
     spec_path: Path,
     output: Path,
@@ -185,14 +203,18 @@ def render_command(
     iso: bool,
     gzipped: bool,
     platform: str | None,
+    renew: tuple[str, ...],
 ) -> None:
     """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
     cluster, _ = _load(spec_path)
     path = secrets_path or default_secrets_path(spec_path)
     if path.exists() or path.is_symlink():
-        cluster_secrets, created = secrets.load(path, cluster.name), False
+        stored, created = secrets.load(path, cluster.name), False
     else:
-        cluster_secrets, created = secrets.generate(cluster.name), True
+        stored, created = secrets.generate(cluster.name), True
+    now = datetime.datetime.now(datetime.UTC)
+    joins = joincred.reconcile(cluster, stored, now, renew)
+    cluster_secrets = joins.secrets
     if platform:
         # Before anything is written: a refused render leaves no files and no secrets behind.
         budget.check(cluster, cluster_secrets, budget.PLATFORMS[platform], gzipped)
@@ -210,6 +232,8 @@ def render_command(
         click.echo(f"{path}: would be created", err=True)
     elif created:
         secrets.write_new(path, cluster_secrets)
+    elif cluster_secrets != stored and not dry_run:
+        secrets.write_additions(path, stored, cluster_secrets)  # new nodes, their credentials
     rendering = Rendering(cluster, cluster_secrets, RenderOptions(iso=iso, gzip=gzipped))
     try:
         results = write_artifacts(root, rendering, dry_run=dry_run)
@@ -222,6 +246,8 @@ def render_command(
     if created and not dry_run:
         click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
     _summary(cluster, cluster_secrets, root, results, dry_run)
+    for line in joincred.summary(cluster, joins, now):
+        click.echo(line, err=line.startswith("warning:"))
     for line in token_lines:
         click.echo(line, err=line.startswith("warning:"))
     for line in budget.size_table(rendering.sizes):
@@ -258,6 +284,8 @@ def _summary(
 
 def _token_lines(cluster: model.Cluster, value: secrets.ClusterSecrets) -> list[str]:
     now = datetime.datetime.now(datetime.UTC)
+    if all(joincred.join_method(cluster, n) != model.JOIN_WITH_TOKEN for n in cluster.nodes):
+        return ha.summary(cluster)  # every joiner has its own certificate: no token to plan for
     lines = [tokenlife.token_summary(cluster, token(cluster, value), now)]
     expired = tokenlife.expired_token_warning(cluster, value.ca.cert, now)
     if expired:

@@ -21,6 +21,12 @@ DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
+JOIN_WITH_CERTIFICATE = "certificate"  # a kubelet client certificate per node, minted at render
+JOIN_WITH_TOKEN = "token"  # the cluster-wide bootstrap token
+DEFAULT_JOIN_WITH = JOIN_WITH_TOKEN
+# A week: long enough to boot a fleet over a few days (or a weekend's delay), short enough that
+# a leaked user-data file stops being a credential soon after; a later node gets a fresh one.
+DEFAULT_JOIN_WINDOW = "168h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
 DEFAULT_ARCH = "amd64"
 DEFAULT_FIREWALLD = "disabled"
@@ -171,6 +177,8 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    join_with: str = DEFAULT_JOIN_WITH
+    join_window: str = DEFAULT_JOIN_WINDOW  # lifetime of each node's join certificate
 
     @property
     def endpoint(self) -> str:
@@ -240,6 +248,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        join_with=bootstrap.get("joinWith", DEFAULT_JOIN_WITH),
+        join_window=bootstrap.get("joinWindow", DEFAULT_JOIN_WINDOW),
     )
 
 

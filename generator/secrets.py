@@ -8,7 +8,7 @@ import os
 import re
 import secrets as random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,11 @@ class ClusterSecrets:
     etcd_ca: CertPair
     service_account: ServiceAccountKey
     admin: CertPair  # client certificate for admin.conf
+    # Node name -> its join certificate (system:node:<name>), minted once per name.
+    join_credentials: dict[str, CertPair] = field(default_factory=dict)
+    # Node name -> role of every node rendered with these secrets: how a render knows that a
+    # node left the spec (the output folder may be another one, or cleaned).
+    nodes: dict[str, str] = field(default_factory=dict)
 
     @property
     def ca_cert_hash(self) -> str:
@@ -71,6 +76,12 @@ class ClusterSecrets:
             "etcdCA": _pair_data(self.etcd_ca),
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
+            **({"nodes": dict(self.nodes)} if self.nodes else {}),
+            **(
+                {"joinCredentials": {n: _pair_data(p) for n, p in self.join_credentials.items()}}
+                if self.join_credentials
+                else {}
+            ),
         }
 
 
@@ -112,11 +123,15 @@ def load_or_create(path: Path, cluster: str) -> tuple[ClusterSecrets, bool]:
     return created, True
 
 
-def write_new(path: Path, value: ClusterSecrets) -> None:
-    """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
-    text = "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
+def _text(value: ClusterSecrets) -> str:
+    return "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
         value.to_data(), sort_keys=False, default_flow_style=False, width=200
     )
+
+
+def write_new(path: Path, value: ClusterSecrets) -> None:
+    """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
+    text = _text(value)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +155,27 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
         ) from exc
     finally:
         # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def write_additions(path: Path, before: ClusterSecrets, after: ClusterSecrets) -> None:
+    """Replace PATH's BEFORE with AFTER, which only adds nodes and join credentials (or renews
+    those asked for); refused if the file changed since it was read."""
+    if load(path, before.cluster) != before:
+        raise SecretsError(f"{path}: changed while k8sgen ran; not replacing it, render again")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(_text(after))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)  # atomic: the old file or the new one, never half of either
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise SecretsError(f"{path}: cannot update the secrets file: {reason}") from exc
+    finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
@@ -191,8 +227,12 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
                 str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
             ),
             admin=_pair(data["admin"]),
+            join_credentials={
+                str(n): _pair(p) for n, p in (data.get("joinCredentials") or {}).items()
+            },
+            nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
         raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
@@ -200,6 +240,8 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
+    for node, pair in (data.get("joinCredentials") or {}).items():
+        _check_pair(corrupt, f"joinCredentials.{node}", pair)
     return value
 
 

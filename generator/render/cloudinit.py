@@ -7,6 +7,7 @@ import gzip
 from importlib import resources
 from typing import Any
 
+from generator.joincred import DATE, credential, node_user, not_after
 from generator.layout import (
     APT_LISTS,
     BOOTSTRAP_SCRIPT,
@@ -18,6 +19,7 @@ from generator.layout import (
     CONTAINERD_CONFIGS,
     CRICTL_CONFIG,
     HOSTS_BLOCK,
+    JOIN_KUBECONFIG,
     KUBEADM_CONFIG,
     MODULES_FILE,
     PKI_STASH,
@@ -34,6 +36,7 @@ from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
 from generator.render import kubeadm, kubevip, rpm
 from generator.render.firewall import firewalld_plan
+from generator.render.kubeconfigs import client_kubeconfig
 from generator.render.library import library
 from generator.render.node import (
     HEAL_ATTEMPTS,
@@ -97,7 +100,7 @@ def cloud_config(
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
-        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan, secrets), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
     ]
     config: dict[str, Any] = {
@@ -222,6 +225,10 @@ def kubeadm_files(
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
     files = [write_file(KUBEADM_CONFIG, dump_all(documents), "0600")]
+    pair = credential(cluster, node, secrets)
+    if pair:
+        join_config = client_kubeconfig(cluster, secrets.ca.cert, node_user(node.name), pair)
+        files.append(write_file(JOIN_KUBECONFIG, dump(join_config), "0600"))
     if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files
@@ -279,12 +286,21 @@ def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
 BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 
 
-def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
-    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan))
+def bootstrap_script(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets | None = None
+) -> str:
+    context = bootstrap_context(cluster, node, plan)
+    pair = credential(cluster, node, secrets) if secrets else None
+    if pair:
+        # The node stops before kubeadm with a clear cause once its credential has ended.
+        until = not_after(pair)
+        context["join_credential"] = {"epoch": int(until.timestamp()), "date": f"{until:{DATE}}"}
+    return render_script(BOOTSTRAP_TEMPLATE, **context)
 
 
 def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str, Any]:
     return dict(
+        join_credential=None,
         cluster=cluster,
         node=node,
         plan=plan,

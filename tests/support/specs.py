@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from generator import model, secrets
+from generator import joincred, model, secrets
 from generator.load import load_spec
 from generator.render import render
 from generator.render.artifact import Artifact
@@ -33,7 +33,8 @@ def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = Non
     loaded = load_spec(spec)
     validate(loaded)
     cluster = model.build(loaded.data, loaded.base_dir)
-    value = cluster_secrets or secrets.generate(cluster.name)
+    # As `k8sgen render` does: the join credentials the spec's nodes need are minted first.
+    value = joincred.reconcile(cluster, cluster_secrets or secrets.generate(cluster.name)).secrets
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 
