@@ -205,8 +205,9 @@ class Cluster:
 
     @cached_property
     def host_lines(self) -> str:
-        """'IP NAME' lines of every node with a static address: computed once, not per node."""
-        return "".join(f"{n.ip} {n.name}\n" for n in self.nodes if n.ip)
+        """'IP NAME' lines of the control planes with a static address, computed once. Not of
+        every node: adding a worker to the spec must leave the other nodes' files unchanged."""
+        return "".join(f"{n.ip} {n.name}\n" for n in self.control_planes if n.ip)
 
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, refs, tokenlife, validate_ha, validate_net, versions
+from generator import model, refs, tokenlife, validate_ha, validate_join, validate_net, versions
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
 from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
@@ -607,6 +607,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(validate_net.check_macs, ((*NODES, ANY, "mac"),)),
     SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK, OS)),
     SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
+    SemanticCheck(validate_join.check_join_window, (BOOTSTRAP,)),
 )
 
 

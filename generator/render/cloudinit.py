@@ -143,7 +143,8 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:
-    own = "" if node.address else f"127.0.1.1 {node.name}\n"
+    # Its own name resolves (kubeadm's preflight checks it); control planes are in host_lines.
+    own = "" if node.is_control_plane and node.ip else f"{node.ip or '127.0.1.1'} {node.name}\n"
     own += "".join(f"{line}\n" for line in kubevip.hosts_lines(cluster, node))
     return "# BEGIN k8sgen\n" + cluster.host_lines + own + "# END k8sgen\n"
 
