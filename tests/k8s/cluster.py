@@ -26,11 +26,19 @@ def render_example(
     folder: Path,
     cluster_secrets: secrets.ClusterSecrets | None = None,
     control_plane_spec: dict[str, Any] | None = None,
+    bootstrap: dict[str, Any] | None = None,
+    extra_nodes: tuple[dict[str, Any], ...] = (),
 ) -> Rendered:
-    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane)."""
+    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane,
+    bootstrap into spec.bootstrap, extra_nodes appended to spec.nodes)."""
     data = yaml.safe_load((REPO / "examples" / EXAMPLE).read_text())
     assert data["spec"]["kubernetes"]["version"] == VERSION
-    data["spec"]["bootstrap"] = {**data["spec"].get("bootstrap", {}), **BOOTSTRAP}
+    data["spec"]["bootstrap"] = {
+        **data["spec"].get("bootstrap", {}),
+        **BOOTSTRAP,
+        **(bootstrap or {}),
+    }
+    data["spec"]["nodes"] += list(extra_nodes)
     if control_plane_spec:
         data["spec"]["controlPlane"] = {**data["spec"]["controlPlane"], **control_plane_spec}
     spec = folder / EXAMPLE
