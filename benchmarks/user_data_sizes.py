@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import model, secrets
+from generator import joincred, model, secrets
 from generator.budget import PLATFORMS, fits
 from generator.load import load_spec
 from generator.render import UserDataSize, user_data_bytes
@@ -27,7 +27,7 @@ def example_sizes(spec: Path) -> list[tuple[str, UserDataSize]]:
     loaded = load_spec(spec)
     validate(loaded)
     cluster = model.build(loaded.data, loaded.base_dir)
-    value = secrets.generate(cluster.name)
+    value = joincred.reconcile(cluster, secrets.generate(cluster.name)).secrets
     sizes = []
     for node in cluster.nodes:
         raw, packed = user_data_bytes(cluster, node, value)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from generator import images, lint, model, secrets
+from generator import images, joincred, lint, model, secrets
 from generator.bundle import make_bundle
 from generator.load import load_spec
 from generator.render import render
@@ -54,7 +54,8 @@ def lint_command(spec_path: Path) -> None:
     reach outside the allowed set as NODE: FILE:LINE: HOST (what); exit 1 if there is any.
     """
     cluster = load_cluster(spec_path)
-    report = lint.lint(cluster, render(cluster, secrets.generate(cluster.name)))
+    throwaway = joincred.reconcile(cluster, secrets.generate(cluster.name)).secrets
+    report = lint.lint(cluster, render(cluster, throwaway))
     for finding in report.findings:
         click.echo(finding.format())
     click.echo(report.summary(), err=not report.clean)

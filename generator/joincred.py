@@ -98,6 +98,7 @@ def reconcile(
         if join_method(cluster, node) != JOIN_WITH_CERTIFICATE:
             continue
         if node.name not in credentials or node.name in renew:
+            # Its key is of the type pki makes (the CA's): ECDSA keeps it small.
             credentials[node.name] = new_client_cert(
                 value.ca, node_user(node.name), (NODES_GROUP,), now, validity=window
             )

@@ -23,7 +23,8 @@ DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
 JOIN_WITH_CERTIFICATE = "certificate"  # a kubelet client certificate per node, minted at render
 JOIN_WITH_TOKEN = "token"  # the cluster-wide bootstrap token
-DEFAULT_JOIN_WITH = JOIN_WITH_TOKEN
+# The default since tests/k8s/test_join_credentials_real.py proved it on the real programs.
+DEFAULT_JOIN_WITH = JOIN_WITH_CERTIFICATE
 # A week: long enough to boot a fleet over a few days (or a weekend's delay), short enough that
 # a leaked user-data file stops being a credential soon after; a later node gets a fresh one.
 DEFAULT_JOIN_WINDOW = "168h"

@@ -54,6 +54,11 @@ def subject(pair: Any, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in pair.certificate.subject.get_attributes_for_oid(oid)]
 
 
+def test_certificate_is_the_default(tmp_path: Path) -> None:
+    rendered = render_spec(write_spec(tmp_path, example(EXAMPLE)))
+    assert sorted(rendered.secrets.join_credentials) == sorted(JOINERS)
+
+
 def test_join_credential_is_a_node_certificate_for_the_join_window(tmp_path: Path) -> None:
     spec = certificate_spec(tmp_path, spec__bootstrap__joinWindow="72h")
     render(spec, tmp_path / "out")
@@ -94,7 +99,9 @@ def test_join_configuration_uses_discovery_file_with_the_nodes_own_certificate(
 
 
 def test_join_with_token_mints_nothing_and_keeps_the_token_discovery(tmp_path: Path) -> None:
-    rendered = render_spec(write_spec(tmp_path, example(EXAMPLE)))
+    rendered = render_spec(
+        write_spec(tmp_path, example(EXAMPLE, spec__bootstrap__joinWith="token"))
+    )
     assert rendered.secrets.join_credentials == {}
     join = yaml.safe_load(files(rendered, "w1")[KUBEADM_CONFIG]["content"])
     assert set(join["discovery"]) == {"bootstrapToken"}

@@ -229,7 +229,8 @@ def kubeadm_files(
     pair = credential(cluster, node, secrets)
     if pair:
         join_config = client_kubeconfig(cluster, secrets.ca.cert, node_user(node.name), pair)
-        files.append(write_file(JOIN_KUBECONFIG, dump(join_config), "0600"))
+        # Compressed: twice base64 (PEM in a kubeconfig), it would cost workers 3 KB more.
+        files.append(packed_file(JOIN_KUBECONFIG, dump(join_config), "0600"))
     if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files
@@ -287,21 +288,15 @@ def calico_patcher(cluster: Cluster) -> list[dict[str, Any]]:
 BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 
 
-def bootstrap_script(
-    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets | None = None
-) -> str:
-    context = bootstrap_context(cluster, node, plan)
-    pair = credential(cluster, node, secrets) if secrets else None
-    if pair:
-        # The node stops before kubeadm with a clear cause once its credential has ended.
-        until = not_after(pair)
-        context["join_credential"] = {"epoch": int(until.timestamp()), "date": f"{until:{DATE}}"}
-    return render_script(BOOTSTRAP_TEMPLATE, **context)
+def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
+    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan, secrets))
 
 
-def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str, Any]:
+def bootstrap_context(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
+) -> dict[str, Any]:
     return dict(
-        join_credential=None,
+        join_credential=join_credential_end(cluster, node, secrets),
         cluster=cluster,
         node=node,
         plan=plan,
@@ -319,6 +314,18 @@ def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str,
         },
         **script_context(cluster),
     )
+
+
+def join_credential_end(
+    cluster: Cluster, node: Node, secrets: ClusterSecrets
+) -> dict[str, Any] | None:
+    """When the node's join certificate ends: the node stops before kubeadm with a clear cause
+    once it has (None: the node joins with the token, or runs kubeadm init)."""
+    pair = credential(cluster, node, secrets)
+    if pair is None:
+        return None
+    until = not_after(pair)
+    return {"epoch": int(until.timestamp()), "date": f"{until:{DATE}}"}
 
 
 def script_context(cluster: Cluster) -> dict[str, Any]:

@@ -18,7 +18,13 @@ EXAMPLE = "ha-external-lb.yaml"
 INIT, JOINER, WORKER = "cp1", "cp2", "w1"
 # One join try and short sleeps: a failed join is classified at once. The kubeadm documents
 # do not depend on these settings.
-BOOTSTRAP = {"joinAttempts": 1, "retries": {"initialDelaySeconds": 1, "maxDelaySeconds": 2}}
+# joinWith token: these tests are the token path's; test_join_credentials_real.py sets
+# certificate.
+BOOTSTRAP = {
+    "joinAttempts": 1,
+    "retries": {"initialDelaySeconds": 1, "maxDelaySeconds": 2},
+    "joinWith": "token",
+}
 FIRST_ADDRESS = 10  # machines get 127.0.0.10, .11, ...
 
 
