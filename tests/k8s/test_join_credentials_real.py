@@ -14,6 +14,7 @@ import base64
 import datetime
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from generator import joincred, secrets
-from generator.layout import BOOTSTRAP_SCRIPT, JOIN_KUBECONFIG
+from generator.layout import BOOTSTRAP_SCRIPT, JOIN_KUBECONFIG, PKI_DIR
 from generator.status import ADVICE, explain
 
 from ..support.nodedata import files
@@ -38,6 +39,7 @@ from .controlplane import (
     document,
     kubeadm_documents,
     place_rendered_files,
+    place_shared_pki,
 )
 from .joining import (
     BOOTSTRAP_CONF,
@@ -118,48 +120,80 @@ def test_join_credentials_adding_a_node_leaves_the_others_byte_identical(
     )
 
 
+def kubelet_start(machine: Machine, node_rendered: Rendered, node: str) -> dict[str, Any]:
+    """`kubeadm join phase kubelet-start` with the node's rendered join.conf, until it has
+    written the kubelet's files (it then waits for a healthy kubelet, which needs a container
+    runtime): the node's own certificate, no token, is what the kubelet bootstraps with."""
+    place_rendered_files(machine, node_rendered, node, JOIN_KUBECONFIG)
+    join = document(kubeadm_documents(node_rendered, node), "JoinConfiguration")
+    assert join["discovery"]["file"] == {"kubeConfigPath": JOIN_KUBECONFIG}
+    kubeadm = machine.start(
+        "kubeadm-join", ["kubeadm", "join", "phase", "kubelet-start", f"--config={KUBEADM_CONFIG}"]
+    )
+    wait_for(
+        "kubeadm join wrote the kubelet's files",
+        lambda: machine.exists(KUBELET_FLAGS) or kubeadm.poll() is not None,
+        lambda: machine.log_tail("kubeadm-join"),
+    )
+    assert machine.exists(KUBELET_FLAGS), machine.log_tail("kubeadm-join")
+    user = yaml.safe_load(machine.read(BOOTSTRAP_CONF))["users"][0]["user"]
+    assert "token" not in user
+    pem = base64.b64decode(user["client-certificate-data"]).decode()
+    assert pem == node_rendered.secrets.join_credentials[node].cert
+    return join
+
+
+def join_with_credential(
+    plane: ControlPlane, machine: Machine, node_rendered: Rendered, node: str
+) -> None:
+    """kubelet_start, then the kubelet's TLS bootstrap with the join certificate: the node's
+    own client certificate, its CSR approved by the controller-manager."""
+    try:
+        join = kubelet_start(machine, node_rendered, node)
+        start_silent_runtime(machine, join["nodeRegistration"]["criSocket"])
+        tls_bootstrap(machine)
+    finally:
+        for process in ("kubelet", "silent-runtime", "kubeadm-join"):
+            machine.stop_process(process)
+    client = certificate(machine.read(KUBELET_CLIENT))
+    assert names(client, NameOID.COMMON_NAME) == [f"system:node:{node}"]
+    given = node_rendered.secrets.join_credentials[node].certificate
+    assert client.serial_number != given.serial_number  # the kubelet's own, not the join one
+    requests = json.loads(plane.kubectl("get", "csr", "-o", "json"))["items"]
+    mine = [r for r in requests if r["spec"]["username"] == f"system:node:{node}"]
+    assert mine, [r["spec"]["username"] for r in requests]
+    assert all(approved(r) for r in mine), mine
+
+
 def test_join_credentials_node_rendered_later_joins_with_no_bootstrap_token(
     plane: ControlPlane, later: Rendered, machines: MachineFactory
 ) -> None:
-    """w3 joins after the cluster's bootstrap token was deleted: discovery.file with its own
-    certificate, then the kubelet's TLS bootstrap with it, the CSR approved automatically."""
-    token_id = document(kubeadm_documents(plane.rendered, "cp1"), "InitConfiguration")[
-        "bootstrapTokens"
-    ][0]["token"].split(".")[0]
+    """w3 joins after the cluster's bootstrap token was deleted."""
+    init = document(kubeadm_documents(plane.rendered, "cp1"), "InitConfiguration")
+    token_id = init["bootstrapTokens"][0]["token"].split(".")[0]
     plane.kubeadm("token", "delete", token_id, f"--kubeconfig={ADMIN_CONF}")
     assert token_id not in plane.kubeadm("token", "list", f"--kubeconfig={ADMIN_CONF}")
-    worker = joining_machine(machines, plane, later, LATER)
-    place_rendered_files(worker, later, LATER, JOIN_KUBECONFIG)
-    join = document(kubeadm_documents(later, LATER), "JoinConfiguration")
-    assert join["discovery"] == {"file": {"kubeConfigPath": JOIN_KUBECONFIG}}
-    kubeadm = worker.start(
-        "kubeadm-join", ["kubeadm", "join", "phase", "kubelet-start", f"--config={KUBEADM_CONFIG}"]
-    )
+    join_with_credential(plane, joining_machine(machines, plane, later, LATER), later, LATER)
+
+
+def test_join_credentials_control_plane_joins_with_its_own_certificate(
+    plane: ControlPlane, rendered: Rendered, machines: MachineFactory
+) -> None:
+    """cp2 (shared CA files in its user-data): with its join certificate kubeadm reads the
+    cluster's configuration and makes the control plane's certificates, and hands the kubelet
+    that certificate to bootstrap with. (A joining control plane's kubelet bootstraps against
+    its own API server, which does not run here; the worker's test shows the bootstrap.)"""
+    joiner = joining_machine(machines, plane, rendered, "cp2")
+    place_shared_pki(joiner, rendered, "cp2")
+    place_rendered_files(joiner, rendered, "cp2", JOIN_KUBECONFIG)
+    prepare = ["join", "phase", "control-plane-prepare", "certs", f"--config={KUBEADM_CONFIG}"]
+    joiner.run(["kubeadm", *prepare])
+    serving = certificate(joiner.read(f"{PKI_DIR}/apiserver.crt"))
+    serving.verify_directly_issued_by(rendered.secrets.ca.certificate)
     try:
-        wait_for(
-            "kubeadm join wrote the kubelet's files",
-            lambda: worker.exists(KUBELET_FLAGS) or kubeadm.poll() is not None,
-            lambda: worker.log_tail("kubeadm-join"),
-        )
-        assert worker.exists(KUBELET_FLAGS), worker.log_tail("kubeadm-join")
-        bootstrap = yaml.safe_load(worker.read(BOOTSTRAP_CONF))
-        user = bootstrap["users"][0]["user"]
-        assert "token" not in user
-        pem = base64.b64decode(user["client-certificate-data"]).decode()
-        assert pem == later.secrets.join_credentials[LATER].cert
-        start_silent_runtime(worker, join["nodeRegistration"]["criSocket"])
-        tls_bootstrap(worker)
+        kubelet_start(joiner, rendered, "cp2")
     finally:
-        worker.stop_process("kubelet")
-        worker.stop_process("silent-runtime")
-        worker.stop_process("kubeadm-join")
-    client = certificate(worker.read(KUBELET_CLIENT))
-    assert names(client, NameOID.COMMON_NAME) == [f"system:node:{LATER}"]
-    assert client.serial_number != later.secrets.join_credentials[LATER].certificate.serial_number
-    requests = json.loads(plane.kubectl("get", "csr", "-o", "json"))["items"]
-    mine = [r for r in requests if r["spec"]["username"] == f"system:node:{LATER}"]
-    assert mine, [r["spec"]["username"] for r in requests]
-    assert all(approved(r) for r in mine), mine
+        joiner.stop_process("kubeadm-join")
 
 
 def approved(request: dict[str, object]) -> bool:
