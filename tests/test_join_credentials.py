@@ -7,7 +7,10 @@ tests/k8s/test_join_credentials_real.py; here: what render mints, keeps, reports
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
+import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from generator.layout import JOIN_KUBECONFIG, KUBEADM_CONFIG
 from generator.status import ADVICE
 
 from .support.nodedata import files
+from .support.repo import REPO
 from .support.specs import example, render_spec, write_spec
 
 EXAMPLE = "ha-external-lb"  # cp1 (init), cp2, cp3, w1, w2
@@ -238,3 +242,25 @@ def test_explain_status_advice_names_the_renewal() -> None:
     advice = " ".join(ADVICE["join-credential-expired"].split())
     assert "k8sgen render SPEC --renew-join-credential <this node>" in advice
     assert "joinWindow" in advice
+
+
+def test_join_credential_expired_is_a_reason_status_json_may_hold() -> None:
+    text = (REPO / "schemas" / "status.schema.json").read_text()
+    reasons = json.loads(text)["$defs"]["reason"]["enum"]
+    assert "join-credential-expired" in reasons
+    library = (REPO / "templates" / "bootstrap" / "lib" / "kubeadm-join.sh").read_text()
+    assert library.count("fail_because join-credential-expired") == 2
+
+
+def test_secrets_file_changed_meanwhile_is_not_replaced(tmp_path: Path) -> None:
+    spec = certificate_spec(tmp_path)
+    render(spec, tmp_path / "out")
+    path = default_secrets_path(spec)
+    before = stored(spec)
+    grown = dataclasses.replace(before, nodes={**before.nodes, "w9": "worker"})
+    other = dataclasses.replace(before, nodes={**before.nodes, "w8": "worker"})
+    secrets.write_additions(path, before, other)  # someone else's render meanwhile
+    with pytest.raises(secrets.SecretsError, match="changed while k8sgen ran"):
+        secrets.write_additions(path, before, grown)
+    assert stored(spec) == other
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
