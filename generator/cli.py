@@ -234,6 +234,8 @@ def render_command(
         secrets.write_new(path, cluster_secrets)
     elif cluster_secrets != stored and not dry_run:
         secrets.write_additions(path, stored, cluster_secrets)  # new nodes, their credentials
+        minted = ", ".join(joins.minted) or "none"
+        click.echo(f"{path}: updated (nodes recorded; join certificates minted: {minted})")
     rendering = Rendering(cluster, cluster_secrets, RenderOptions(iso=iso, gzip=gzipped))
     try:
         results = write_artifacts(root, rendering, dry_run=dry_run)

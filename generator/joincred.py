@@ -152,10 +152,12 @@ def summary(cluster: Cluster, result: Reconciled, now: datetime.datetime) -> lis
             f"new: {', '.join(result.new)}: boot them with their nodes/<name>/ files; the "
             "nodes already running are untouched"
         )
-    for name in result.expired:
+    if result.expired:
+        # One line: after the window every node that joined long ago is listed here too.
         lines.append(
-            f"warning: the join credential of {name} has expired: if {name} has not joined yet, "
-            f"render again with --renew-join-credential {name} and boot it with the new files"
+            f"warning: the join certificates of {', '.join(result.expired)} have expired: a "
+            "node among them that has not joined yet needs a new one (render again with "
+            "--renew-join-credential NODE, then boot it with its new files)"
         )
     return lines + [line for name, role in result.removed for line in removal(cluster, name, role)]
 

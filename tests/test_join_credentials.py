@@ -153,6 +153,9 @@ def test_added_worker_gets_a_fresh_credential_and_nothing_else_changes(tmp_path:
     after = stored(spec).join_credentials
     assert {n: after[n] for n in credentials} == credentials
     assert "new: w3" in result.stdout
+    assert "cluster.secrets.yaml: updated (nodes recorded; join certificates minted: w3)" in (
+        result.stdout
+    )
     assert "w3                   certificate system:node:w3 (new)" in result.stdout
     assert node_files(out, "w3")["user-data"]
 
@@ -184,8 +187,9 @@ def test_expired_credential_is_kept_and_reported_until_renewal_is_asked(tmp_path
     minted = joincred.reconcile(loaded.cluster, old, now=NOW).secrets
     secrets.write_new(default_secrets_path(spec), minted)
     result = render(spec, tmp_path / "out")
-    assert "warning: the join credential of w1 has expired" in result.stderr
-    assert "--renew-join-credential w1" in result.stderr
+    warning = "warning: the join certificates of cp2, cp3, w1, w2 have expired: a node among"
+    assert warning in result.stderr
+    assert "--renew-join-credential NODE" in result.stderr
     assert stored(spec).join_credentials == minted.join_credentials  # never re-minted silently
     renewed = render(spec, tmp_path / "out", "--renew-join-credential", "w1")
     after = stored(spec).join_credentials
