@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.errors import K8sgenError
@@ -19,7 +19,7 @@ from generator.layout import (
     PKI_STASH,
 )
 from generator.model import Cluster, Node
-from generator.render import UserDataSize, user_data_bytes
+from generator.render import UserDataSize
 from generator.render.cloudinit import cloud_config
 from generator.render.node import plan
 from generator.secrets import ClusterSecrets
@@ -141,21 +141,13 @@ def check(
     secrets: ClusterSecrets,
     platform: Platform,
     gzipped: bool,
-    sizes: Iterable[UserDataSize] | None = None,
-) -> list[UserDataSize]:
-    """Every node's user-data size; BudgetError when one does not fit PLATFORM."""
-    if sizes is None:
-        sizes = [_measure(cluster, node, secrets) for node in cluster.nodes]
-    measured = list(sizes)
-    over = [s for s in measured if not fits(s, platform, gzipped)]
+    sizes: Sequence[UserDataSize],
+) -> None:
+    """BudgetError when the user-data of a node (SIZES, measured by the preflight of
+    app.render_cluster) does not fit PLATFORM."""
+    over = [s for s in sizes if not fits(s, platform, gzipped)]
     if over:
         raise BudgetError(overflow_message(cluster, secrets, platform, gzipped, over))
-    return measured
-
-
-def _measure(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> UserDataSize:
-    raw, packed = user_data_bytes(cluster, node, secrets)
-    return UserDataSize(node.name, len(raw), len(packed))
 
 
 def overflow_message(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import sys
 import traceback
 from collections.abc import Sequence
@@ -12,33 +10,14 @@ from typing import Any
 
 import click
 
-from generator import (
-    __version__,
-    budget,
-    joincred,
-    kubeconfig,
-    lint,
-    model,
-    secrets,
-    status,
-    tokenlife,
-)
+from generator import __version__, budget, kubeconfig, model, status
+from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
+from generator.cli_offline import echo_warning as _warn
 from generator.errors import K8sgenError, SpecError
-from generator.load import load_spec
-from generator.render import Rendering, RenderOptions, ha
-from generator.render.kubeadm import token
 from generator.render.yamlio import dump
 from generator.starter import StarterOptions, starter_spec
-from generator.validate import Findings, validate
-from generator.write import (
-    CREATED,
-    UNCHANGED,
-    check_output,
-    stale_files,
-    write_artifacts,
-    write_new_file,
-)
+from generator.write import CREATED, UNCHANGED, write_new_file
 
 
 class K8sgenGroup(click.Group):
@@ -61,22 +40,6 @@ def cli(debug: bool) -> None:
     """Render cloud-init user-data that turns fresh VMs into a kubeadm cluster."""
 
 
-def _load(spec_path: Path) -> tuple[model.Cluster, Findings]:
-    loaded = load_spec(spec_path)
-    findings = validate(loaded)
-    for warning in findings.warnings:
-        click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.from_spec(loaded), findings
-
-
-def default_secrets_path(spec_path: Path) -> Path:
-    name = spec_path.name
-    for suffix in (".yaml", ".yml"):
-        if name.endswith(suffix):
-            return spec_path.with_name(name[: -len(suffix)] + ".secrets.yaml")
-    return spec_path.with_name(name + ".secrets.yaml")
-
-
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
 )
@@ -92,7 +55,7 @@ SECRETS_OPTION = click.option(
 @SPEC_ARGUMENT
 def validate_command(spec_path: Path) -> None:
     """Check SPEC; print every problem as FILE:LINE: field: message."""
-    cluster, _ = _load(spec_path)
+    cluster = load_cluster(spec_path, warn=_warn).cluster
     click.echo(f"{spec_path}: valid ({len(cluster.nodes)} nodes, Kubernetes {cluster.version})")
 
 
@@ -101,11 +64,11 @@ def validate_command(spec_path: Path) -> None:
 @SECRETS_OPTION
 def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
     """Create the secrets file of SPEC (or check the existing one)."""
-    cluster, _ = _load(spec_path)
-    path = secrets_path or default_secrets_path(spec_path)
-    value, created = secrets.load_or_create(path, cluster.name)
-    click.echo(f"{path}: {'created' if created else 'exists, valid'} (0600; keep it private)")
-    click.echo(f"CA certificate hash: {value.ca_cert_hash}")
+    loaded = load_cluster(spec_path, SecretsNeed.LOAD_OR_CREATE, secrets_path, _warn)
+    stored = loaded.require_secrets()
+    state = "created" if stored.created else "exists, valid"
+    click.echo(f"{stored.path}: {state} (0600; keep it private)")
+    click.echo(f"CA certificate hash: {stored.value.ca_cert_hash}")
 
 
 @cli.command("kubeconfig")
@@ -144,16 +107,10 @@ def kubeconfig_command(
     allow_system_masters: bool,
 ) -> None:
     """Mint a client kubeconfig for SPEC's cluster, signed by its CA, offline."""
-    cluster, _ = _load(spec_path)
-    path = secrets_path or default_secrets_path(spec_path)
-    if not (path.exists() or path.is_symlink()):
-        raise K8sgenError(
-            f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "
-            "(pass --secrets, or run k8sgen render first)"
-        )
+    loaded = load_cluster(spec_path, SecretsNeed.EXISTING, secrets_path, _warn)
     minted = kubeconfig.mint(
-        cluster,
-        secrets.load(path, cluster.name),
+        loaded.cluster,
+        loaded.require_secrets().value,
         user,
         groups,
         kubeconfig.parse_ttl(ttl),
@@ -206,93 +163,51 @@ def render_command(
     renew: tuple[str, ...],
 ) -> None:
     """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
-    cluster, _ = _load(spec_path)
-    path = secrets_path or default_secrets_path(spec_path)
-    if path.exists() or path.is_symlink():
-        stored, created = secrets.load(path, cluster.name), False
-    else:
-        stored, created = secrets.generate(cluster.name), True
-    now = datetime.datetime.now(datetime.UTC)
-    joins = joincred.reconcile(cluster, stored, now, renew)
-    cluster_secrets = joins.secrets
-    if platform:
-        # Before anything is written: a refused render leaves no files and no secrets behind.
-        budget.check(cluster, cluster_secrets, budget.PLATFORMS[platform], gzipped)
-    # The zero-egress guarantee, also before anything is written.
-    egress = (
-        lint.enforce(cluster, Rendering(cluster, cluster_secrets))
-        if cluster.offline.enabled
-        else None
+    loaded = load_cluster(spec_path, SecretsNeed.LOAD_OR_NEW, secrets_path, _warn)
+    request = RenderRequest(
+        output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform, renew=renew
     )
-    # Computed before writing: nothing after the writes may fail.
-    token_lines = _token_lines(cluster, cluster_secrets)
-    root = output / cluster.name
-    check_output(root)  # links, special files, a folder that cannot be made: refused first
-    if created and dry_run:
-        click.echo(f"{path}: would be created", err=True)
-    elif created:
-        secrets.write_new(path, cluster_secrets)
-    elif cluster_secrets != stored and not dry_run:
-        secrets.write_additions(path, stored, cluster_secrets)  # new nodes, their credentials
-        minted = ", ".join(joins.minted) or "none"
-        click.echo(f"{path}: updated (nodes recorded; join certificates minted: {minted})")
-    rendering = Rendering(cluster, cluster_secrets, RenderOptions(iso=iso, gzip=gzipped))
-    try:
-        results = write_artifacts(root, rendering, dry_run=dry_run)
-    except BaseException:
-        if created and not dry_run:
-            # Nothing rendered with these secrets is left: exit 1 leaves nothing behind.
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
-    if created and not dry_run:
-        click.echo(f"{path}: created the cluster secrets (0600; keep it private, back it up)")
-    _summary(cluster, cluster_secrets, root, results, dry_run)
-    for line in joincred.summary(cluster, joins, now):
+    report = render_cluster(loaded, request)
+    stored = report.secrets
+    if stored.created and dry_run:
+        click.echo(f"{stored.path}: would be created", err=True)
+    elif stored.created:
+        click.echo(
+            f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
+        )
+    elif report.secrets.value != loaded.require_secrets().value and not dry_run:
+        minted = ", ".join(report.joins.minted) or "none"
+        click.echo(f"{stored.path}: updated (nodes recorded; join certificates minted: {minted})")
+    _summary(loaded.cluster, report, dry_run)
+    for line in report.join_lines:
         click.echo(line, err=line.startswith("warning:"))
-    for line in token_lines:
+    for line in report.token_lines:
         click.echo(line, err=line.startswith("warning:"))
-    for line in budget.size_table(rendering.sizes):
+    for line in budget.size_table(report.sizes):
         click.echo(line)
-    for stale in stale_files(root, [r.path for r in results]):
+    for stale in report.stale:
         click.echo(f"{stale}: not produced by this render (left in place)", err=True)
-    if egress is not None:
-        click.echo(egress.summary())
-    if cluster.offline.bundle:
+    if report.egress is not None:
+        click.echo(report.egress.summary())
+    if loaded.cluster.offline.bundle:
         click.echo(
             f"bundle mode: attach bundle.iso (k8sgen bundle {spec_path} -o DIR) to every node"
         )
 
 
-def _summary(
-    cluster: model.Cluster,
-    value: secrets.ClusterSecrets,
-    root: Path,
-    results: Sequence[Any],
-    dry_run: bool,
-) -> None:
+def _summary(cluster: model.Cluster, report: RenderReport, dry_run: bool) -> None:
     verb = "would write" if dry_run else "wrote"
+    results = report.results
     counts = {s: sum(1 for r in results if r.status == s) for s in (CREATED, "changed", UNCHANGED)}
     click.echo(
-        f"{root}: {verb} {len(results)} files "
+        f"{report.root}: {verb} {len(results)} files "
         f"({counts[CREATED]} created, {counts['changed']} changed, {counts[UNCHANGED]} unchanged)"
     )
     click.echo(f"cluster {cluster.name}: Kubernetes {cluster.version}, endpoint {cluster.endpoint}")
     for node in cluster.nodes:
         first = " (runs kubeadm init)" if node == cluster.init_node else ""
         click.echo(f"  {node.name:<20} {node.role:<14} {node.ip or 'dhcp'}{first}")
-    click.echo(f"CA certificate hash: {value.ca_cert_hash}")
-
-
-def _token_lines(cluster: model.Cluster, value: secrets.ClusterSecrets) -> list[str]:
-    now = datetime.datetime.now(datetime.UTC)
-    if all(joincred.join_method(cluster, n) != model.JOIN_WITH_TOKEN for n in cluster.nodes):
-        return ha.summary(cluster)  # every joiner has its own certificate: no token to plan for
-    lines = [tokenlife.token_summary(cluster, token(cluster, value), now)]
-    expired = tokenlife.expired_token_warning(cluster, value.ca.cert, now)
-    if expired:
-        lines.append(f"warning: {expired}")
-    return lines + ha.summary(cluster)
+    click.echo(f"CA certificate hash: {report.secrets.value.ca_cert_hash}")
 
 
 @cli.command("explain-status")

@@ -10,23 +10,21 @@ from pathlib import Path
 
 import click
 
-from generator import images, joincred, lint, model, secrets
+from generator import app, images, model
 from generator.bundle import make_bundle
-from generator.load import load_spec
-from generator.render import render
-from generator.validate import validate
 
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
 )
 
 
+def echo_warning(line: str) -> None:
+    """Validation warnings go to standard error (for every command, cli.py's too)."""
+    click.echo(line, err=True)
+
+
 def load_cluster(spec_path: Path) -> model.Cluster:
-    loaded = load_spec(spec_path)
-    findings = validate(loaded)
-    for warning in findings.warnings:
-        click.echo(f"{warning.format(loaded.filename)} (warning)", err=True)
-    return model.from_spec(loaded)
+    return app.load_cluster(spec_path, warn=echo_warning).cluster
 
 
 @click.command("images")
@@ -54,8 +52,7 @@ def lint_command(spec_path: Path) -> None:
     reach outside the allowed set as NODE: FILE:LINE: HOST (what); exit 1 if there is any.
     """
     cluster = load_cluster(spec_path)
-    throwaway = joincred.reconcile(cluster, secrets.generate(cluster.name)).secrets
-    report = lint.lint(cluster, render(cluster, throwaway))
+    report = app.lint_cluster(cluster)
     for finding in report.findings:
         click.echo(finding.format())
     click.echo(report.summary(), err=not report.clean)

@@ -95,30 +95,49 @@ class LintError(K8sgenError):
         )
 
 
-def lint(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
-    bundled = {i.reference for i in cluster_images(cluster)} if cluster.offline.bundle else set()
-    reaches: list[Reach] = []
-    nodes = files = 0
-    for artifact in artifacts:
+class Scan:
+    """The lint of a render, fed one artifact at a time: keeps what the report needs (findings,
+    hosts, counts), never the artifacts, so a preflight over a fleet stays small."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        bundle = cluster.offline.bundle
+        self.bundled = {i.reference for i in cluster_images(cluster)} if bundle else set()
+        self.findings: list[Reach] = []
+        self.hosts: set[str] = set()
+        self.reaches = self.nodes = self.files = 0
+
+    def add(self, artifact: Artifact) -> None:
+        """Scans ARTIFACT if it is a node's user-data (other artifacts reach nothing)."""
         if artifact.node is None or not artifact.path.endswith("/" + USER_DATA):
-            continue
-        nodes += 1
+            return
+        self.nodes += 1
         text = _user_data_text(artifact)
         config = _cloud_config(text)
         entries = [(e["path"], _content(e)) for e in config.get("write_files", [])]
-        files += len(entries)
-        scanner = _NodeScanner(artifact.node, entries, bundled)
-        reaches += scanner.user_data(text)
+        self.files += len(entries)
+        scanner = _NodeScanner(artifact.node, entries, self.bundled)
+        reaches = scanner.user_data(text)
         for path, content in entries:
             reaches += scanner.file(path, content)
-    findings = tuple(sorted(r for r in reaches if not cluster.offline.allows(r.host)))
-    hosts = tuple(sorted({r.host for r in reaches}))
-    return LintReport(findings, len(reaches), hosts, nodes, files)
+        self.reaches += len(reaches)
+        self.hosts.update(r.host for r in reaches)
+        self.findings += [r for r in reaches if not self.cluster.offline.allows(r.host)]
+
+    def report(self) -> LintReport:
+        findings = tuple(sorted(self.findings))
+        return LintReport(findings, self.reaches, tuple(sorted(self.hosts)), self.nodes, self.files)
 
 
-def enforce(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
+def lint(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:
+    scan = Scan(cluster)
+    for artifact in artifacts:
+        scan.add(artifact)
+    return scan.report()
+
+
+def enforce(report: LintReport) -> LintReport:
     """The render-time guarantee: raises LintError when offline and anything leaks."""
-    report = lint(cluster, artifacts)
     if not report.clean:
         raise LintError(report)
     return report

@@ -14,6 +14,7 @@ from generator import budget, joincred
 from generator.cli import cli
 from generator.render import UserDataSize
 
+from .support.counting import renders_per_node
 from .support.repo import REPO, calico_fixture
 from .support.specs import Rendered, example, write_spec
 from .support.tools import cloud_init_python
@@ -94,10 +95,15 @@ def test_gzip_user_data_is_what_cloud_init_decompresses(tmp_path: Path) -> None:
         assert gzip.decompress(packed.read_bytes()) == original
 
 
-def test_platform_overflow_names_the_large_parts_and_writes_nothing(tmp_path: Path) -> None:
+def test_platform_overflow_names_the_large_parts_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = spec_copy(tmp_path, embed_calico=True)
+    counts = renders_per_node(monkeypatch)
     code, stdout, stderr, root = render(tmp_path, spec, "--platform", "aws", "--gzip")
     assert code == 1 and stdout == ""
+    # The preflight only: the write pass never began.
+    assert counts == {"master1": 1, "node1": 1, "node2": 1}
     assert "error: user-data of 1 node(s) does not fit AWS EC2 (16,384 bytes" in stderr
     assert "master1:" in stderr and "node1:" not in stderr
     assert "  embedded Calico manifest: " in stderr

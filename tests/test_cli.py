@@ -9,7 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.cli import cli, default_secrets_path
+from generator.app import default_secrets_path
+from generator.cli import cli
 
 from .support.specs import example, write_spec
 

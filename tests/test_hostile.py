@@ -21,7 +21,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from generator import model
-from generator.cli import cli, default_secrets_path
+from generator.app import default_secrets_path
+from generator.cli import cli
 from generator.errors import SpecError
 from generator.load import FieldPath, format_path, load_text
 from generator.resources import load_schema

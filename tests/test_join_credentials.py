@@ -20,7 +20,8 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 
 from generator import joincred, secrets
-from generator.cli import cli, default_secrets_path
+from generator.app import default_secrets_path
+from generator.cli import cli
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_CONFIG
 from generator.status import ADVICE
 

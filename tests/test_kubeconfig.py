@@ -16,15 +16,14 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from generator import kubeconfig, secrets
-from generator.cli import cli, default_secrets_path
+from generator import kubeconfig
+from generator.app import default_secrets_path
+from generator.cli import cli
 from generator.errors import K8sgenError
-from generator.load import load_spec
-from generator.model import from_spec
 from generator.tokenlife import DURATION
 
 from .support.repo import REPO
-from .support.specs import example, write_spec
+from .support.specs import cluster_and_secrets, example, write_spec
 from .support.tools import need
 
 
@@ -67,7 +66,7 @@ def test_kubeconfig_is_0600_signed_by_the_ca_with_user_and_groups(
     assert abs((cert.not_valid_after_utc - expected).total_seconds()) <= 1.5
     assert f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}" in result.stderr
     # The cluster part is admin.conf's: same server, same CA.
-    cluster = from_spec(load_spec(spec))
+    cluster, stored = cluster_and_secrets(spec)
     server = config["clusters"][0]["cluster"]["server"]
     assert server == f"https://{cluster.endpoint}"
     assert config["current-context"] == f"alice@{cluster.name}"
@@ -78,13 +77,11 @@ def test_kubeconfig_is_0600_signed_by_the_ca_with_user_and_groups(
     verify = [need("openssl"), "verify", "-purpose", "sslclient", "-CAfile", str(ca), str(crt)]
     answer = subprocess.run(verify, capture_output=True, text=True)
     assert answer.returncode == 0, answer.stderr
-    stored = secrets.load(default_secrets_path(spec), cluster.name)
     assert ca.read_text() == stored.ca.cert
 
 
 def test_kubeconfig_default_ttl_and_injected_clock(spec: Path) -> None:
-    cluster = from_spec(load_spec(spec))
-    value = secrets.load(default_secrets_path(spec), cluster.name)
+    cluster, value = cluster_and_secrets(spec)
     now = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     ttl = kubeconfig.parse_ttl(kubeconfig.DEFAULT_TTL)
     assert ttl == datetime.timedelta(hours=24)
@@ -101,8 +98,7 @@ def test_kubeconfig_ttl_is_the_schema_token_ttl_form() -> None:
 
 
 def test_kubeconfig_is_the_same_apart_from_the_new_key(spec: Path) -> None:
-    cluster = from_spec(load_spec(spec))
-    value = secrets.load(default_secrets_path(spec), cluster.name)
+    cluster, value = cluster_and_secrets(spec)
     now = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     ttl = datetime.timedelta(hours=1)
     first, second = (kubeconfig.mint(cluster, value, "bob", ("g",), ttl, now=now) for _ in "12")
@@ -176,7 +172,6 @@ def test_kubeconfig_never_creates_a_secrets_file(tmp_path: Path) -> None:
 
 
 def test_kubeconfig_user_is_checked_in_the_function_too(spec: Path) -> None:
-    cluster = from_spec(load_spec(spec))
-    value = secrets.load(default_secrets_path(spec), cluster.name)
+    cluster, value = cluster_and_secrets(spec)
     with pytest.raises(K8sgenError, match="control characters"):
         kubeconfig.mint(cluster, value, "a\x1b[0m", (), datetime.timedelta(hours=1))

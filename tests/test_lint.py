@@ -19,6 +19,7 @@ from generator.lint import IMAGE, Reach, lint
 from generator.refs import url_host
 from generator.render import RenderOptions, render
 
+from .support.counting import renders_per_node
 from .support.nodedata import files
 from .support.repo import EXAMPLES, REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec, write_spec
@@ -181,11 +182,15 @@ def test_image_pattern_is_not_fooled_by_paths_and_subnets() -> None:
     ] == ["r.example:5000/k8s/pause:3.10"]
 
 
-def test_render_refuses_to_write_a_leaking_offline_spec(tmp_path: Path) -> None:
+def test_render_refuses_to_write_a_leaking_offline_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = spec_file(tmp_path, without("spec.ntp"), "cluster.yaml")
     out = tmp_path / "out"
+    counts = renders_per_node(monkeypatch)
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 1
+    assert counts == {"cp1": 1, "w1": 1, "w2": 1}  # the preflight; the write pass never began
     assert not out.exists()
     assert not (tmp_path / "cluster.secrets.yaml").exists()  # no secrets either
     lines = result.stderr.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -10,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from generator import secrets
+from generator.app import RenderRequest, SecretsNeed, load_cluster, render_cluster
 from generator.cli import cli
 from generator.render import Rendering, RenderOptions, render
 
+from .support.counting import renders_per_node
 from .support.repo import REPO
 from .support.specs import example, render_spec, write_spec
 
@@ -29,10 +32,11 @@ def test_nodes_are_rendered_only_as_the_writer_asks_for_them() -> None:
         if artifact.path == "nodes/cp1/cidata.iso":
             break
     # The first node is complete; nothing of the second one exists yet.
-    assert [s.node for s in rendering.sizes] == ["cp1"]
+    assert "nodes/cp1/user-data" in seen
     assert not any(p.startswith("nodes/cp2/") for p in seen)
     rest = [a.path for a in stream]
-    assert [s.node for s in rendering.sizes] == ["cp1", "cp2", "cp3", "w1", "w2"]
+    nodes = {p.split("/")[1] for p in rest if p.startswith("nodes/")}
+    assert nodes == {"cp2", "cp3", "w1", "w2"}
     assert rest[-1] == "manifest.json"
 
 
@@ -77,3 +81,31 @@ def test_a_fleet_render_generates_the_secrets_once(
     assert result.exit_code == 0, result.stderr
     assert calls == ["prod"]
     assert len(list((tmp_path / "out" / "prod" / "nodes").glob("*/cidata.iso"))) == 35
+
+
+def test_render_renders_each_node_twice_preflight_and_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One preflight pass feeds the size budget and the egress lint; then the write pass."""
+    spec = write_spec(tmp_path, example("airgap-mirror"))  # offline: the lint runs too
+    counts = renders_per_node(monkeypatch)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out), "--platform", "gcp"])
+    assert result.exit_code == 0, result.stderr
+    assert "zero-egress lint: clean" in result.stdout
+    nodes = sorted(p.name for p in (out / "vault" / "nodes").iterdir())
+    assert len(nodes) == 3
+    assert counts == dict.fromkeys(nodes, 2)
+
+
+def test_the_report_holds_the_sizes_of_what_was_written(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, example("ha-external-lb"))
+    loaded = load_cluster(spec, SecretsNeed.LOAD_OR_NEW)
+    report = render_cluster(loaded, RenderRequest(tmp_path / "out", gzip=True))
+    assert [s.node for s in report.sizes] == ["cp1", "cp2", "cp3", "w1", "w2"]
+    for size in report.sizes:
+        packed = (report.root / "nodes" / size.node / "user-data").read_bytes()
+        assert (len(packed), len(gzip.decompress(packed))) == (size.gzip, size.raw)
+    assert report.secrets.created and report.secrets.path.exists()
+    assert {r.status for r in report.results} == {"created"}
+    assert report.egress is None and report.stale == ()

@@ -55,8 +55,7 @@ class FileRecord:
 
 
 class Rendering:
-    """The artifacts of one render, produced as they are iterated; then `sizes` holds every
-    node's user-data size (raw and gzip) for the summary and the size budget."""
+    """The artifacts of one render, produced as they are iterated (one node at a time)."""
 
     def __init__(
         self, cluster: Cluster, secrets: ClusterSecrets, options: RenderOptions | None = None
@@ -64,10 +63,8 @@ class Rendering:
         self.cluster = cluster
         self.secrets = secrets
         self.options = options or RenderOptions()
-        self.sizes: list[UserDataSize] = []
 
     def __iter__(self) -> Iterator[Artifact]:
-        self.sizes = []
         records: list[FileRecord] = []
         for artifact in self._artifacts():
             records.append(_record(artifact))
@@ -78,9 +75,7 @@ class Rendering:
         cluster, secrets = self.cluster, self.secrets
         yield Artifact("admin.conf", dump(admin_kubeconfig(cluster, secrets)).encode(), 0o600)
         for node in cluster.nodes:
-            artifacts, size = node_artifacts(cluster, node, secrets, self.options)
-            self.sizes.append(size)
-            yield from artifacts
+            yield from node_artifacts(cluster, node, secrets, self.options)
         yield from terraform.artifacts(cluster, gzipped=self.options.gzip, iso=self.options.iso)
         if cluster.baked:
             yield from packer.artifacts(cluster)
@@ -89,7 +84,7 @@ class Rendering:
 def render(
     cluster: Cluster, secrets: ClusterSecrets, options: RenderOptions | None = None
 ) -> list[Artifact]:
-    """Every artifact at once: for tests and small clusters; the CLI streams a `Rendering`."""
+    """Every artifact at once: for tests and small clusters; app.py streams a `Rendering`."""
     return list(Rendering(cluster, secrets, options))
 
 
@@ -111,10 +106,15 @@ def user_data_bytes(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> tu
     return raw, gzip.compress(raw, compresslevel=6, mtime=0)
 
 
+def node_folder(node: Node) -> str:
+    """Where a node's files go, relative to OUT/<cluster>/."""
+    return f"nodes/{node.name}"
+
+
 def node_artifacts(
     cluster: Cluster, node: Node, secrets: ClusterSecrets, options: RenderOptions
-) -> tuple[list[Artifact], UserDataSize]:
-    folder = f"nodes/{node.name}"
+) -> list[Artifact]:
+    folder = node_folder(node)
     raw, packed = user_data_bytes(cluster, node, secrets)
     seed = [
         # user-data carries the bootstrap token (and CA keys on control planes): 0600.
@@ -128,7 +128,7 @@ def node_artifacts(
     if options.iso:
         iso = seed_iso([(name, content) for name, content, _ in seed])
         result.append(Artifact(f"{folder}/{ISO_NAME}", iso, 0o600, node.name, node.role))
-    return result, UserDataSize(node.name, len(raw), len(packed))
+    return result
 
 
 def meta_data(cluster: Cluster, node: Node) -> dict[str, str]:

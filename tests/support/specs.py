@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 
 from generator import joincred, model, secrets
-from generator.load import load_spec
+from generator.app import SecretsNeed, load_cluster
 from generator.render import render
 from generator.render.artifact import Artifact
-from generator.validate import validate
 
 from .repo import REPO
 
@@ -30,13 +29,17 @@ class Rendered:
 
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
-    loaded = load_spec(spec)
-    validate(loaded)
-    cluster = model.build(loaded.data, loaded.base_dir)
+    cluster = load_cluster(spec).cluster
     # As `k8sgen render` does: the join credentials the spec's nodes need are minted first.
     value = joincred.reconcile(cluster, cluster_secrets or secrets.generate(cluster.name)).secrets
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
+
+
+def cluster_and_secrets(spec: Path) -> tuple[model.Cluster, secrets.ClusterSecrets]:
+    """The model of SPEC and its existing secrets file (beside it), as `k8sgen` loads them."""
+    loaded = load_cluster(spec, SecretsNeed.EXISTING)
+    return loaded.cluster, loaded.require_secrets().value
 
 
 def set_at(data: Any, path: Sequence[str], value: Any) -> None:
