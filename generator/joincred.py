@@ -31,7 +31,7 @@ from generator.model import (
 )
 from generator.pki import CertPair, new_client_cert
 from generator.secrets import ClusterSecrets
-from generator.tokenlife import ttl_seconds
+from generator.spec.rules import ttl_seconds
 
 NODES_GROUP = "system:nodes"
 DATE = "%Y-%m-%d %H:%M UTC"

@@ -31,7 +31,8 @@ class Rendered:
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
     # As `k8sgen render` does: the join credentials the spec's nodes need are minted first.
-    value = joincred.reconcile(cluster, cluster_secrets or secrets.generate(cluster.name)).secrets
+    made = cluster_secrets or secrets.generate(cluster.name, lifetimes=cluster.certificates)
+    value = joincred.reconcile(cluster, made).secrets
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 

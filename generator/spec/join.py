@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from generator import model, tokenlife
+from generator.spec.rules import ttl_seconds
 
 if TYPE_CHECKING:
-    from generator.validate import Findings
+    from generator.spec.findings import Findings
 
 JOIN_WINDOW = ("spec", "bootstrap", "joinWindow")
 
@@ -16,7 +17,7 @@ def check_join_window(data: dict[str, Any], findings: Findings) -> None:
     """A join certificate cannot be revoked: its window is what bounds a leaked one."""
     bootstrap = data["spec"].get("bootstrap", {})
     window = bootstrap.get("joinWindow", model.DEFAULT_JOIN_WINDOW)
-    seconds = tokenlife.ttl_seconds(window)
+    seconds = ttl_seconds(window)
     if seconds == 0:
         findings.error(JOIN_WINDOW, f"{window}: a join window must be longer than zero")
     elif seconds > tokenlife.MAX_TTL_SECONDS:
