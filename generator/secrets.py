@@ -41,6 +41,7 @@ CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
 CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
+JOIN_CREDENTIALS = "joinCredentials"  # node name -> its join certificate and key
 MAX_SECRETS_BYTES = 1024 * 1024  # about 20 KB in practice
 
 
@@ -84,7 +85,7 @@ class ClusterSecrets:
             "admin": _pair_data(self.admin),
             **({"nodes": dict(self.nodes)} if self.nodes else {}),
             **(
-                {"joinCredentials": {n: _pair_data(p) for n, p in self.join_credentials.items()}}
+                {JOIN_CREDENTIALS: {n: _pair_data(p) for n, p in self.join_credentials.items()}}
                 if self.join_credentials
                 else {}
             ),
@@ -241,7 +242,7 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
             ),
             admin=_pair(data["admin"]),
             join_credentials={
-                str(n): _pair(p) for n, p in (data.get("joinCredentials") or {}).items()
+                str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()
             },
             nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
         )
@@ -253,8 +254,8 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
-    for node, pair in (data.get("joinCredentials") or {}).items():
-        _check_pair(corrupt, f"joinCredentials.{node}", pair)
+    for node, pair in (data.get(JOIN_CREDENTIALS) or {}).items():
+        _check_pair(corrupt, f"{JOIN_CREDENTIALS}.{node}", pair)
     return value
 
 

@@ -269,3 +269,14 @@ def test_secrets_file_changed_meanwhile_is_not_replaced(tmp_path: Path) -> None:
         secrets.write_additions(path, before, grown)
     assert stored(spec) == other
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_certs_lists_each_join_certificate_and_how_it_is_renewed(tmp_path: Path) -> None:
+    spec = certificate_spec(tmp_path)
+    render(spec, tmp_path / "out")
+    result = CliRunner().invoke(cli, ["certs", str(spec)])
+    assert result.exit_code == 0, result.output
+    until = stored(spec).join_credentials["w1"].certificate.not_valid_after_utc
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("system:node:w1 ")]
+    assert f"{until:%Y-%m-%d %H:%M} UTC" in line
+    assert "k8sgen render --renew-join-credential w1" in line
