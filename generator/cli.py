@@ -178,6 +178,14 @@ def kubeconfig_command(
     type=click.Choice(sorted(budget.PLATFORMS)),
     help="Refuse to render user-data larger than this platform accepts.",
 )
+@click.option(
+    "--renew-join-credential",
+    "renew",
+    multiple=True,
+    metavar="NODE",
+    help="Mint a new join certificate for NODE (one whose certificate expired before it "
+    "joined); repeat for several. Changes NODE's user-data.",
+)
 def render_command(
     spec_path: Path,
     output: Path,
@@ -186,10 +194,13 @@ def render_command(
     iso: bool,
     gzipped: bool,
     platform: str | None,
+    renew: tuple[str, ...],
 ) -> None:
     """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
     loaded = load_cluster(spec_path, SecretsNeed.LOAD_OR_NEW, secrets_path, _warn)
-    request = RenderRequest(output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform)
+    request = RenderRequest(
+        output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform, renew=renew
+    )
     report = render_cluster(loaded, request)
     stored = report.secrets
     if stored.created and dry_run:
@@ -198,7 +209,12 @@ def render_command(
         click.echo(
             f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
         )
+    elif report.secrets.value != loaded.require_secrets().value and not dry_run:
+        minted = ", ".join(report.joins.minted) or "none"
+        click.echo(f"{stored.path}: updated (nodes recorded; join certificates minted: {minted})")
     _summary(loaded.cluster, report, dry_run)
+    for line in report.join_lines:
+        click.echo(line, err=line.startswith("warning:"))
     for warning in certs.lifetime_warnings(loaded.cluster, stored.value):
         click.echo(f"warning: {warning}", err=True)
     for line in report.token_lines:

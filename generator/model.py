@@ -29,6 +29,13 @@ from generator.spec.rules import (
 
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
+JOIN_WITH_CERTIFICATE = "certificate"  # a kubelet client certificate per node, minted at render
+JOIN_WITH_TOKEN = "token"  # the cluster-wide bootstrap token
+# The default since tests/k8s/test_join_credentials_real.py proved it on the real programs.
+DEFAULT_JOIN_WITH = JOIN_WITH_CERTIFICATE
+# A week: long enough to boot a fleet over a few days (or a weekend's delay), short enough that
+# a leaked user-data file stops being a credential soon after; a later node gets a fresh one.
+DEFAULT_JOIN_WINDOW = "168h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
 DEFAULT_ARCH = "amd64"
 DEFAULT_FIREWALLD = "disabled"
@@ -182,6 +189,8 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    join_with: str = DEFAULT_JOIN_WITH
+    join_window: str = DEFAULT_JOIN_WINDOW  # lifetime of each node's join certificate
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
     proxy: Proxy | None = None
     registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
@@ -212,8 +221,9 @@ class Cluster:
 
     @cached_property
     def host_lines(self) -> str:
-        """'IP NAME' lines of every node with a static address: computed once, not per node."""
-        return "".join(f"{n.ip} {n.name}\n" for n in self.nodes if n.ip)
+        """'IP NAME' lines of the control planes with a static address, computed once. Not of
+        every node: adding a worker to the spec must leave the other nodes' files unchanged."""
+        return "".join(f"{n.ip} {n.name}\n" for n in self.control_planes if n.ip)
 
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:
@@ -256,6 +266,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        join_with=bootstrap.get("joinWith", DEFAULT_JOIN_WITH),
+        join_window=bootstrap.get("joinWindow", DEFAULT_JOIN_WINDOW),
         certificates=certspec.build(spec),
         proxy=_proxy(spec, nodes, subnets, host),
         registries=build_registries(spec, base_dir),

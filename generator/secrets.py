@@ -9,7 +9,7 @@ import os
 import re
 import secrets as random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
 CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
+JOIN_CREDENTIALS = "joinCredentials"  # node name -> its join certificate and key
 MAX_SECRETS_BYTES = 1024 * 1024  # about 20 KB in practice
 
 
@@ -72,6 +73,12 @@ class ClusterSecrets:
     def registry_logins(self) -> dict[str, Credential]:
         return dict(self.registry_credentials)
 
+    # Node name -> its join certificate (system:node:<name>), minted once per name.
+    join_credentials: dict[str, CertPair] = field(default_factory=dict)
+    # Node name -> role of every node rendered with these secrets: how a render knows that a
+    # node left the spec (the output folder may be another one, or cleaned).
+    nodes: dict[str, str] = field(default_factory=dict)
+
     @property
     def ca_cert_hash(self) -> str:
         return discovery_hash(self.ca.cert)
@@ -96,6 +103,12 @@ class ClusterSecrets:
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
             **_credentials_data(self.registry_credentials),
+            **({"nodes": dict(self.nodes)} if self.nodes else {}),
+            **(
+                {JOIN_CREDENTIALS: {n: _pair_data(p) for n, p in self.join_credentials.items()}}
+                if self.join_credentials
+                else {}
+            ),
         }
 
 
@@ -206,9 +219,17 @@ def with_registry_login(value: ClusterSecrets, host: str, login: Credential) -> 
     return dataclasses.replace(value, registry_credentials=tuple(sorted(logins.items())))
 
 
+def write_additions(path: Path, before: ClusterSecrets, after: ClusterSecrets) -> None:
+    """Replace PATH's BEFORE with AFTER, which only adds nodes and join credentials (or renews
+    those asked for); refused if the file changed since it was read."""
+    if load(path, before.cluster) != before:
+        raise SecretsError(f"{path}: changed while k8sgen ran; not replacing it, render again")
+    replace_file(path, after)
+
+
 def replace_file(path: Path, value: ClusterSecrets) -> None:
-    """Write VALUE over the existing secrets file at PATH, atomically (0600 throughout): a
-    crash leaves the old file or the new one, never half of either."""
+    """Write VALUE over the existing secrets file at PATH, 0600 throughout: a crash leaves the
+    old file or the new one, never half of either."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -285,6 +306,10 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
             ),
             admin=_pair(data["admin"]),
             registry_credentials=_credentials(data.get("registryCredentials", {})),
+            join_credentials={
+                str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()
+            },
+            nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
@@ -294,6 +319,8 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
+    for node, pair in (data.get(JOIN_CREDENTIALS) or {}).items():
+        _check_pair(corrupt, f"{JOIN_CREDENTIALS}.{node}", pair)
     return value
 
 

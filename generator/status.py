@@ -96,6 +96,15 @@ ADVICE = {
         "`kubeadm token create <token> --ttl 2h`, the token being the one in "
         f"{KUBEADM_CONFIG} on this node. Then `{RESTART}` here."
     ),
+    "join-credential-expired": (
+        "This node's join certificate (spec.bootstrap.joinWith: certificate) has ended, by "
+        "this node's clock or the cluster's: kubeadm join cannot succeed with it. Where you "
+        "render: `k8sgen render SPEC --renew-join-credential <this node>` mints a new one "
+        "valid for spec.bootstrap.joinWindow from now (raise joinWindow first if the node "
+        "boots later than that); then re-create this node with its new nodes/<node>/ files "
+        "(cloud-init reads user-data once: the certificate and its end date are in it). If a "
+        f"clock is wrong instead, fix its time sync and `{RESTART}`."
+    ),
     "ca-hash": (
         "The cluster's CA is not the one this node was rendered with: the control plane came "
         "from another secrets file. Render again with the cluster's secrets file (--secrets) "

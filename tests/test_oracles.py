@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from generator import joincred
+from generator.layout import JOIN_KUBECONFIG
 from generator.render.node import NodeKind, plan
 
 from .support.kubeadm import SHARED_PKI, api_validator
@@ -137,9 +139,13 @@ def test_kubeadm_documents_per_bootstrap_kind(rendered_examples: list[Rendered])
             assert kubelet["cgroupDriver"] == "systemd"
         else:
             (join,) = kubeadm_documents(rendered, node)
-            token = join["discovery"]["bootstrapToken"]
-            assert token["caCertHashes"] == [rendered.secrets.ca_cert_hash]
-            assert token["token"] == rendered.secrets.bootstrap_token
+            if joincred.join_method(rendered.cluster, model_node) == "certificate":
+                assert join["discovery"]["file"] == {"kubeConfigPath": JOIN_KUBECONFIG}
+                assert "bootstrapToken" not in join["discovery"]
+            else:
+                token = join["discovery"]["bootstrapToken"]
+                assert token["caCertHashes"] == [rendered.secrets.ca_cert_hash]
+                assert token["token"] == rendered.secrets.bootstrap_token
             assert ("controlPlane" in join) == (kind == NodeKind.JOIN_CONTROL_PLANE)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.layout import KUBEADM_PATCHES
+from generator.joincred import credential
+from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
 from generator.nodeconfig import COMPONENTS, Component, KubeadmPatch
 from generator.secrets import ClusterSecrets
@@ -148,17 +149,12 @@ def _patches(node: Node) -> dict[str, Any]:
 
 
 def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
-    """JoinConfiguration with the pre-shared token and CA hash; control planes also serve."""
+    """JoinConfiguration with the node's own certificate (discovery.file: the kubeconfig holds
+    the CA, so no hash) or the pre-shared token and CA hash; control planes also serve."""
     join: dict[str, Any] = {
         "apiVersion": cluster.kubernetes.kubeadm_api,
         "kind": "JoinConfiguration",
-        "discovery": {
-            "bootstrapToken": {
-                "token": token(cluster, secrets),
-                "apiServerEndpoint": cluster.endpoint,
-                "caCertHashes": [secrets.ca_cert_hash],
-            }
-        },
+        "discovery": _discovery(cluster, node, secrets),
         "nodeRegistration": _node_registration(cluster, node),
         **_patches(node),
     }
@@ -174,6 +170,18 @@ def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
         if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
             join["controlPlane"]["certificateKey"] = secrets.certificate_key
     return [join]
+
+
+def _discovery(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> dict[str, Any]:
+    if credential(cluster, node, secrets):
+        return {"file": {"kubeConfigPath": JOIN_KUBECONFIG}}
+    return {
+        "bootstrapToken": {
+            "token": token(cluster, secrets),
+            "apiServerEndpoint": cluster.endpoint,
+            "caCertHashes": [secrets.ca_cert_hash],
+        }
+    }
 
 
 def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:

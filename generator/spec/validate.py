@@ -13,7 +13,7 @@ from generator.errors import SpecError
 from generator.proxy import PROXY_PATH
 from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import access, certificates, cluster, control_plane, kubeadm, nodes
+from generator.spec import access, certificates, cluster, control_plane, join, kubeadm, nodes
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -140,6 +140,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
     SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),
     *kubeadm.SEMANTIC_CHECKS,
+    SemanticCheck(join.check_join_window, (BOOTSTRAP,)),
 )
 
 

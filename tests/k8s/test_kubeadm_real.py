@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from generator import versions
 from generator.errors import SpecError
 from generator.images import KUBEADM, cluster_images
-from generator.layout import KUBEADM_PATCHES, PKI_STASH
+from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES, PKI_STASH
 from generator.model import Cluster
 from generator.render.kubeadm import cert_sans
 from generator.spec.load import load_spec
@@ -93,8 +93,17 @@ def run_kubeadm(minor: int, *args: str, env: dict[str, str] | None = None) -> tu
 
 
 def node_config(rendered: Rendered, node: str, folder: Path) -> Path:
+    """The node's kubeadm configuration; a discovery file (kubeadm checks that it exists) is
+    the rendered join.conf, written here instead of the node's /etc/k8sgen/join.conf."""
+    written = files(rendered, node)
+    text = written[KUBEADM_CONFIG]["content"]
+    if JOIN_KUBECONFIG in written:
+        join = folder / f"{node}-join.conf"
+        join.write_text(written[JOIN_KUBECONFIG]["content"])
+        assert text.count(f"kubeConfigPath: {JOIN_KUBECONFIG}\n") == 1, text
+        text = text.replace(f"kubeConfigPath: {JOIN_KUBECONFIG}\n", f"kubeConfigPath: {join}\n")
     path = folder / f"{node}-kubeadm.yaml"
-    path.write_text(files(rendered, node)[KUBEADM_CONFIG]["content"])
+    path.write_text(text)
     return path
 
 
