@@ -27,9 +27,10 @@ from generator import versions
 from generator.images import KUBEADM, cluster_images
 from generator.layout import PKI_STASH
 from generator.model import Cluster
+from generator.pki import KeyAlgorithm
 from generator.render.kubeadm import cert_sans
 
-from ..support.nodedata import files
+from ..support.nodedata import files, kubeadm_documents
 from ..support.repo import EXAMPLES, REPO
 from ..support.specs import Rendered, render_spec
 from .binaries import kubeadm, kubeadm_releases
@@ -130,16 +131,25 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
     # No CA made, nothing of ours rewritten.
     assert {path: read_tree(pki)[path] for path in ours} == ours
     assert {path: read_tree(made)[path] for path in ours} == ours
-    # kubeadm makes its keys of the type the rendered encryptionAlgorithm names (RSA without).
-    key_type = ec.EllipticCurvePublicKey if case.secrets.encryption_algorithm else rsa.RSAPublicKey
     for leaf, ca in LEAVES.items():
         issuer = x509.load_pem_x509_certificate(ours[Path(ca)])
+        assert isinstance(issuer.public_key(), ec.EllipticCurvePublicKey), ca  # every version
         cert = x509.load_pem_x509_certificate((made / leaf).read_bytes())
         cert.verify_directly_issued_by(issuer)
-        assert isinstance(cert.public_key(), key_type), leaf
+        assert isinstance(cert.public_key(), leaf_key_type(case)), leaf
     apiserver = x509.load_pem_x509_certificate((made / "apiserver.crt").read_bytes())
     names = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert promised_names(case.cluster) <= san_values(names), names
+
+
+def leaf_key_type(rendered: Rendered) -> type:
+    """The type of kubeadm's own keys: what the rendered encryptionAlgorithm names; RSA without
+    it, also under ECDSA CAs (1.30: v1beta3 cannot name a type)."""
+    documents = kubeadm_documents(rendered, rendered.cluster.init_node.name)
+    configuration = next(d for d in documents if d["kind"] == "ClusterConfiguration")
+    if configuration.get("encryptionAlgorithm") == str(KeyAlgorithm.ECDSA_P256):
+        return ec.EllipticCurvePublicKey
+    return rsa.RSAPublicKey
 
 
 # From 1.32 KUBEADM_INIT_DRYRUN_DIR is the dry run's folder itself (before, a random one in it).
