@@ -5,12 +5,15 @@ newest patch the Go module proxy serves of that minor):
 - `kubeadm config validate` accepts each node's documents (init, control-plane join, worker join);
 - `kubeadm config images list --config` is exactly the kubeadm part of `k8sgen images`;
 - `kubeadm init --dry-run` on the init node, with the rendered certificates in place, keeps our
-  CAs (it makes none) and gives the API server certificate every certSAN k8sgen promises.
+  CAs (it makes none), signs its own certificates and kubeconfig clients with them (of the
+  type encryptionAlgorithm names; RSA under the ECDSA CAs on 1.30, whose v1beta3 names none)
+  and gives the API server certificate every certSAN k8sgen promises.
 kubeadm runs in a network namespace of its own (tests/k8s/netns.py).
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import subprocess
@@ -137,9 +140,22 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
         cert = x509.load_pem_x509_certificate((made / leaf).read_bytes())
         cert.verify_directly_issued_by(issuer)
         assert isinstance(cert.public_key(), leaf_key_type(case)), leaf
+    for name in KUBECONFIGS:
+        client = kubeconfig_client(made / name)
+        client.verify_directly_issued_by(x509.load_pem_x509_certificate(ours[Path("ca.crt")]))
+        assert isinstance(client.public_key(), leaf_key_type(case)), name
     apiserver = x509.load_pem_x509_certificate((made / "apiserver.crt").read_bytes())
     names = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert promised_names(case.cluster) <= san_values(names), names
+
+
+KUBECONFIGS = ("admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf")
+
+
+def kubeconfig_client(path: Path) -> x509.Certificate:
+    """The client certificate a kubeconfig kubeadm wrote embeds."""
+    user = yaml.safe_load(path.read_text())["users"][0]["user"]
+    return x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
 
 
 def leaf_key_type(rendered: Rendered) -> type:
@@ -165,6 +181,10 @@ def init_certificates(
         # folder lacks them): run the certificate phase of init itself, into the test's
         # certificatesDir.
         stdout, _ = run_kubeadm(minor, "init", "phase", "certs", "all", "--config", str(config))
+        kubeconfigs = ("--kubeconfig-dir", str(folder / "pki"))  # where the dry run puts them
+        run_kubeadm(
+            minor, "init", "phase", "kubeconfig", "all", "--config", str(config), *kubeconfigs
+        )
         return stdout, folder / "pki"
     out = folder / "dry-run"
     # The dry run signs with the CAs in its own folder but copies only ca.crt/ca.key there
