@@ -28,7 +28,7 @@ def example_sizes(spec: Path) -> list[tuple[str, UserDataSize]]:
     loaded = load_spec(spec)
     validate(loaded)
     cluster = embed_local_files(model.build(loaded.data, loaded.base_dir))
-    made = secrets.generate(cluster.name, algorithm=secrets.key_algorithm_for(cluster.kubernetes))
+    made = secrets.generate(cluster.name, algorithm=secrets.NEW_KEY_ALGORITHM)
     value = joincred.reconcile(cluster, made).secrets
     sizes = []
     for node in cluster.nodes:

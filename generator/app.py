@@ -89,21 +89,18 @@ def default_secrets_path(spec_path: Path) -> Path:
 def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
-    algorithm = secrets.key_algorithm_for(cluster.kubernetes)  # of new secrets only
+    algorithm = secrets.NEW_KEY_ALGORITHM  # of new secrets only
     if need is SecretsNeed.LOAD_OR_CREATE:
         loaded = secrets.load_or_create(path, cluster.name, cluster.certificates, algorithm)
-        stored = SecretsFile(path, *loaded)
-    elif path.exists() or path.is_symlink():
-        stored = SecretsFile(path, secrets.load(path, cluster.name), created=False)
-    elif need is SecretsNeed.EXISTING:
+        return SecretsFile(path, *loaded)
+    if path.exists() or path.is_symlink():
+        return SecretsFile(path, secrets.load(path, cluster.name), created=False)
+    if need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    else:
-        value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
-        return SecretsFile(path, value, created=True)
-    secrets.check_key_algorithm(path, stored.value, cluster.kubernetes)
-    return stored
+    value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
+    return SecretsFile(path, value, created=True)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from generator.spec.rules import (
     TOKEN_PATTERN,
     TOKEN_SECRET_LENGTH,
 )
-from generator.versions import KubernetesMinor
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
@@ -85,8 +84,9 @@ class ClusterSecrets:
 
     @property
     def encryption_algorithm(self) -> KeyAlgorithm | None:
-        """What kubeadm is told to make its own keys of: ECDSA-P256 with ECDSA CAs; nothing
-        with RSA CAs (kubeadm's default RSA-2048, as for every file made before ECDSA)."""
+        """What kubeadm is told to make its own keys of where it can be told (v1beta4):
+        ECDSA-P256 with ECDSA CAs; nothing with RSA CAs (kubeadm's default RSA-2048, as for
+        every file made before ECDSA)."""
         algorithm = key_algorithm(self.ca.key)
         return algorithm if algorithm == KeyAlgorithm.ECDSA_P256 else None
 
@@ -133,11 +133,9 @@ def new_token() -> str:
     )
 
 
-def key_algorithm_for(kubernetes: KubernetesMinor) -> KeyAlgorithm:
-    """New secrets get ECDSA P-256 keys where kubeadm can be told so (v1beta4), else RSA."""
-    if kubernetes.has_encryption_algorithm:
-        return KeyAlgorithm.ECDSA_P256
-    return KeyAlgorithm.RSA_2048
+# New secrets' CAs and service-account key, for every version: kubeadm loads a CA of any type
+# and signs its own keys with it; kube-apiserver takes an ES256 service-account key.
+NEW_KEY_ALGORITHM = KeyAlgorithm.ECDSA_P256
 
 
 def generate(
@@ -147,7 +145,7 @@ def generate(
     algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> ClusterSecrets:
     """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity;
-    the CAs and the service-account key are ALGORITHM keys (see key_algorithm_for)."""
+    the CAs and the service-account key are ALGORITHM keys (see NEW_KEY_ALGORITHM)."""
     now = now or datetime.datetime.now(datetime.UTC)
     ca = new_ca("kubernetes", now, lifetimes.ca, algorithm)
     sa_key = new_private_key(algorithm)
@@ -270,17 +268,6 @@ def load(path: Path, cluster: str) -> ClusterSecrets:
             "pass --secrets with the right file, or move this one away to create new secrets"
         )
     return value
-
-
-def check_key_algorithm(path: Path, value: ClusterSecrets, kubernetes: KubernetesMinor) -> None:
-    """Refuse ECDSA CAs where kubeadm's configuration cannot name them (before v1beta4)."""
-    if value.encryption_algorithm and not kubernetes.has_encryption_algorithm:
-        raise SecretsError(
-            f"{path}: these secrets hold {value.encryption_algorithm} keys, which kubeadm "
-            f"accepts in k8sgen's configuration from Kubernetes 1.31 on, not {kubernetes.name}; "
-            "set spec.kubernetes.version to 1.31 or later, or pass --secrets with another file "
-            "(a new one is made with RSA keys)"
-        )
 
 
 def _parse(path: Path, data: Any) -> ClusterSecrets:

@@ -70,9 +70,9 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
         **validity_periods(cluster),
     }
     algorithm = secrets.encryption_algorithm
-    if algorithm:
-        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type.
-        assert cluster.kubernetes.has_encryption_algorithm, "refused by check_key_algorithm"
+    if algorithm and cluster.kubernetes.has_encryption_algorithm:
+        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type; before
+        # v1beta4 they stay RSA, signed by whatever CA it loads.
         configuration["encryptionAlgorithm"] = str(algorithm)
     for name in COMPONENTS:
         settings = _component_settings(cluster, cluster.kubeadm_settings.component(name))

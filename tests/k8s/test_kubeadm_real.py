@@ -5,7 +5,9 @@ newest patch the Go module proxy serves of that minor):
 - `kubeadm config validate` accepts each node's documents (init, control-plane join, worker join);
 - `kubeadm config images list --config` is exactly the kubeadm part of `k8sgen images`;
 - `kubeadm init --dry-run` on the init node, with the rendered certificates in place, keeps our
-  CAs (it makes none) and gives the API server certificate every certSAN k8sgen promises;
+  CAs (it makes none), signs its own certificates and kubeconfig clients with them (of the
+  type encryptionAlgorithm names; RSA under the ECDSA CAs on 1.30, whose v1beta3 names none)
+  and gives the API server certificate every certSAN k8sgen promises;
 - for examples/node-settings.yaml, kubeadm's static pod manifests and kubelet configuration
   carry the spec's flags, volumes, fields and patches, and a misspelled kubelet field is
   refused by the real kubeadm (and first by `k8sgen validate`, with FILE:LINE).
@@ -14,6 +16,7 @@ kubeadm runs in a network namespace of its own (tests/k8s/netns.py).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import subprocess
@@ -31,11 +34,12 @@ from generator.errors import SpecError
 from generator.images import KUBEADM, cluster_images
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES, PKI_STASH
 from generator.model import Cluster
+from generator.pki import KeyAlgorithm
 from generator.render.kubeadm import cert_sans
 from generator.spec.load import load_spec
 from generator.spec.validate import validate
 
-from ..support.nodedata import files
+from ..support.nodedata import files, kubeadm_documents
 from ..support.repo import EXAMPLES, REPO
 from ..support.specs import Rendered, render_spec
 from .binaries import kubeadm, kubeadm_releases
@@ -146,16 +150,38 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
     # No CA made, nothing of ours rewritten.
     assert {path: read_tree(pki)[path] for path in ours} == ours
     assert {path: read_tree(made)[path] for path in ours} == ours
-    # kubeadm makes its keys of the type the rendered encryptionAlgorithm names (RSA without).
-    key_type = ec.EllipticCurvePublicKey if case.secrets.encryption_algorithm else rsa.RSAPublicKey
     for leaf, ca in LEAVES.items():
         issuer = x509.load_pem_x509_certificate(ours[Path(ca)])
+        assert isinstance(issuer.public_key(), ec.EllipticCurvePublicKey), ca  # every version
         cert = x509.load_pem_x509_certificate((made / leaf).read_bytes())
         cert.verify_directly_issued_by(issuer)
-        assert isinstance(cert.public_key(), key_type), leaf
+        assert isinstance(cert.public_key(), leaf_key_type(case)), leaf
+    for name in KUBECONFIGS:
+        client = kubeconfig_client(made / name)
+        client.verify_directly_issued_by(x509.load_pem_x509_certificate(ours[Path("ca.crt")]))
+        assert isinstance(client.public_key(), leaf_key_type(case)), name
     apiserver = x509.load_pem_x509_certificate((made / "apiserver.crt").read_bytes())
     names = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert promised_names(case.cluster) <= san_values(names), names
+
+
+KUBECONFIGS = ("admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf")
+
+
+def kubeconfig_client(path: Path) -> x509.Certificate:
+    """The client certificate a kubeconfig kubeadm wrote embeds."""
+    user = yaml.safe_load(path.read_text())["users"][0]["user"]
+    return x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+
+
+def leaf_key_type(rendered: Rendered) -> type:
+    """The type of kubeadm's own keys: what the rendered encryptionAlgorithm names; RSA without
+    it, also under ECDSA CAs (1.30: v1beta3 cannot name a type)."""
+    documents = kubeadm_documents(rendered, rendered.cluster.init_node.name)
+    configuration = next(d for d in documents if d["kind"] == "ClusterConfiguration")
+    if configuration.get("encryptionAlgorithm") == str(KeyAlgorithm.ECDSA_P256):
+        return ec.EllipticCurvePublicKey
+    return rsa.RSAPublicKey
 
 
 # From 1.32 KUBEADM_INIT_DRYRUN_DIR is the dry run's folder itself (before, a random one in it).
@@ -171,6 +197,10 @@ def init_certificates(
         # folder lacks them): run the certificate phase of init itself, into the test's
         # certificatesDir.
         stdout, _ = run_kubeadm(minor, "init", "phase", "certs", "all", "--config", str(config))
+        kubeconfigs = ("--kubeconfig-dir", str(folder / "pki"))  # where the dry run puts them
+        run_kubeadm(
+            minor, "init", "phase", "kubeconfig", "all", "--config", str(config), *kubeconfigs
+        )
         return stdout, folder / "pki"
     out = folder / "dry-run"
     # The dry run signs with the CAs in its own folder but copies only ca.crt/ca.key there

@@ -30,7 +30,7 @@ class Rendered:
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
-    algorithm = secrets.key_algorithm_for(cluster.kubernetes)
+    algorithm = secrets.NEW_KEY_ALGORITHM
     # As `k8sgen render` does: the join credentials the spec's nodes need are minted first.
     made = cluster_secrets or secrets.generate(
         cluster.name, lifetimes=cluster.certificates, algorithm=algorithm
