@@ -87,7 +87,10 @@ def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path) -> SecretsFi
     if need is SecretsNeed.LOAD_OR_CREATE:
         return SecretsFile(path, *secrets.load_or_create(path, cluster.name))
     if path.exists() or path.is_symlink():
-        return SecretsFile(path, secrets.load(path, cluster.name), created=False)
+        loaded = secrets.load(path, cluster.name)
+        if cluster.encryption and loaded.encryption_key is None:
+            raise secrets.missing_encryption_key(path)
+        return SecretsFile(path, loaded, created=False)
     if need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "

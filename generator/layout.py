@@ -36,3 +36,9 @@ CERTS_DIR = "/etc/containerd/certs.d"  # containerd's registry hosts
 CRICTL_CONFIG = "/etc/crictl.yaml"
 MODULES_FILE = "/etc/modules-load.d/k8sgen.conf"
 SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
+
+# The API server's audit policy and log, and its encryption-at-rest configuration (control
+# planes only). Outside the folders `kubeadm reset` empties, so a retried join keeps them.
+AUDIT_POLICY = "/etc/kubernetes/audit-policy.yaml"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+ENCRYPTION_CONFIG = "/etc/kubernetes/encryption-config.yaml"

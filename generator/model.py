@@ -16,6 +16,7 @@ from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.load import LoadedSpec, format_path
 from generator.offline import Offline, build_offline
+from generator.security import Audit, EncryptionAtRest, build_audit, build_encryption
 
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
@@ -171,6 +172,8 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    audit: Audit | None = None  # the API server's audit log, on every control plane
+    encryption: EncryptionAtRest | None = None  # Secrets encrypted in etcd
 
     @property
     def endpoint(self) -> str:
@@ -240,6 +243,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        audit=build_audit(control_plane),
+        encryption=build_encryption(control_plane),
     )
 
 

@@ -32,7 +32,7 @@ from generator.model import (
 )
 from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
-from generator.render import kubeadm, kubevip, rpm
+from generator.render import kubeadm, kubevip, rpm, security
 from generator.render.firewall import firewalld_plan
 from generator.render.library import library
 from generator.render.node import (
@@ -96,6 +96,7 @@ def cloud_config(
         *image_files,
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
+        *api_server_files(cluster, node, secrets),
         *cni_files(cluster, plan),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
@@ -239,6 +240,14 @@ def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file(path, dump(manifest), "0600")
         for path, manifest in kubevip.manifests(cluster, node).items()
+    ]
+
+
+def api_server_files(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """Audit policy and encryption configuration on control planes."""
+    return [
+        write_file(path, dump(document), permissions)
+        for path, document, permissions in security.control_plane_files(cluster, node, secrets)
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
+from generator.render import security
 from generator.secrets import ClusterSecrets
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
@@ -58,8 +59,20 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
             "serviceSubnet": cluster.service_subnet,
             "dnsDomain": cluster.dns_domain,
         },
-        "apiServer": {"certSANs": cert_sans(cluster)},
+        "apiServer": {"certSANs": cert_sans(cluster), **_api_server_security(cluster)},
     }
+
+
+def _api_server_security(cluster: Cluster) -> dict[str, Any]:
+    """Audit and encryption-at-rest flags and mounts (generator/render/security.py)."""
+    fields: dict[str, Any] = {}
+    args = security.api_server_args(cluster)
+    if args:
+        fields["extraArgs"] = _extra_args(cluster, args)
+    volumes = security.api_server_volumes(cluster)
+    if volumes:
+        fields["extraVolumes"] = volumes
+    return fields
 
 
 def cert_sans(cluster: Cluster) -> list[str]:
