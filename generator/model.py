@@ -10,16 +10,16 @@ from typing import Any
 
 import yaml
 
-from generator import versions
+from generator import netfamily, versions
 from generator.calico_patch import PatchError, calico_image, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.load import LoadedSpec, format_path
+from generator.netfamily import DEFAULT_POD_SUBNET as DEFAULT_POD_SUBNET
+from generator.netfamily import DEFAULT_SERVICE_SUBNET as DEFAULT_SERVICE_SUBNET
 from generator.offline import Offline, build_offline
 from generator.security import Audit, EncryptionAtRest, build_audit, build_encryption
 
-DEFAULT_POD_SUBNET = "10.244.0.0/16"
-DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
@@ -137,6 +137,9 @@ class Node:
     interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
     mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
+    address6: ipaddress.IPv6Interface | None = None  # dual-stack or single-stack IPv6
+    gateway6: str | None = None
+    ipv6_primary: bool = False  # the cluster's first family is IPv6 (see netfamily.py)
 
     @property
     def is_control_plane(self) -> bool:
@@ -144,7 +147,14 @@ class Node:
 
     @property
     def ip(self) -> str | None:
-        return str(self.address.ip) if self.address else None
+        """The address of the cluster's primary family: the API server advertises it."""
+        return self.ips[0] if self.ips else None
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """Every static address, the primary family first (the kubelet's node-ip)."""
+        ips = [str(a.ip) for a in (self.address, self.address6) if a is not None]
+        return tuple(reversed(ips)) if self.ipv6_primary else tuple(ips)
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,15 @@ class Cluster:
         return f"{self.endpoint_host}:{self.endpoint_port}"
 
     @property
+    def pod_subnets(self) -> tuple[str, ...]:
+        """podSubnet's networks, the primary family first (one, or two for dual-stack)."""
+        return tuple(self.pod_subnet.split(","))
+
+    @property
+    def service_subnets(self) -> tuple[str, ...]:
+        return tuple(self.service_subnet.split(","))
+
+    @property
     def init_node(self) -> Node:
         """The first control plane in the list runs `kubeadm init`."""
         return next(n for n in self.nodes if n.is_control_plane)
@@ -208,7 +227,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     """Model of a spec that `validate` accepted; reads a local Calico manifest if one is named."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
+    ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
+    nodes = tuple(_node(n, node_interface(spec, n), ipv6_primary) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
     vip = _vip(control_plane.get("vip"), nodes)
     host, port = _endpoint(control_plane, vip, nodes)
@@ -274,10 +294,14 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(data: dict[str, Any], interface: str | None) -> Node:
+def _node(data: dict[str, Any], interface: str | None, ipv6_primary: bool = False) -> Node:
     address = data.get("address")
+    address6 = data.get("address6")
     mac = data.get("mac")
     return Node(
+        address6=ipaddress.IPv6Interface(address6) if address6 else None,
+        gateway6=data.get("gateway6"),
+        ipv6_primary=ipv6_primary,
         name=data["name"],
         role=data["role"],
         address=ipaddress.IPv4Interface(address) if address else None,

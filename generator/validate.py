@@ -11,10 +11,18 @@ from typing import Any
 
 import jsonschema
 
-from generator import model, refs, tokenlife, validate_ha, validate_net, versions
+from generator import (
+    model,
+    netfamily,
+    refs,
+    tokenlife,
+    validate_dualstack,
+    validate_ha,
+    validate_net,
+    versions,
+)
 from generator.errors import Problem, SpecError
 from generator.load import FieldPath, LoadedSpec, format_path, load_spec
-from generator.model import DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET
 from generator.resources import load_schema
 from generator.schema import control_characters, strict_validator
 
@@ -231,9 +239,9 @@ def check_cgroup_v1(data: dict[str, Any], findings: Findings) -> None:
 def check_subnets(data: dict[str, Any], findings: Findings) -> None:
     kube = data["spec"]["kubernetes"]
     networks = {}
-    defaults = (("podSubnet", DEFAULT_POD_SUBNET), ("serviceSubnet", DEFAULT_SERVICE_SUBNET))
-    for name, default in defaults:
-        network = _network(kube.get(name, default), ("spec", "kubernetes", name), findings)
+    for name, _ in netfamily.SUBNETS:
+        text = netfamily.part(netfamily.subnet(kube, name), 4)  # IPv6: validate_dualstack.py
+        network = _network(text, ("spec", "kubernetes", name), findings) if text else None
         if network:
             networks[name] = network
     pods, services = networks.get("podSubnet"), networks.get("serviceSubnet")
@@ -380,7 +388,7 @@ def _check_dns_server(server: str, path: FieldPath, findings: Findings) -> None:
     if not isinstance(server, str):
         return  # the schema says what it should be
     try:
-        ip = ipaddress.IPv4Address(server)
+        ip = ipaddress.ip_address(server)  # IPv4 or IPv6
     except ValueError as exc:
         findings.error(path, f"not a valid address: {exc}")
         return
@@ -607,6 +615,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(validate_net.check_macs, ((*NODES, ANY, "mac"),)),
     SemanticCheck(validate_net.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK, OS)),
     SemanticCheck(check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
+    *(SemanticCheck(run, reads) for run, reads in validate_dualstack.CHECKS),
 )
 
 

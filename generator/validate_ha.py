@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from generator import netfamily
 from generator.model import (
     API_PORT,
     DEFAULT_KUBE_VIP_IMAGE,
@@ -74,8 +75,9 @@ def _check_vip_outside_cluster_subnets(
         ("podSubnet", DEFAULT_POD_SUBNET),
         ("serviceSubnet", DEFAULT_SERVICE_SUBNET),
     ):
+        text = netfamily.part(str(kubernetes.get(name, default)), 4)
         try:
-            network = ipaddress.IPv4Network(kubernetes.get(name, default))
+            network = ipaddress.IPv4Network(text or "")
         except ValueError:
             continue  # check_subnets reports it
         if address in network:

@@ -144,22 +144,29 @@ def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | No
     cloud-init's eni, sysconfig, NetworkManager and networkd renderers configure a device
     named after the key. With a MAC, the NIC that has it is renamed to that name (set-name),
     which every renderer supports."""
-    if node.address is None:
+    if node.address is None and node.address6 is None:
         return None
     assert node.interface, "validate requires an interface name for a static address"
     ethernet: dict[str, Any] = {}
     if node.mac:
         ethernet["match"] = {"macaddress": node.mac}
         ethernet["set-name"] = node.interface
-    ethernet["addresses"] = [str(node.address)]
-    if node.gateway and family.gateway_as_gateway4:
-        ethernet["gateway4"] = node.gateway
-    elif node.gateway:
-        # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
-        ethernet["routes"] = [{"to": "0.0.0.0/0", "via": node.gateway}]
+    ethernet["addresses"] = [str(a) for a in (node.address, node.address6) if a is not None]
+    ethernet.update(_gateways(node, family))
     if node.dns:
         ethernet["nameservers"] = {"addresses": list(node.dns)}
     return {"version": 2, "ethernets": {node.interface: ethernet}}
+
+
+def _gateways(node: Node, family: versions.OSFamily) -> dict[str, Any]:
+    """gateway4/gateway6 where the OS family wants them, else default routes per family."""
+    if family.gateway_as_gateway4:
+        keys = (("gateway4", node.gateway), ("gateway6", node.gateway6))
+        return {key: gateway for key, gateway in keys if gateway}
+    # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
+    routes = (("0.0.0.0/0", node.gateway), ("::/0", node.gateway6))
+    found = [{"to": to, "via": gateway} for to, gateway in routes if gateway]
+    return {"routes": found} if found else {}
 
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:

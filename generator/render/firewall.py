@@ -32,5 +32,5 @@ def firewalld_plan(cluster: Cluster, node: Node) -> FirewalldPlan:
         cluster.firewalld,
         ports,
         CALICO_PROTOCOLS,
-        (cluster.pod_subnet, cluster.service_subnet),
+        (*cluster.pod_subnets, *cluster.service_subnets),
     )

@@ -80,7 +80,7 @@ def cert_sans(cluster: Cluster) -> list[str]:
     names = [cluster.endpoint_host]
     if cluster.vip:
         names.append(cluster.vip.address)
-    names += [n.ip for n in cluster.nodes if n.is_control_plane and n.ip]
+    names += [ip for n in cluster.nodes if n.is_control_plane for ip in n.ips]
     return list(dict.fromkeys(names))
 
 
@@ -129,9 +129,10 @@ def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
 
 def _kubelet_args(node: Node) -> dict[str, str]:
     args: dict[str, str] = {}
-    if node.ip:
+    if node.ips:
         # Pin the node IP: with several NICs the kubelet may otherwise pick the wrong one.
-        args["node-ip"] = node.ip
+        # Dual-stack: both, the primary family first (as in podSubnet).
+        args["node-ip"] = ",".join(node.ips)
     if node.labels:
         args["node-labels"] = ",".join(f"{k}={v}" for k, v in node.labels)
     return args
