@@ -226,11 +226,17 @@ def check_ipv6_control_plane(data: dict[str, Any], findings: Findings) -> None:
         )
 
 
-def check_ipv6_only_interfaces(data: dict[str, Any], findings: Findings) -> None:
-    """A node with only address6 needs its NIC's name as much as one with address (whose
-    check is validate_net.check_interfaces)."""
+def check_static_address_settings(data: dict[str, Any], findings: Findings) -> None:
+    """dns needs a static address of either family; a node with only address6 needs its NIC's
+    name as much as one with address (whose check is validate_net.check_interfaces)."""
     spec = data["spec"]
     for index, node in enumerate(spec["nodes"]):
+        if "dns" in node and "address" not in node and "address6" not in node:
+            findings.error(
+                (*NODES, index, "dns"),
+                "name servers go with a static address: set address or address6 (DHCP "
+                "brings its own)",
+            )
         if "address6" in node and "address" not in node and node_interface(spec, node) is None:
             findings.error(
                 (*NODES, index, "address6"),
@@ -246,5 +252,5 @@ CHECKS = (
     (check_node_families, (KUBERNETES, (*NODES, ANY, "address"), (*NODES, ANY, "address6"))),
     (check_node_addresses6, (KUBERNETES, NODES)),
     (check_ipv6_control_plane, (KUBERNETES, ("spec", "controlPlane"), NODES)),
-    (check_ipv6_only_interfaces, (NODES, ("spec", "network"), ("spec", "os"))),
+    (check_static_address_settings, (NODES, ("spec", "network"), ("spec", "os"))),
 )

@@ -159,14 +159,18 @@ def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | No
 
 
 def _gateways(node: Node, family: versions.OSFamily) -> dict[str, Any]:
-    """gateway4/gateway6 where the OS family wants them, else default routes per family."""
-    if family.gateway_as_gateway4:
-        keys = (("gateway4", node.gateway), ("gateway6", node.gateway6))
-        return {key: gateway for key, gateway in keys if gateway}
-    # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
-    routes = (("0.0.0.0/0", node.gateway), ("::/0", node.gateway6))
-    found = [{"to": to, "via": gateway} for to, gateway in routes if gateway]
-    return {"routes": found} if found else {}
+    """The default route of each family, in the form every renderer of the OS family reads."""
+    found: dict[str, Any] = {}
+    if node.gateway and family.gateway_as_gateway4:
+        found["gateway4"] = node.gateway
+    elif node.gateway:
+        # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
+        found["routes"] = [{"to": "0.0.0.0/0", "via": node.gateway}]
+    if node.gateway6:
+        # gateway6, not a route: cloud-init 22.4's networkd and NetworkManager renderers turn
+        # `to: ::/0` into a route to ::/64 (and NetworkManager files it under ipv4).
+        found["gateway6"] = node.gateway6
+    return found
 
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
