@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from generator import secrets
 from generator.app import default_secrets_path
 from generator.cli import cli
+from generator.errors import SecretsError
 from generator.layout import AUDIT_POLICY, ENCRYPTION_CONFIG
 from generator.secrets import ClusterSecrets
 
@@ -146,7 +147,7 @@ def test_malformed_key_is_corrupt(tmp_path: Path, bad: str) -> None:
     data = {**secrets.generate("demo").to_data(), "encryptionKey": bad}
     path.write_text(yaml.safe_dump(data))
     path.chmod(0o600)
-    with pytest.raises(secrets.SecretsError, match="encryptionKey must be 32 bytes in base64"):
+    with pytest.raises(SecretsError, match="encryptionKey must be 32 bytes in base64"):
         secrets.load(path, "demo")
 
 
