@@ -14,9 +14,10 @@ from pathlib import Path
 
 from generator import model, secrets
 from generator.budget import PLATFORMS, fits
-from generator.load import load_spec
+from generator.cni_manifest import embed_local_manifest
 from generator.render import UserDataSize, user_data_bytes
-from generator.validate import validate
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 
 REPO = Path(__file__).resolve().parents[1]
 AWS = PLATFORMS["aws"]
@@ -26,7 +27,7 @@ def example_sizes(spec: Path) -> list[tuple[str, UserDataSize]]:
     """(role, size) of every node of the example SPEC."""
     loaded = load_spec(spec)
     validate(loaded)
-    cluster = model.build(loaded.data, loaded.base_dir)
+    cluster = embed_local_manifest(model.build(loaded.data, loaded.base_dir))
     value = secrets.generate(cluster.name)
     sizes = []
     for node in cluster.nodes:

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import budget, lint, model, render, secrets, tokenlife
+from generator.cni_manifest import from_spec
 from generator.errors import K8sgenError
-from generator.load import load_spec
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact
 from generator.render.kubeadm import token
-from generator.validate import Findings, validate
+from generator.spec.findings import Findings
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 from generator.write import WriteResult, check_output, stale_files, write_artifacts
 
 
@@ -61,16 +63,18 @@ def load_cluster(
     need: SecretsNeed = SecretsNeed.NONE,
     secrets_path: Path | None = None,
     warn: Callable[[str], None] = _ignore,
+    why: str = "the command reads the cluster's CA stored there",
 ) -> LoadedCluster:
     """Load -> validate -> build the model -> the secrets NEED asks for; WARN gets each
-    validation warning as a line (before the model is built, which can still fail)."""
+    validation warning as a line (before the model is built, which can still fail); WHY says,
+    when NEED is EXISTING and there is no secrets file, what the command needs it for."""
     loaded = load_spec(spec_path)
     findings = validate(loaded)
     for warning in findings.warnings:
         warn(f"{warning.format(loaded.filename)} (warning)")
-    cluster = model.from_spec(loaded)
+    cluster = from_spec(loaded)
     path = secrets_path or default_secrets_path(spec_path)
-    return LoadedCluster(spec_path, cluster, findings, _secrets(cluster, need, path))
+    return LoadedCluster(spec_path, cluster, findings, _secrets(cluster, need, path, why))
 
 
 def default_secrets_path(spec_path: Path) -> Path:
@@ -81,11 +85,11 @@ def default_secrets_path(spec_path: Path) -> Path:
     return spec_path.with_name(name + ".secrets.yaml")
 
 
-def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path) -> SecretsFile | None:
+def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
     if need is SecretsNeed.LOAD_OR_CREATE:
-        return SecretsFile(path, *secrets.load_or_create(path, cluster.name))
+        return SecretsFile(path, *secrets.load_or_create(path, cluster.name, cluster.certificates))
     if path.exists() or path.is_symlink():
         loaded = secrets.load(path, cluster.name)
         if cluster.encryption and loaded.encryption_key is None:
@@ -93,10 +97,10 @@ def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path) -> SecretsFi
         return SecretsFile(path, loaded, created=False)
     if need is SecretsNeed.EXISTING:
         raise K8sgenError(
-            f"{path}: no secrets file; the kubeconfig is signed by the cluster CA stored there "
-            "(pass --secrets, or run k8sgen render first)"
+            f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    return SecretsFile(path, secrets.generate(cluster.name), created=True)
+    value = secrets.generate(cluster.name, lifetimes=cluster.certificates)
+    return SecretsFile(path, value, created=True)
 
 
 @dataclass(frozen=True)

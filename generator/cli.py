@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, kubeconfig, model, status
+from generator import __version__, budget, certs, kubeconfig, model, status
 from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
@@ -71,6 +71,33 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
     click.echo(f"CA certificate hash: {stored.value.ca_cert_hash}")
 
 
+@cli.command("certs")
+@SPEC_ARGUMENT
+@SECRETS_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(certs.FORMATS),
+    default="text",
+    show_default=True,
+    help="text: a table; json: the same rows as data.",
+)
+def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
+    """Every certificate of SPEC's cluster: when it ends and what renews it (offline)."""
+    loaded = load_cluster(
+        spec_path,
+        SecretsNeed.EXISTING,
+        secrets_path,
+        _warn,
+        why="the table reads the certificates k8sgen minted there",
+    )
+    stored = loaded.require_secrets()
+    for warning in certs.lifetime_warnings(loaded.cluster, stored.value):
+        click.echo(f"warning: {warning}", err=True)
+    rows = certs.certificate_rows(loaded.cluster, stored.path)
+    click.echo(certs.render_table(loaded.cluster, rows, fmt), nl=False)
+
+
 @cli.command("kubeconfig")
 @SPEC_ARGUMENT
 @click.option("--user", required=True, help="User name (the certificate's CN).")
@@ -107,7 +134,13 @@ def kubeconfig_command(
     allow_system_masters: bool,
 ) -> None:
     """Mint a client kubeconfig for SPEC's cluster, signed by its CA, offline."""
-    loaded = load_cluster(spec_path, SecretsNeed.EXISTING, secrets_path, _warn)
+    loaded = load_cluster(
+        spec_path,
+        SecretsNeed.EXISTING,
+        secrets_path,
+        _warn,
+        why="the kubeconfig is signed by the cluster CA stored there",
+    )
     minted = kubeconfig.mint(
         loaded.cluster,
         loaded.require_secrets().value,
@@ -165,6 +198,8 @@ def render_command(
             f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
         )
     _summary(loaded.cluster, report, dry_run)
+    for warning in certs.lifetime_warnings(loaded.cluster, stored.value):
+        click.echo(f"warning: {warning}", err=True)
     for line in report.token_lines:
         click.echo(line, err=line.startswith("warning:"))
     for line in budget.size_table(report.sizes):

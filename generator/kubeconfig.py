@@ -16,9 +16,9 @@ from generator.errors import K8sgenError
 from generator.model import Cluster
 from generator.pki import new_client_cert
 from generator.render import client_kubeconfig
-from generator.schema import control_character
 from generator.secrets import ClusterSecrets
-from generator.tokenlife import DURATION, describe_seconds, ttl_seconds
+from generator.spec.rules import DURATION, describe_seconds, ttl_seconds
+from generator.spec.schema import control_character
 
 DEFAULT_TTL = "24h"  # a day's work; longer-lived credentials are asked for explicitly
 MASTERS = "system:masters"

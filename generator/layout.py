@@ -37,6 +37,14 @@ CRICTL_CONFIG = "/etc/crictl.yaml"
 MODULES_FILE = "/etc/modules-load.d/k8sgen.conf"
 SYSCTL_FILE = "/etc/sysctl.d/99-k8sgen.conf"
 
+# Control planes renew kubeadm's certificates inside a threshold (a daily timer).
+CERT_RENEWAL_SCRIPT = "/usr/local/sbin/k8sgen-cert-renewal"
+CERT_RENEWAL_UNIT = "k8sgen-cert-renewal.service"
+CERT_RENEWAL_TIMER = "k8sgen-cert-renewal.timer"
+CERT_RENEWAL_UNIT_FILE = f"/etc/systemd/system/{CERT_RENEWAL_UNIT}"
+CERT_RENEWAL_TIMER_FILE = f"/etc/systemd/system/{CERT_RENEWAL_TIMER}"
+STATIC_PODS_DIR = "/etc/kubernetes/manifests"
+
 # The API server's audit policy and log, and its encryption-at-rest configuration (control
 # planes only). Outside the folders `kubeadm reset` empties, so a retried join keeps them.
 AUDIT_POLICY = "/etc/kubernetes/audit-policy.yaml"

@@ -8,17 +8,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from generator import netfamily, versions
-from generator.calico_patch import PatchError, calico_image, patch_manifest
-from generator.errors import K8sgenError, Problem, SpecError
-from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
-from generator.load import LoadedSpec, format_path
-from generator.netfamily import DEFAULT_POD_SUBNET as DEFAULT_POD_SUBNET
-from generator.netfamily import DEFAULT_SERVICE_SUBNET as DEFAULT_SERVICE_SUBNET
+from generator import certspec, netfamily, versions
+from generator.calico_patch import calico_image
 from generator.offline import Offline, build_offline
 from generator.security import Audit, EncryptionAtRest, build_audit, build_encryption
+from generator.spec.rules import (
+    DEFAULT_MIRROR_PRESET,
+    cluster_subnets,
+    node_address,
+    split_host_port,
+)
 
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
@@ -52,7 +51,7 @@ CALICO_MANIFEST_MIRRORS = (
 
 # Each preset fills images, packages, containerd and registries.
 MIRROR_PRESETS: dict[str, dict[str, Any]] = {
-    "aliyun": {
+    DEFAULT_MIRROR_PRESET: {
         "images": "registry.aliyuncs.com/google_containers",
         "packages": "https://mirrors.aliyun.com/kubernetes-new/core/stable",
         "containerd": "https://mirrors.aliyun.com/docker-ce",
@@ -95,7 +94,9 @@ class Calico:
     manifest_urls: tuple[str, ...]  # the init node downloads from the first that works...
     manifest_sha256: str | None  # ...and serves this sha256; then it patches the manifest
     manifest_file: Path | None  # or: read, patched and embedded at render time
-    manifest_patched: str | None  # that file with the pod CIDR set (and images moved)
+    # That file with the pod CIDR set (and images moved): cni_manifest reads and patches it
+    # after build, which does no I/O.
+    manifest_patched: str | None
     image_repository: str | None = None  # mirrors.calicoImages
 
     @property
@@ -182,6 +183,7 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
     audit: Audit | None = None  # the API server's audit log, on every control plane
     encryption: EncryptionAtRest | None = None  # Secrets encrypted in etcd
 
@@ -224,7 +226,8 @@ class Cluster:
 
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:
-    """Model of a spec that `validate` accepted; reads a local Calico manifest if one is named."""
+    """Model of a spec that `validate` accepted. Pure: a local Calico manifest is only named
+    here (cni_manifest.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
     ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
@@ -234,20 +237,20 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     host, port = _endpoint(control_plane, vip, nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     bootstrap = spec.get("bootstrap", {})
-    pod_subnet = kube.get("podSubnet", DEFAULT_POD_SUBNET)
+    subnets = cluster_subnets(kube)
     mirrors = _mirrors(spec.get("mirrors", {}))
     calico = spec.get("cni", {}).get("calico", {})
     return Cluster(
         name=data["metadata"]["name"],
         version=kube["version"],
         kubernetes=minor,
-        pod_subnet=pod_subnet,
-        service_subnet=kube.get("serviceSubnet", DEFAULT_SERVICE_SUBNET),
+        pod_subnet=subnets["podSubnet"],
+        service_subnet=subnets["serviceSubnet"],
         dns_domain=kube.get("dnsDomain", DEFAULT_DNS_DOMAIN),
         endpoint_host=host,
         endpoint_port=port,
         mirrors=mirrors,
-        calico=_calico(calico, minor, pod_subnet, base_dir, mirrors.calico_images),
+        calico=_calico(calico, minor, base_dir, mirrors.calico_images),
         os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
         token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
         token_override=bootstrap.get("token"),
@@ -263,6 +266,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         ),
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
+        certificates=certspec.build(spec),
         audit=build_audit(control_plane),
         encryption=build_encryption(control_plane),
     )
@@ -295,7 +299,6 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
 
 
 def _node(data: dict[str, Any], interface: str | None, ipv6_primary: bool = False) -> Node:
-    address = data.get("address")
     address6 = data.get("address6")
     mac = data.get("mac")
     return Node(
@@ -304,7 +307,7 @@ def _node(data: dict[str, Any], interface: str | None, ipv6_primary: bool = Fals
         ipv6_primary=ipv6_primary,
         name=data["name"],
         role=data["role"],
-        address=ipaddress.IPv4Interface(address) if address else None,
+        address=node_address(data),
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
         interface=interface,
@@ -326,7 +329,7 @@ def _endpoint(
 ) -> tuple[str, int]:
     endpoint = control_plane.get("endpoint")
     if endpoint:
-        host, port = endpoint.rsplit(":", 1)
+        host, port = split_host_port(endpoint)
         return host, int(port)
     if vip:
         return vip.address, API_PORT
@@ -336,7 +339,7 @@ def _endpoint(
 
 
 def _mirrors(data: dict[str, Any]) -> Mirrors:
-    preset = data.get("preset", "aliyun")
+    preset = data.get("preset", DEFAULT_MIRROR_PRESET)
     merged = {**MIRROR_PRESETS[preset], **{k: v for k, v in data.items() if k != "preset"}}
     return Mirrors(
         preset=preset,
@@ -351,7 +354,6 @@ def _mirrors(data: dict[str, Any]) -> Mirrors:
 def _calico(
     data: dict[str, Any],
     minor: versions.KubernetesMinor,
-    pod_subnet: str,
     base_dir: Path,
     image_repository: str | None,
 ) -> Calico:
@@ -362,9 +364,7 @@ def _calico(
     if manifest is None or is_url(manifest):
         urls = calico_manifest_urls(data, version)
         return Calico(version, release, urls, sha256, None, None, image_repository)
-    path = base_dir / manifest
-    patched = _patched_manifest(path, pod_subnet, image_repository)
-    return Calico(version, release, (), None, path, patched, image_repository)
+    return Calico(version, release, (), None, base_dir / manifest, None, image_repository)
 
 
 def is_url(manifest: str) -> bool:
@@ -376,45 +376,3 @@ def calico_manifest_urls(calico: dict[str, Any], version: str) -> tuple[str, ...
     manifest = calico.get("manifest")
     named = ([manifest] if manifest else []) + list(calico.get("manifestMirrors", ()))
     return tuple(named) or tuple(u.format(version=version) for u in CALICO_MANIFEST_MIRRORS)
-
-
-class ManifestError(K8sgenError):
-    """The local Calico manifest (spec.cni.calico.manifest) cannot be used."""
-
-    field_path = ("spec", "cni", "calico", "manifest")
-
-
-def _patched_manifest(path: Path, pod_subnet: str, image_repository: str | None) -> str:
-    """Read and patch a local manifest now, so a bad file fails the render, not the node."""
-    try:
-        text = read_input(path, "Calico manifest", MAX_MANIFEST_BYTES).decode("utf-8")
-    except InputError as exc:
-        raise ManifestError(str(exc)) from exc
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    return checked_patch(text, str(path), pod_subnet, image_repository)
-
-
-def checked_patch(text: str, source: str, pod_subnet: str, image_repository: str | None) -> str:
-    """patch_manifest on a manifest k8sgen did not write: every failure is a ManifestError."""
-    try:
-        check_yaml_events(text)  # before the patch walks it: no alias bombs, no deep nesting
-    except yaml.YAMLError as exc:
-        line, reason = describe_yaml_error(exc)
-        raise ManifestError(
-            f"{source}:{line}: {reason}" if line else f"{source}: {reason}"
-        ) from exc
-    try:
-        return patch_manifest(text, pod_subnet, image_repository)
-    except PatchError as exc:  # calico_patch names every shape it cannot work with
-        raise ManifestError(f"{source}: {exc}") from exc
-
-
-def from_spec(loaded: LoadedSpec) -> Cluster:
-    """build() for a validated spec; a bad local manifest becomes a problem on its field."""
-    try:
-        return build(loaded.data, loaded.base_dir)
-    except ManifestError as exc:
-        path = ManifestError.field_path
-        problem = Problem(loaded.line_of(path), format_path(path), str(exc))
-        raise SpecError(loaded.filename, [problem]) from exc

@@ -9,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from generator.spec.rules import cluster_subnets
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-DEFAULT_POD_SUBNET = "10.244.0.0/16"
-DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 # kube-controller-manager's defaults: --node-cidr-mask-size-ipv4 / -ipv6 (and
 # --node-cidr-mask-size for a single-stack cluster of that family).
 NODE_MASK = {4: 24, 6: 64}
@@ -19,7 +19,7 @@ NODE_MASK = {4: 24, 6: 64}
 MAX_NODE_MASK_DIFF = 16
 # kube-apiserver: a service CIDR has at most 20 host bits (/12 for IPv4, /108 for IPv6).
 MAX_SERVICE_HOST_BITS = 20
-SUBNETS = (("podSubnet", DEFAULT_POD_SUBNET), ("serviceSubnet", DEFAULT_SERVICE_SUBNET))
+SUBNETS = ("podSubnet", "serviceSubnet")
 
 
 def cidrs(text: str) -> list[str]:
@@ -32,7 +32,8 @@ def family_of(cidr: str) -> int:
 
 
 def subnet(kubernetes: dict[str, Any], name: str) -> str:
-    return str(kubernetes.get(name, dict(SUBNETS)[name]))
+    """podSubnet or serviceSubnet, the default filled in."""
+    return str(cluster_subnets(kubernetes)[name])
 
 
 def families(kubernetes: dict[str, Any]) -> tuple[int, ...]:

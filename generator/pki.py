@@ -50,7 +50,9 @@ def public_key_pem(key: rsa.RSAPrivateKey) -> str:
     )
 
 
-def new_ca(common_name: str, now: datetime.datetime) -> CertPair:
+def new_ca(
+    common_name: str, now: datetime.datetime, validity: datetime.timedelta = CA_VALIDITY
+) -> CertPair:
     key = new_private_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
@@ -60,7 +62,7 @@ def new_ca(common_name: str, now: datetime.datetime) -> CertPair:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + CA_VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from generator.spec.rules import split_host_port
+
 DOCKER_HUB = "docker.io"
 # A registry host: has a dot or a port, or is localhost (the Docker reference rule).
 _REGISTRY = re.compile(r"^(localhost|[^/]*[.:][^/]*)$")
@@ -18,7 +20,7 @@ def url_host(url: str) -> str:
 
 def host_of(host_port: str) -> str:
     """harbor.example:5000 -> harbor.example."""
-    return host_port.rsplit(":", 1)[0].lower() if ":" in host_port else host_port.lower()
+    return split_host_port(host_port)[0].lower()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from generator.certspec import DEFAULTS, Certificates
 from generator.errors import SecretsError
 from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
 from generator.pki import (
@@ -29,10 +30,15 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
+from generator.spec.rules import (
+    TOKEN_EXAMPLE,
+    TOKEN_ID_LENGTH,
+    TOKEN_PATTERN,
+    TOKEN_SECRET_LENGTH,
+)
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
-TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
@@ -90,25 +96,30 @@ def _pair_data(pair: CertPair) -> dict[str, str]:
 def new_token() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return (
-        "".join(random.choice(alphabet) for _ in range(6))
+        "".join(random.choice(alphabet) for _ in range(TOKEN_ID_LENGTH))
         + "."
-        + "".join(random.choice(alphabet) for _ in range(16))
+        + "".join(random.choice(alphabet) for _ in range(TOKEN_SECRET_LENGTH))
     )
 
 
-def generate(cluster: str, now: datetime.datetime | None = None) -> ClusterSecrets:
+def generate(
+    cluster: str,
+    now: datetime.datetime | None = None,
+    lifetimes: Certificates = DEFAULTS,
+) -> ClusterSecrets:
+    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity."""
     now = now or datetime.datetime.now(datetime.UTC)
-    ca = new_ca("kubernetes", now)
+    ca = new_ca("kubernetes", now, lifetimes.ca)
     sa_key = new_private_key()
     return ClusterSecrets(
         cluster=cluster,
         bootstrap_token=new_token(),
         certificate_key=random.token_hex(32),
         ca=ca,
-        front_proxy_ca=new_ca("front-proxy-ca", now),
-        etcd_ca=new_ca("etcd-ca", now),
+        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca),
+        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
-        admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now),
+        admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now, lifetimes.leaf),
         encryption_key=new_encryption_key(),
     )
 
@@ -124,11 +135,13 @@ def is_encryption_key(text: str) -> bool:
         return False
 
 
-def load_or_create(path: Path, cluster: str) -> tuple[ClusterSecrets, bool]:
+def load_or_create(
+    path: Path, cluster: str, lifetimes: Certificates = DEFAULTS
+) -> tuple[ClusterSecrets, bool]:
     """The secrets in PATH, or new ones written there; True when they were created."""
     if path.exists() or path.is_symlink():
         return load(path, cluster), False
-    created = generate(cluster)
+    created = generate(cluster, lifetimes=lifetimes)
     write_new(path, created)
     return created, True
 
@@ -228,7 +241,7 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     except (KeyError, TypeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
-        raise corrupt("bootstrapToken must look like abcdef.0123456789abcdef")
+        raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
     if not CERT_KEY_PATTERN.fullmatch(value.certificate_key):
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     if value.encryption_key is not None and not is_encryption_key(value.encryption_key):

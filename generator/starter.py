@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from generator import versions
 from generator.errors import K8sgenError, SpecError
-from generator.load import load_text
 from generator.render.templating import render_template
-from generator.validate import validate
+from generator.spec.load import load_text
+from generator.spec.validate import validate
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from generator.layout import (
 )
 from generator.render.node import HEAL_ATTEMPTS, HEAL_DELAY_SECONDS, HEALING_REASONS
 from generator.resources import load_schema
-from generator.schema import CONTROL_CATEGORIES, strict_validator
+from generator.spec.schema import CONTROL_CATEGORIES, strict_validator
 
 SCHEMA_FILE = "status.schema.json"
 MAX_STATUS_BYTES = 256 * 1024  # the script writes about 10 KB: 20 output lines per phase

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import datetime
-import re
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from generator.model import Cluster
+from generator.spec.rules import describe_seconds, ttl_seconds
 
-DURATION_PART = re.compile(r"([0-9]+)(h|m|s)")
-# A duration as the schema's tokenTTL pattern accepts it, apart from "0" (never).
-DURATION = re.compile(r"([0-9]{1,6}(h|m|s)){1,3}")
-UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-NEVER = "0"
+if TYPE_CHECKING:
+    from generator.model import Cluster
+
 MAX_TTL_SECONDS = 365 * 24 * 3600  # longer is "never" in practice: say "0"
-
-
-def ttl_seconds(ttl: str) -> int:
-    """Seconds of a tokenTTL the schema accepted ("24h", "1h30m"); 0 = never expires."""
-    if ttl == NEVER:
-        return 0
-    return sum(int(n) * UNIT_SECONDS[unit] for n, unit in DURATION_PART.findall(ttl))
-
-
-def describe_seconds(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
-    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
 def token_summary(cluster: Cluster, token: str, now: datetime.datetime) -> str:

@@ -44,10 +44,16 @@ def test_cloud_init_installs_enables_and_starts_the_unit(
     for rendered in rendered_examples:
         for node in node_names(rendered):
             config = cloud_config(rendered, node)
+            control_plane = any(
+                n.name == node and n.is_control_plane for n in rendered.cluster.nodes
+            )
+            # Control planes also start their certificate renewal timer (tests/test_certs.py).
+            renewal = [["systemctl", "enable", "--now", "k8sgen-cert-renewal.timer"]]
             assert config["runcmd"] == [
                 ["systemctl", "daemon-reload"],
                 ["systemctl", "enable", "k8sgen-bootstrap.service"],
                 ["systemctl", "start", "--no-block", "k8sgen-bootstrap.service"],
+                *(renewal if control_plane else []),
             ]
             unit = files(rendered, node)[UNIT]
             assert unit["permissions"] == "0644"

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from generator import model, versions
 from generator.cli import cli
-from generator.load import load_text
 from generator.render import kubevip
 from generator.render.node import NodeKind, plan
-from generator.validate import validate
+from generator.spec.load import load_text
+from generator.spec.validate import validate
 
 from .support.kubeadm import SHARED_PKI, api_validator
 from .support.nodedata import files, kubeadm_documents, node_names

@@ -20,14 +20,14 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from generator import model
 from generator.app import default_secrets_path
 from generator.cli import cli
+from generator.cni_manifest import from_spec
 from generator.errors import SpecError
-from generator.load import FieldPath, format_path, load_text
 from generator.resources import load_schema
-from generator.schema import StrictValidator, ecma_pattern
-from generator.validate import validate
+from generator.spec.load import FieldPath, format_path, load_text
+from generator.spec.schema import StrictValidator, ecma_pattern
+from generator.spec.validate import validate
 
 from .support.repo import EXAMPLES, REPO, calico_fixture
 from .support.specs import example, write_spec
@@ -259,7 +259,7 @@ def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
     hostile_text = calico_fixture(CALICO_RELEASE).read_text() + "---\n" + BILLION_LAUGHS
     (tmp_path / "calico.yaml").write_text(hostile_text)
     loaded = load_text(SINGLE.read_text(), "spec.yaml", tmp_path)
-    cluster = model.from_spec(loaded)
+    cluster = from_spec(loaded)
     with file_server(tmp_path) as url:
         # The mirror serves what the sha256 promises: only the alias check can stop it.
         calico = dataclasses.replace(

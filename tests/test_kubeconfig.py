@@ -20,7 +20,7 @@ from generator import kubeconfig
 from generator.app import default_secrets_path
 from generator.cli import cli
 from generator.errors import K8sgenError
-from generator.tokenlife import DURATION
+from generator.spec.rules import DURATION
 
 from .support.repo import REPO
 from .support.specs import cluster_and_secrets, example, write_spec

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import K8sgenError, SpecError
-from generator.load import MAX_SPEC_BYTES, format_path, load_spec, load_text
+from generator.spec.load import MAX_SPEC_BYTES, format_path, load_spec, load_text
 
 
 def problems(text: str) -> list[str]:

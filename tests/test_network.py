@@ -26,12 +26,12 @@ from click.testing import CliRunner
 from generator import versions
 from generator.cli import cli
 from generator.errors import SpecError
-from generator.load import load_text
 from generator.model import Node, build
 from generator.render import network_config
 from generator.render.yamlio import dump
 from generator.resources import load_schema
-from generator.validate import validate
+from generator.spec.load import load_text
+from generator.spec.validate import validate
 
 from .support.repo import EXAMPLES
 from .support.specs import example

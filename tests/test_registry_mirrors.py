@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from generator.errors import SpecError
-from generator.load import load_text
-from generator.validate import validate
+from generator.spec.load import load_text
+from generator.spec.validate import validate
 
 from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
 from .support.nodedata import files

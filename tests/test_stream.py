@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -72,9 +73,9 @@ def test_a_fleet_render_generates_the_secrets_once(
     calls = []
     real = secrets.generate
 
-    def counting(cluster: str) -> secrets.ClusterSecrets:
+    def counting(cluster: str, **options: Any) -> secrets.ClusterSecrets:
         calls.append(cluster)
-        return real(cluster)
+        return real(cluster, **options)
 
     monkeypatch.setattr(secrets, "generate", counting)
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out"), "--iso"])

@@ -10,12 +10,14 @@ import pytest
 import yaml
 
 from generator import model, versions
-from generator import validate as validate_module
 from generator.errors import SpecError
-from generator.load import load_text
 from generator.offline import Offline, build_offline
 from generator.resources import load_schema
-from generator.validate import SEMANTIC_CHECKS, Findings, SemanticCheck, validate
+from generator.spec import rules
+from generator.spec import validate as validate_module
+from generator.spec.findings import Findings, SemanticCheck
+from generator.spec.load import load_text
+from generator.spec.validate import SEMANTIC_CHECKS, validate
 
 from .support.repo import EXAMPLES, REPO
 from .support.specs import example, set_at
@@ -556,11 +558,12 @@ def test_schema_is_valid_and_describes_every_field() -> None:
 def test_schema_defaults_are_the_model_defaults() -> None:
     defs = load_schema("cluster.schema.json")["$defs"]
     kube = defs["kubernetes"]["properties"]
-    assert kube["podSubnet"]["default"] == model.DEFAULT_POD_SUBNET
-    assert kube["serviceSubnet"]["default"] == model.DEFAULT_SERVICE_SUBNET
+    assert kube["podSubnet"]["default"] == rules.DEFAULT_POD_SUBNET
+    assert kube["serviceSubnet"]["default"] == rules.DEFAULT_SERVICE_SUBNET
     assert kube["dnsDomain"]["default"] == model.DEFAULT_DNS_DOMAIN
     assert defs["bootstrap"]["properties"]["tokenTTL"]["default"] == model.DEFAULT_TOKEN_TTL
     assert defs["mirrors"]["properties"]["preset"]["enum"] == list(model.MIRROR_PRESETS)
+    assert defs["mirrors"]["properties"]["preset"]["default"] == rules.DEFAULT_MIRROR_PRESET
     control_plane = defs["controlPlane"]["properties"]
     assert control_plane["certificateDistribution"]["default"] == (
         model.DEFAULT_CERTIFICATE_DISTRIBUTION

@@ -23,11 +23,13 @@ from generator.bundle.archives import Archive, fetch_images
 from generator.bundle.debian import PackageSet, download_packages
 from generator.bundle.iso import write_iso
 from generator.bundle.tools import BundleError, run
+from generator.cni_manifest import ManifestError, checked_patch
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.inputs import read_input
-from generator.model import MAX_MANIFEST_BYTES, Cluster, ManifestError, checked_patch
+from generator.model import MAX_MANIFEST_BYTES, Cluster
 from generator.offline import BUNDLE_LABEL
-from generator.validate import BUNDLE_FORMATS
+from generator.spec.cluster import BUNDLE_FORMATS
+from generator.spec.rules import DEFAULT_POD_SUBNET
 
 FORMAT_VERSION = 1
 INDEX = "index.json"
@@ -142,7 +144,7 @@ def _calico_manifest(cluster: Cluster) -> str:
     else:
         source, text = _download_manifest(calico.manifest_urls, calico.manifest_sha256)
     try:
-        checked_patch(text, source, "10.244.0.0/16", None)
+        checked_patch(text, source, DEFAULT_POD_SUBNET, None)
     except ManifestError as exc:
         raise BundleError(str(exc)) from exc
     return text

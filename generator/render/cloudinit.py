@@ -14,6 +14,7 @@ from generator.layout import (
     BOOTSTRAP_UNIT_FILE,
     CALICO_PATCH_SCRIPT,
     CALICO_PATCHED,
+    CERT_RENEWAL_SCRIPT,
     CERTS_DIR,
     CONTAINERD_CONFIGS,
     CRICTL_CONFIG,
@@ -32,7 +33,7 @@ from generator.model import (
 )
 from generator.offline import BUNDLE_LABEL
 from generator.refs import carries_api_root
-from generator.render import kubeadm, kubevip, rpm, security
+from generator.render import kubeadm, kubevip, renewal, rpm, security
 from generator.render.firewall import firewalld_plan
 from generator.render.library import library
 from generator.render.node import (
@@ -100,6 +101,7 @@ def cloud_config(
         *cni_files(cluster, plan),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(node)),
+        *renewal_files(cluster, node),
     ]
     config: dict[str, Any] = {
         "hostname": node.name,
@@ -112,7 +114,7 @@ def cloud_config(
     if cluster.os.package_format == "rpm" and not cluster.baked:
         config["yum_repos"] = rpm.yum_repos(cluster)
     config["write_files"] = files
-    config["runcmd"] = bootstrap_commands()
+    config["runcmd"] = bootstrap_commands() + renewal.renewal_commands(node)
     return config
 
 
@@ -130,6 +132,14 @@ def bootstrap_unit(node: Node) -> str:
         f"systemd/{BOOTSTRAP_UNIT}.j2",
         node_name=node.name,
     )
+
+
+def renewal_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+    """A control plane's certificate renewal: script, service and timer (none for a worker)."""
+    if not node.is_control_plane:
+        return []
+    units = [write_file(path, text) for path, text in renewal.renewal_units(node).items()]
+    return [packed_file(CERT_RENEWAL_SCRIPT, renewal.renewal_script(cluster), "0755"), *units]
 
 
 def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:

@@ -60,7 +60,21 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
             "dnsDomain": cluster.dns_domain,
         },
         "apiServer": {"certSANs": cert_sans(cluster), **_api_server_security(cluster)},
+        **validity_periods(cluster),
     }
+
+
+def validity_periods(cluster: Cluster) -> dict[str, str]:
+    """v1beta4's lifetimes, when the spec names them (validation refuses them on v1beta3)."""
+    chosen = cluster.certificates
+    periods: dict[str, str] = {}
+    if not cluster.kubernetes.has_validity_periods:
+        return periods
+    if chosen.validity_set:
+        periods["certificateValidityPeriod"] = chosen.validity
+    if chosen.ca_validity_set:
+        periods["caCertificateValidityPeriod"] = chosen.ca_validity
+    return periods
 
 
 def _api_server_security(cluster: Cluster) -> dict[str, Any]:

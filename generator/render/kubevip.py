@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.layout import KUBE_VIP_STAGED
+from generator.layout import KUBE_VIP_STAGED, STATIC_PODS_DIR
 from generator.model import API_PORT, Cluster, Node, Vip
 
-MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
+MANIFEST = f"{STATIC_PODS_DIR}/kube-vip.yaml"
 # Staged outside the manifests folder: the bootstrap script moves one in at the right moment.
 STAGED = f"{KUBE_VIP_STAGED}/kube-vip.yaml"  # runs on admin.conf
 STAGED_INIT = f"{KUBE_VIP_STAGED}/kube-vip-init.yaml"  # runs on super-admin.conf

@@ -30,7 +30,7 @@ class Rendered:
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
-    value = cluster_secrets or secrets.generate(cluster.name)
+    value = cluster_secrets or secrets.generate(cluster.name, lifetimes=cluster.certificates)
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 

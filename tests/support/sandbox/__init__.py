@@ -114,7 +114,10 @@ class Sandbox:
 
     def use_real(self, command: str) -> None:
         """COMMAND is this machine's own program (still recorded in calls.log)."""
-        real = need(command)
+        self.use_program(command, need(command))
+
+    def use_program(self, command: str, real: str) -> None:
+        """COMMAND is the program at REAL, e.g. a built kubeadm (still recorded in calls.log)."""
         wrapper = self.fake / f"real-{command}"
         wrapper.write_text(
             "#!/bin/bash\n"

@@ -21,7 +21,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.protocols import Validator
 
-from generator.load import FieldPath
+from generator.spec.load import FieldPath
 
 # C0, DEL and C1 (Cc), and the Unicode line and paragraph separators (YAML line breaks).
 CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})

@@ -1,25 +1,46 @@
-"""Semantic checks of a highly available control plane: the VIP, the endpoint, the count."""
+"""Checks of the control plane: the endpoint, the VIP (its address, image and NIC), the count."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from generator import netfamily
-from generator.model import (
-    API_PORT,
-    DEFAULT_KUBE_VIP_IMAGE,
-    DEFAULT_POD_SUBNET,
-    DEFAULT_SERVICE_SUBNET,
-    MIRROR_PRESETS,
+from generator.model import API_PORT, DEFAULT_KUBE_VIP_IMAGE, MIRROR_PRESETS, node_interface
+from generator.spec.findings import VIP, Findings
+from generator.spec.rules import (
+    DEFAULT_MIRROR_PRESET,
+    cluster_subnets,
+    node_address,
+    split_host_port,
 )
 
-if TYPE_CHECKING:
-    from generator.validate import Findings
-
-VIP_PATH = ("spec", "controlPlane", "vip")
 # Registries that are slow or unreachable from mainland China without a mirror.
 FOREIGN_REGISTRIES = ("docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "gcr.io")
+
+
+def check_endpoint(data: dict[str, Any], findings: Findings) -> None:
+    control_planes = [n for n in data["spec"]["nodes"] if n["role"] == "control-plane"]
+    endpoint = data["spec"].get("controlPlane", {}).get("endpoint")
+    if endpoint is None and "vip" in data["spec"].get("controlPlane", {}):
+        return  # the VIP's address:6443 (check_vip checks the VIP)
+    if endpoint is None:
+        if len(control_planes) > 1:
+            findings.error(
+                ("spec", "controlPlane"),
+                f"endpoint is required with {len(control_planes)} control planes "
+                "(a load balancer in front of all of them, HOST:PORT), or a vip",
+            )
+        elif control_planes and "address" not in control_planes[0]:
+            findings.error(
+                ("spec", "controlPlane"),
+                "endpoint is required when the control plane has no static address "
+                "(workers must know where to join)",
+            )
+        return
+    port = int(split_host_port(endpoint)[1])
+    if not 1 <= port <= 65535:
+        findings.error(("spec", "controlPlane", "endpoint"), f"port {port} is outside 1-65535")
 
 
 def check_vip(data: dict[str, Any], findings: Findings) -> None:
@@ -29,7 +50,7 @@ def check_vip(data: dict[str, Any], findings: Findings) -> None:
     try:
         address = ipaddress.IPv4Address(vip["address"])
     except ValueError as exc:
-        findings.error((*VIP_PATH, "address"), f"not a valid IPv4 address: {exc}")
+        findings.error((*VIP, "address"), f"not a valid IPv4 address: {exc}")
         return
     _check_vip_address(data["spec"]["nodes"], address, findings)
     _check_vip_outside_cluster_subnets(data["spec"]["kubernetes"], address, findings)
@@ -40,15 +61,12 @@ def check_vip(data: dict[str, Any], findings: Findings) -> None:
 def _check_vip_address(
     nodes: list[dict[str, Any]], address: ipaddress.IPv4Address, findings: Findings
 ) -> None:
-    path = (*VIP_PATH, "address")
+    path = (*VIP, "address")
     networks: dict[ipaddress.IPv4Network, list[str]] = {}  # of the control planes
     for index, node in enumerate(nodes):
-        try:
-            interface = ipaddress.IPv4Interface(node["address"]) if "address" in node else None
-        except ValueError:
-            continue  # check_nodes reports it
+        interface = node_address(node)
         if interface is None:
-            continue
+            continue  # no static address, or an invalid one (check_nodes reports it)
         if interface.ip == address:
             findings.error(
                 path,
@@ -71,17 +89,13 @@ def _check_vip_address(
 def _check_vip_outside_cluster_subnets(
     kubernetes: dict[str, Any], address: ipaddress.IPv4Address, findings: Findings
 ) -> None:
-    for name, default in (
-        ("podSubnet", DEFAULT_POD_SUBNET),
-        ("serviceSubnet", DEFAULT_SERVICE_SUBNET),
-    ):
-        text = netfamily.part(str(kubernetes.get(name, default)), 4)
+    for name, text in cluster_subnets(kubernetes).items():
         try:
-            network = ipaddress.IPv4Network(text or "")
+            network = ipaddress.IPv4Network(netfamily.part(str(text), 4) or "")
         except ValueError:
             continue  # check_subnets reports it
         if address in network:
-            findings.error((*VIP_PATH, "address"), f"{address} lies inside the {name} {network}")
+            findings.error((*VIP, "address"), f"{address} lies inside the {name} {network}")
 
 
 def _check_endpoint_is_the_vip(
@@ -90,7 +104,7 @@ def _check_endpoint_is_the_vip(
     if endpoint is None:
         return
     path = ("spec", "controlPlane", "endpoint")
-    host, port = endpoint.rsplit(":", 1)
+    host, port = split_host_port(endpoint)
     if int(port) != API_PORT:
         findings.error(
             path,
@@ -111,14 +125,14 @@ def _check_endpoint_is_the_vip(
 
 def _check_vip_image_mirror(spec: dict[str, Any], image: str, findings: Findings) -> None:
     mirrors = spec.get("mirrors", {})
-    preset = mirrors.get("preset", "aliyun")
+    preset = mirrors.get("preset", DEFAULT_MIRROR_PRESET)
     if preset == "upstream":
         return
     registry = image.split("/", 1)[0]
     registries = mirrors.get("registries", MIRROR_PRESETS[preset]["registries"])
     if registry in FOREIGN_REGISTRIES and registry not in registries:
         findings.warn(
-            VIP_PATH,
+            VIP,
             f"kube-vip's image {image} comes from {registry}, often unreachable from mainland "
             f'China, and mirrors.registries has no mirror for it: add mirrors.registries."'
             f'{registry}" or set controlPlane.vip.image to a reachable registry',
@@ -133,3 +147,32 @@ def check_control_plane_count(data: dict[str, Any], findings: Findings) -> None:
             f"{count} control planes: etcd needs a majority of members, so {count} tolerate "
             f"no more failures than {count - 1}; use an odd number (3 or 5)",
         )
+
+
+def check_vip_interface(data: dict[str, Any], findings: Findings) -> None:
+    """kube-vip announces the VIP on one NIC name: the control planes' address NIC."""
+    spec = data["spec"]
+    vip = spec.get("controlPlane", {}).get("vip")
+    if vip is None:
+        return
+    control_planes = [n for n in spec["nodes"] if n["role"] == "control-plane"]
+    names = {n["name"]: node_interface(spec, n) for n in control_planes}
+    given = vip.get("interface")
+    if given is None:
+        known = set(names.values())
+        if len(known) != 1 or None in known:
+            listed = ", ".join(f"{node}: {name or 'not named'}" for node, name in names.items())
+            findings.error(
+                VIP,
+                f"interface is required: the control planes do not share one known NIC name "
+                f"({listed}); name it here or in spec.network.interface",
+            )
+        return
+    for node in control_planes:
+        own = names[node["name"]]
+        if "address" in node and own != given:
+            findings.error(
+                (*VIP, "interface"),
+                f"{given} is not the NIC of control plane {node['name']}'s address ({own}): "
+                "kube-vip answers ARP for the VIP on the NIC of the control planes' network",
+            )

@@ -1,21 +1,17 @@
 """Semantic checks of dual-stack and IPv6 clusters: the pairing rules of kubeadm,
 kube-apiserver and kube-controller-manager, and each node's addresses of the cluster's families.
-(IPv4 networks alone are checked by validate.check_subnets.)"""
+(IPv4 networks alone are checked by cluster.check_subnets.)"""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from generator import netfamily
 from generator.model import node_interface
 from generator.netfamily import IPNetwork
+from generator.spec.findings import KUBERNETES, NODES, Findings
 
-if TYPE_CHECKING:
-    from generator.validate import Findings
-
-KUBERNETES = ("spec", "kubernetes")
-NODES = ("spec", "nodes")
 FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
 MIN_NODE_PREFIX6 = 8  # a wider node network is a typo, never a LAN
 LINK_LOCAL6 = ipaddress.IPv6Network("fe80::/10")
@@ -146,8 +142,7 @@ def check_node_families(data: dict[str, Any], findings: Findings) -> None:
 def check_node_addresses6(data: dict[str, Any], findings: Findings) -> None:
     kube = data["spec"]["kubernetes"]
     cluster = [
-        _parse(netfamily.part(netfamily.subnet(kube, name), 6) or "")
-        for name, _ in netfamily.SUBNETS
+        _parse(netfamily.part(netfamily.subnet(kube, name), 6) or "") for name in netfamily.SUBNETS
     ]
     seen: dict[ipaddress.IPv6Address, int] = {}
     for index, node in enumerate(data["spec"]["nodes"]):
@@ -243,14 +238,3 @@ def check_static_address_settings(data: dict[str, Any], findings: Findings) -> N
                 "a static address needs the name of its NIC: set spec.network.interface "
                 "(`ip link` on a VM of the image shows it)",
             )
-
-
-ANY = "*"  # validate.ANY: any list index
-# (check, the parts of the spec it reads): validate.py registers each as a SemanticCheck.
-CHECKS = (
-    (check_cluster_networks, (KUBERNETES, (*NODES,))),
-    (check_node_families, (KUBERNETES, (*NODES, ANY, "address"), (*NODES, ANY, "address6"))),
-    (check_node_addresses6, (KUBERNETES, NODES)),
-    (check_ipv6_control_plane, (KUBERNETES, ("spec", "controlPlane"), NODES)),
-    (check_static_address_settings, (NODES, ("spec", "network"), ("spec", "os"))),
-)
