@@ -55,8 +55,14 @@ def plane(rendered: Rendered, machines: MachineFactory) -> Iterator[ControlPlane
 def etcd_value(plane: ControlPlane, key: str) -> bytes:
     """The raw bytes etcd stores at KEY, through its /v3/kv/range JSON gateway."""
     body = json.dumps({"key": base64.b64encode(key.encode()).decode()})
-    client = [f"--cert={PKI}/apiserver-etcd-client.crt", f"--key={PKI}/apiserver-etcd-client.key"]
-    command = ["curl", "-sS", "--max-time", "10", f"--cacert={PKI}/etcd/ca.crt", *client]
+    # curl takes no --option=value: each option and its value are two arguments.
+    client = [
+        "--cert",
+        f"{PKI}/apiserver-etcd-client.crt",
+        "--key",
+        f"{PKI}/apiserver-etcd-client.key",
+    ]
+    command = ["curl", "-sS", "--max-time", "10", "--cacert", f"{PKI}/etcd/ca.crt", *client]
     answer = plane.machine.run([*command, "-d", body, f"{ETCD}/v3/kv/range"]).stdout
     kvs = json.loads(answer).get("kvs", [])
     assert len(kvs) == 1, f"{key}: {answer}"
