@@ -201,6 +201,11 @@ class Cluster:
         return tuple(self.service_subnet.split(","))
 
     @property
+    def ip_families(self) -> tuple[int, ...]:
+        """4 and/or 6, the primary first (validation makes both subnets agree)."""
+        return tuple(netfamily.family_of(c) for c in self.service_subnets)
+
+    @property
     def init_node(self) -> Node:
         """The first control plane in the list runs `kubeadm init`."""
         return next(n for n in self.nodes if n.is_control_plane)

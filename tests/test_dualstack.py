@@ -233,3 +233,14 @@ def test_calico_dual_stack_and_ipv6_only(version: str) -> None:
     # IPv4 alone: the manifest's CNI configuration is left as it is.
     _, config = calico_settings(patch_manifest(manifest, "10.244.0.0/16"))
     assert "assign_ipv6" not in config
+
+
+def test_ipv6_forwarding_where_the_cluster_has_ipv6(dual_rendered: Rendered) -> None:
+    """kubeadm's preflight refuses an IPv6 cluster without net.ipv6.conf.default.forwarding."""
+    six = render_spec(REPO / "examples" / "ipv6.yaml")
+    single = render_spec(REPO / "examples" / "single.yaml")
+    for rendered, node, expected in ((dual_rendered, "w1", True), (six, "cp1", True)):
+        content = files(rendered, node)["/etc/sysctl.d/99-k8sgen.conf"]["content"]
+        assert ("net.ipv6.conf.default.forwarding = 1\n" in content) is expected
+    content = files(single, "master1")["/etc/sysctl.d/99-k8sgen.conf"]["content"]
+    assert "net.ipv6.conf" not in content and "net.ipv4.ip_forward = 1\n" in content

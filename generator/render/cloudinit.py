@@ -58,6 +58,12 @@ SYSCTLS = (
     ("net.bridge.bridge-nf-call-ip6tables", "1"),
     ("net.ipv4.ip_forward", "1"),
 )
+# With an IPv6 network, kubeadm's preflight requires IPv6 forwarding (it reads
+# net.ipv6.conf.default.forwarding); writing `all` also sets every NIC's.
+IPV6_SYSCTLS = (
+    ("net.ipv6.conf.all.forwarding", "1"),
+    ("net.ipv6.conf.default.forwarding", "1"),
+)
 HEADER = "#cloud-config\n"
 # The eight files of kubeadm's manual certificate distribution, relative to PKI_DIR.
 SHARED_PKI = (
@@ -146,8 +152,12 @@ def system_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file(HOSTS_BLOCK, hosts_block(cluster, node)),
         write_file(MODULES_FILE, "".join(f"{m}\n" for m in KERNEL_MODULES)),
-        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in sysctls(cluster))),
     ]
+
+
+def sysctls(cluster: Cluster) -> tuple[tuple[str, str], ...]:
+    return SYSCTLS + (IPV6_SYSCTLS if 6 in cluster.ip_families else ())
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:
