@@ -121,6 +121,11 @@ def node_patch(index: int, **fields: Any) -> dict[str, Any]:
             "address is required",
         ),
         (node_patch(1, address6="fd00:40::11/64"), "spec.nodes[1].address6", "also the address"),
+        (
+            node_patch(3, address=None, gateway=None, dns=["fd00:::1"]),
+            "spec.nodes[3].dns[0]",
+            "not a valid address",
+        ),
         (node_patch(1, address6="fe80::12/64"), "spec.nodes[1].address6", "not a routable"),
         (
             node_patch(1, gateway6="fd00:99::1"),
@@ -133,7 +138,7 @@ def node_patch(index: int, **fields: Any) -> dict[str, Any]:
             "overlaps the cluster network fd00:10:244::/56",
         ),
     ],
-    ids=["no-address6", "no-address", "duplicate", "link-local", "gateway", "in-pods"],
+    ids=["no-address6", "no-address", "duplicate", "dns6", "link-local", "gateway", "in-pods"],
 )
 def test_node_address_rules(tmp_path: Path, data: dict[str, Any], path: str, message: str) -> None:
     errors = refused(tmp_path, data)

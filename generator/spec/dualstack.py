@@ -232,9 +232,19 @@ def check_static_address_settings(data: dict[str, Any], findings: Findings) -> N
                 "name servers go with a static address: set address or address6 (DHCP "
                 "brings its own)",
             )
+        if "address6" in node and "address" not in node:
+            _check_dns6_only(node, index, findings)  # with address, check_nodes checks them
         if "address6" in node and "address" not in node and node_interface(spec, node) is None:
             findings.error(
                 (*NODES, index, "address6"),
                 "a static address needs the name of its NIC: set spec.network.interface "
                 "(`ip link` on a VM of the image shows it)",
             )
+
+
+def _check_dns6_only(node: dict[str, Any], index: int, findings: Findings) -> None:
+    for number, server in enumerate(node.get("dns", [])):
+        try:
+            ipaddress.ip_address(server)
+        except ValueError as exc:
+            findings.error((*NODES, index, "dns", number), f"not a valid address: {exc}")
