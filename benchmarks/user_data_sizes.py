@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generator import model, secrets
 from generator.budget import PLATFORMS, fits
-from generator.cni_manifest import embed_local_manifest
+from generator.embed import embed_local_files
 from generator.render import UserDataSize, user_data_bytes
 from generator.spec.load import load_spec
 from generator.spec.validate import validate
@@ -27,8 +27,8 @@ def example_sizes(spec: Path) -> list[tuple[str, UserDataSize]]:
     """(role, size) of every node of the example SPEC."""
     loaded = load_spec(spec)
     validate(loaded)
-    cluster = embed_local_manifest(model.build(loaded.data, loaded.base_dir))
-    value = secrets.generate(cluster.name)
+    cluster = embed_local_files(model.build(loaded.data, loaded.base_dir))
+    value = secrets.generate(cluster.name, algorithm=secrets.key_algorithm_for(cluster.kubernetes))
     sizes = []
     for node in cluster.nodes:
         raw, packed = user_data_bytes(cluster, node, value)

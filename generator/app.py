@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import budget, lint, model, render, secrets, tokenlife
-from generator.cni_manifest import from_spec
+from generator.embed import from_spec
 from generator.errors import K8sgenError
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact
@@ -88,19 +88,24 @@ def default_secrets_path(spec_path: Path) -> Path:
 def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
+    algorithm = secrets.key_algorithm_for(cluster.kubernetes)  # of new secrets only
     if need is SecretsNeed.LOAD_OR_CREATE:
-        return SecretsFile(path, *secrets.load_or_create(path, cluster.name, cluster.certificates))
-    if path.exists() or path.is_symlink():
-        loaded = secrets.load(path, cluster.name)
-        if cluster.encryption and loaded.encryption_key is None:
+        loaded = secrets.load_or_create(path, cluster.name, cluster.certificates, algorithm)
+        stored = SecretsFile(path, *loaded)
+    elif path.exists() or path.is_symlink():
+        existing = secrets.load(path, cluster.name)
+        if cluster.encryption and existing.encryption_key is None:
             raise secrets.missing_encryption_key(path)
-        return SecretsFile(path, loaded, created=False)
-    if need is SecretsNeed.EXISTING:
+        stored = SecretsFile(path, existing, created=False)
+    elif need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    value = secrets.generate(cluster.name, lifetimes=cluster.certificates)
-    return SecretsFile(path, value, created=True)
+    else:
+        value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
+        return SecretsFile(path, value, created=True)
+    secrets.check_key_algorithm(path, stored.value, cluster.kubernetes)
+    return stored
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from generator import __version__, budget, certs, kubeconfig, model, status
 from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
+from generator.cli_registry import COMMANDS as REGISTRY_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.render.yamlio import dump
 from generator.starter import StarterOptions, starter_spec
@@ -337,7 +338,7 @@ def _write_starter(output: Path, text: str, force: bool) -> None:
     write_new_file(output, text.encode(), 0o644, replace=force, refusal=refusal)
 
 
-for _command in OFFLINE_COMMANDS:
+for _command in (*OFFLINE_COMMANDS, *REGISTRY_COMMANDS):
     cli.add_command(_command)
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from generator import app, images, model
+from generator import app, images, model, secrets
 from generator.bundle import make_bundle
+from generator.registries import Credential, credentials_for
 
 SPEC_ARGUMENT = click.argument(
     "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
@@ -79,7 +80,16 @@ def lint_command(spec_path: Path) -> None:
     metavar="HOST[:PORT]",
     help="Pull from this registry over plain HTTP or without TLS verification (repeatable).",
 )
-def bundle_command(spec_path: Path, output: Path, insecure: tuple[str, ...]) -> None:
+@click.option(
+    "--secrets",
+    "secrets_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Secrets file with the logins of spec.registries (default: SPEC with .secrets.yaml "
+    "in place of .yaml); read only when a registry has auth: true.",
+)
+def bundle_command(
+    spec_path: Path, output: Path, insecure: tuple[str, ...], secrets_path: Path | None
+) -> None:
     """Collect every package and image the cluster of SPEC installs into OUTPUT/.
 
     Run on a connected machine with apt-get, dpkg-deb and skopeo. Writes the packages,
@@ -92,7 +102,8 @@ def bundle_command(spec_path: Path, output: Path, insecure: tuple[str, ...]) -> 
             f"{spec_path}: offline.bundle is false: its nodes pull instead of using a bundle",
             err=True,
         )
-    result = make_bundle(cluster, output, insecure, lambda text: click.echo(text, err=True))
+    logins = registry_logins(cluster, spec_path, secrets_path)
+    result = make_bundle(cluster, output, insecure, lambda text: click.echo(text, err=True), logins)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     iso = result.root / "bundle.iso"
@@ -103,6 +114,16 @@ def bundle_command(spec_path: Path, output: Path, insecure: tuple[str, ...]) -> 
     )
     if result.packages.os_dependencies:
         click.echo("the nodes' OS must already have: " + ", ".join(result.packages.os_dependencies))
+
+
+def registry_logins(
+    cluster: model.Cluster, spec_path: Path, secrets_path: Path | None
+) -> dict[str, Credential]:
+    """The logins of spec.registries with auth, from the secrets file (only read then)."""
+    if not any(r.auth for r in cluster.registries):
+        return {}
+    path = secrets_path or app.default_secrets_path(spec_path)
+    return credentials_for(cluster.registries, secrets.load(path, cluster.name).registry_logins)
 
 
 COMMANDS = (images_command, lint_command, bundle_command)

@@ -44,6 +44,10 @@ CERT_RENEWAL_TIMER = "k8sgen-cert-renewal.timer"
 CERT_RENEWAL_UNIT_FILE = f"/etc/systemd/system/{CERT_RENEWAL_UNIT}"
 CERT_RENEWAL_TIMER_FILE = f"/etc/systemd/system/{CERT_RENEWAL_TIMER}"
 STATIC_PODS_DIR = "/etc/kubernetes/manifests"
+# spec.proxy: the environment of the bootstrap unit, containerd's drop-in, apt's setting.
+PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+CONTAINERD_PROXY_DROPIN = "/etc/systemd/system/containerd.service.d/k8sgen-proxy.conf"
+APT_PROXY_CONF = "/etc/apt/apt.conf.d/95k8sgen-proxy"
 
 # The API server's audit policy and log, and its encryption-at-rest configuration (control
 # planes only). Outside the folders `kubeadm reset` empties, so a retried join keeps them.

@@ -10,6 +10,7 @@ bundle mode an image the bundle carries is not reached at all.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import re
 from collections.abc import Iterable, Iterator
@@ -47,18 +48,22 @@ class Reach:
     line: int
     host: str
     what: str  # URL, image, NTP server, endpoint
+    via: str = ""  # the proxy host this reach goes through (spec.proxy), or "" when direct
 
     def format(self) -> str:
-        return f"{self.node}: {self.file}:{self.line}: {self.host} ({self.what})"
+        through = f", through the proxy {self.via}" if self.via else ""
+        return f"{self.node}: {self.file}:{self.line}: {self.host} ({self.what}{through})"
 
 
 @dataclass(frozen=True)
 class LintReport:
     findings: tuple[Reach, ...]  # reaches outside the allowed set
     reaches: int
-    hosts: tuple[str, ...]  # every host reached
+    hosts: tuple[str, ...]  # every host reached directly (all of them without a proxy)
     nodes: int
     files: int
+    proxied: tuple[str, ...] = ()  # hosts reached only through the proxy (spec.proxy)
+    proxies: tuple[str, ...] = ()  # the proxy hosts: the node's egress for `proxied`
 
     @property
     def clean(self) -> bool:
@@ -70,12 +75,23 @@ class LintReport:
             return (
                 f"zero-egress lint: clean ({where}; {_count(self.reaches, 'reach')} to "
                 f"{_count(len(self.hosts), 'host')}, all allowed: {', '.join(self.hosts)})"
+                + self._through()
             )
         outside = sorted({f.host for f in self.findings})
         return (
             f"zero-egress lint: {_count(len(self.findings), 'reach')} to hosts outside the "
             f"allowed set ({', '.join(outside)}) in {where}; point them at a host the spec "
             "names (mirrors, cni.calico.manifest, ntp) or list it in offline.allowedHosts"
+            + self._through()
+        )
+
+    def _through(self) -> str:
+        """With spec.proxy the nodes reach these hosts only through it (their one egress)."""
+        if not self.proxied:
+            return ""
+        return (
+            f"; the nodes' egress is the proxy {', '.join(self.proxies)}, which they ask for "
+            f"{', '.join(self.proxied)} (hosts in noProxy and the cluster's own go direct)"
         )
 
 
@@ -105,6 +121,7 @@ class Scan:
         self.bundled = {i.reference for i in cluster_images(cluster)} if bundle else set()
         self.findings: list[Reach] = []
         self.hosts: set[str] = set()
+        self.proxied: set[str] = set()  # hosts the nodes ask spec.proxy for
         self.reaches = self.nodes = self.files = 0
 
     def add(self, artifact: Artifact) -> None:
@@ -120,13 +137,42 @@ class Scan:
         reaches = scanner.user_data(text)
         for path, content in entries:
             reaches += scanner.file(path, content)
+        reaches = [_routed(self.cluster, r) for r in reaches]
         self.reaches += len(reaches)
-        self.hosts.update(r.host for r in reaches)
-        self.findings += [r for r in reaches if not self.cluster.offline.allows(r.host)]
+        self.hosts.update(r.host for r in reaches if not r.via)  # reached directly
+        self.proxied.update(r.host for r in reaches if r.via)
+        self.findings += [r for r in reaches if _finding(self.cluster, r)]
 
     def report(self) -> LintReport:
         findings = tuple(sorted(self.findings))
-        return LintReport(findings, self.reaches, tuple(sorted(self.hosts)), self.nodes, self.files)
+        proxy = self.cluster.proxy
+        return LintReport(
+            findings,
+            self.reaches,
+            tuple(sorted(self.hosts)),
+            self.nodes,
+            self.files,
+            tuple(sorted(self.proxied)),
+            proxy.hosts if proxy else (),
+        )
+
+
+def _finding(cluster: Cluster, reach: Reach) -> bool:
+    """A reach outside the allowed set. Through spec.proxy the node reaches only the proxy
+    (its one egress host, allowed: the spec names it), so a proxied host is a finding only
+    offline, where the guarantee covers what the proxy would fetch for the node too."""
+    if cluster.offline.allows(reach.host):
+        return False
+    return not reach.via or cluster.offline.enabled
+
+
+def _routed(cluster: Cluster, reach: Reach) -> Reach:
+    """Downloads and pulls (URLs, images) go through spec.proxy unless NO_PROXY covers the
+    host; NTP (UDP) and the API endpoint (in NO_PROXY) always go direct."""
+    if cluster.proxy is None or reach.what not in ("URL", "image"):
+        return reach
+    via = cluster.proxy.via(reach.host)
+    return dataclasses.replace(reach, via=via) if via else reach
 
 
 def lint(cluster: Cluster, artifacts: Iterable[Artifact]) -> LintReport:

@@ -11,6 +11,8 @@ from typing import Any
 from generator import certspec, netfamily, versions
 from generator.calico_patch import calico_image
 from generator.offline import Offline, build_offline
+from generator.proxy import Proxy, build_proxy
+from generator.registries import RegistryHost, build_registries
 from generator.security import Audit, EncryptionAtRest, build_audit, build_encryption
 from generator.spec.rules import (
     DEFAULT_MIRROR_PRESET,
@@ -94,7 +96,7 @@ class Calico:
     manifest_urls: tuple[str, ...]  # the init node downloads from the first that works...
     manifest_sha256: str | None  # ...and serves this sha256; then it patches the manifest
     manifest_file: Path | None  # or: read, patched and embedded at render time
-    # That file with the pod CIDR set (and images moved): cni_manifest reads and patches it
+    # That file with the pod CIDR set (and images moved): embed.py reads and patches it
     # after build, which does no I/O.
     manifest_patched: str | None
     image_repository: str | None = None  # mirrors.calicoImages
@@ -186,6 +188,8 @@ class Cluster:
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
     audit: Audit | None = None  # the API server's audit log, on every control plane
     encryption: EncryptionAtRest | None = None  # Secrets encrypted in etcd
+    proxy: Proxy | None = None
+    registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
 
     @property
     def endpoint(self) -> str:
@@ -232,7 +236,7 @@ class Cluster:
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     """Model of a spec that `validate` accepted. Pure: a local Calico manifest is only named
-    here (cni_manifest.embed_local_manifest reads and patches it)."""
+    here (embed.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
     ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
@@ -274,7 +278,23 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         certificates=certspec.build(spec),
         audit=build_audit(control_plane),
         encryption=build_encryption(control_plane),
+        proxy=_proxy(spec, nodes, subnets, host),
+        registries=build_registries(spec, base_dir),
     )
+
+
+def _proxy(
+    spec: dict[str, Any], nodes: tuple[Node, ...], subnets: dict[str, str], host: str
+) -> Proxy | None:
+    """NO_PROXY: the node networks, pod and service subnets, endpoint and cluster domain; and
+    each node's address and name, for the curl of EL8/EL9 and Ubuntu 22.04 (before 7.86),
+    which ignores networks in NO_PROXY and would ask the proxy for the API's /readyz."""
+    kube = spec["kubernetes"]
+    node_networks = dict.fromkeys(str(n.address.network) for n in nodes if n.address)
+    networks = (*node_networks, subnets["podSubnet"], subnets["serviceSubnet"])
+    own = [name for n in nodes for name in (n.ip, n.name) if name]
+    names = (host, *own, "." + kube.get("dnsDomain", DEFAULT_DNS_DOMAIN))
+    return build_proxy(spec.get("proxy"), networks, names)
 
 
 def _bootstrap_policy(data: dict[str, Any]) -> BootstrapPolicy:

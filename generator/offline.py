@@ -38,7 +38,8 @@ def build_offline(spec: dict[str, Any]) -> Offline:
 
 
 def named_hosts(spec: dict[str, Any]) -> Iterator[str]:
-    """Every host the spec names explicitly: mirrors, manifest URL, NTP, nodes, endpoint, VIP."""
+    """Every host the spec names explicitly: mirrors, manifest URL, NTP, nodes, endpoint, VIP,
+    the proxy and the private registries."""
     mirrors = spec.get("mirrors", {})
     for key in ("images", "calicoImages"):
         if key in mirrors:
@@ -61,6 +62,9 @@ def named_hosts(spec: dict[str, Any]) -> Iterator[str]:
     control_plane = spec.get("controlPlane", {})
     if "endpoint" in control_plane:
         yield host_of(control_plane["endpoint"])
+    proxy = spec.get("proxy", {})
+    yield from (url_host(proxy[k]) for k in ("http", "https") if k in proxy)
+    yield from (host_of(h) for h in spec.get("registries", {}))
     vip = control_plane.get("vip", {})
     if "address" in vip:
         yield vip["address"]

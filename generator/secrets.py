@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import datetime
 import os
 import re
@@ -22,7 +23,9 @@ from generator.errors import SecretsError
 from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
 from generator.pki import (
     CertPair,
+    KeyAlgorithm,
     discovery_hash,
+    key_algorithm,
     key_matches_cert,
     key_pem,
     new_ca,
@@ -30,12 +33,14 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
+from generator.registries import Credential
 from generator.spec.rules import (
     TOKEN_EXAMPLE,
     TOKEN_ID_LENGTH,
     TOKEN_PATTERN,
     TOKEN_SECRET_LENGTH,
 )
+from generator.versions import KubernetesMinor
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
@@ -68,10 +73,23 @@ class ClusterSecrets:
     # base64 key of encryption at rest: in every file created since k8sgen had the feature,
     # None in older files. Never regenerated: a new key makes every stored Secret unreadable.
     encryption_key: str | None = None
+    # Private registries' logins by host[:port] (k8sgen registry-login), sorted by host.
+    registry_credentials: tuple[tuple[str, Credential], ...] = ()
+
+    @property
+    def registry_logins(self) -> dict[str, Credential]:
+        return dict(self.registry_credentials)
 
     @property
     def ca_cert_hash(self) -> str:
         return discovery_hash(self.ca.cert)
+
+    @property
+    def encryption_algorithm(self) -> KeyAlgorithm | None:
+        """What kubeadm is told to make its own keys of: ECDSA-P256 with ECDSA CAs; nothing
+        with RSA CAs (kubeadm's default RSA-2048, as for every file made before ECDSA)."""
+        algorithm = key_algorithm(self.ca.key)
+        return algorithm if algorithm == KeyAlgorithm.ECDSA_P256 else None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -86,11 +104,20 @@ class ClusterSecrets:
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
             **({"encryptionKey": self.encryption_key} if self.encryption_key else {}),
+            **_credentials_data(self.registry_credentials),
         }
 
 
 def _pair_data(pair: CertPair) -> dict[str, str]:
     return {"cert": pair.cert, "key": pair.key}
+
+
+def _credentials_data(credentials: tuple[tuple[str, Credential], ...]) -> dict[str, Any]:
+    """Absent when empty: a secrets file without registry logins reads as before."""
+    if not credentials:
+        return {}
+    logins = {h: {"username": c.username, "password": c.password} for h, c in credentials}
+    return {"registryCredentials": logins}
 
 
 def new_token() -> str:
@@ -102,22 +129,31 @@ def new_token() -> str:
     )
 
 
+def key_algorithm_for(kubernetes: KubernetesMinor) -> KeyAlgorithm:
+    """New secrets get ECDSA P-256 keys where kubeadm can be told so (v1beta4), else RSA."""
+    if kubernetes.has_encryption_algorithm:
+        return KeyAlgorithm.ECDSA_P256
+    return KeyAlgorithm.RSA_2048
+
+
 def generate(
     cluster: str,
     now: datetime.datetime | None = None,
     lifetimes: Certificates = DEFAULTS,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> ClusterSecrets:
-    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity."""
+    """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity;
+    the CAs and the service-account key are ALGORITHM keys (see key_algorithm_for)."""
     now = now or datetime.datetime.now(datetime.UTC)
-    ca = new_ca("kubernetes", now, lifetimes.ca)
-    sa_key = new_private_key()
+    ca = new_ca("kubernetes", now, lifetimes.ca, algorithm)
+    sa_key = new_private_key(algorithm)
     return ClusterSecrets(
         cluster=cluster,
         bootstrap_token=new_token(),
         certificate_key=random.token_hex(32),
         ca=ca,
-        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca),
-        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca),
+        front_proxy_ca=new_ca("front-proxy-ca", now, lifetimes.ca, algorithm),
+        etcd_ca=new_ca("etcd-ca", now, lifetimes.ca, algorithm),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
         admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now, lifetimes.leaf),
         encryption_key=new_encryption_key(),
@@ -136,21 +172,22 @@ def is_encryption_key(text: str) -> bool:
 
 
 def load_or_create(
-    path: Path, cluster: str, lifetimes: Certificates = DEFAULTS
+    path: Path,
+    cluster: str,
+    lifetimes: Certificates = DEFAULTS,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> tuple[ClusterSecrets, bool]:
-    """The secrets in PATH, or new ones written there; True when they were created."""
+    """The secrets in PATH, or new ones (ALGORITHM keys) written there; True when created."""
     if path.exists() or path.is_symlink():
         return load(path, cluster), False
-    created = generate(cluster, lifetimes=lifetimes)
+    created = generate(cluster, lifetimes=lifetimes, algorithm=algorithm)
     write_new(path, created)
     return created, True
 
 
 def write_new(path: Path, value: ClusterSecrets) -> None:
     """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
-    text = "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
-        value.to_data(), sort_keys=False, default_flow_style=False, width=200
-    )
+    text = _text(value)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +226,38 @@ def missing_encryption_key(path: Path) -> SecretsError:
     )
 
 
+def _text(value: ClusterSecrets) -> str:
+    return "# k8sgen cluster secrets: keep private, back up, never commit.\n" + yaml.safe_dump(
+        value.to_data(), sort_keys=False, default_flow_style=False, width=200
+    )
+
+
+def with_registry_login(value: ClusterSecrets, host: str, login: Credential) -> ClusterSecrets:
+    """VALUE with LOGIN for HOST (replacing an older login of HOST); all else unchanged."""
+    logins = {**value.registry_logins, host: login}
+    return dataclasses.replace(value, registry_credentials=tuple(sorted(logins.items())))
+
+
+def replace_file(path: Path, value: ClusterSecrets) -> None:
+    """Write VALUE over the existing secrets file at PATH, atomically (0600 throughout): a
+    crash leaves the old file or the new one, never half of either."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(_text(value))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SecretsError(
+            f"{path}: cannot update the secrets file: {exc.strerror or exc}"
+        ) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def load(path: Path, cluster: str) -> ClusterSecrets:
     try:
         raw = read_input(path, "secrets file", MAX_SECRETS_BYTES, private=True)
@@ -214,6 +283,17 @@ def load(path: Path, cluster: str) -> ClusterSecrets:
     return value
 
 
+def check_key_algorithm(path: Path, value: ClusterSecrets, kubernetes: KubernetesMinor) -> None:
+    """Refuse ECDSA CAs where kubeadm's configuration cannot name them (before v1beta4)."""
+    if value.encryption_algorithm and not kubernetes.has_encryption_algorithm:
+        raise SecretsError(
+            f"{path}: these secrets hold {value.encryption_algorithm} keys, which kubeadm "
+            f"accepts in k8sgen's configuration from Kubernetes 1.31 on, not {kubernetes.name}; "
+            "set spec.kubernetes.version to 1.31 or later, or pass --secrets with another file "
+            "(a new one is made with RSA keys)"
+        )
+
+
 def _parse(path: Path, data: Any) -> ClusterSecrets:
     def corrupt(reason: str) -> SecretsError:
         return SecretsError(f"{path}: the secrets file is corrupt: {reason}; it was not changed")
@@ -237,8 +317,9 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
             ),
             admin=_pair(data["admin"]),
             encryption_key=_optional_text(data.get("encryptionKey")),
+            registry_credentials=_credentials(data.get("registryCredentials", {})),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
         raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
@@ -253,6 +334,15 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _credentials(data: Any) -> tuple[tuple[str, Credential], ...]:
+    return tuple(
+        sorted(
+            (str(host), Credential(str(login["username"]), str(login["password"])))
+            for host, login in data.items()
+        )
+    )
 
 
 def _pair(data: Any) -> CertPair:

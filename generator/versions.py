@@ -38,6 +38,11 @@ class KubernetesMinor:
         return self.kubeadm_api == V1BETA4
 
     @property
+    def has_encryption_algorithm(self) -> bool:
+        """v1beta4's ClusterConfiguration names the type of the keys kubeadm makes."""
+        return self.kubeadm_api == V1BETA4
+
+    @property
     def has_super_admin_conf(self) -> bool:
         """kubeadm init writes super-admin.conf; admin.conf gets its rights only after init."""
         return self.minor >= SUPER_ADMIN_CONF_FROM_MINOR

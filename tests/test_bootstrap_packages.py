@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from generator.layout import SYSCTL_FILE
-from generator.render.cloudinit import PACKAGE_LOCK_WAIT_SECONDS
 from generator.render.packer import repo_files
+from generator.render.variables import PACKAGE_LOCK_WAIT_SECONDS
 
 from .support.aptrepo import build_deb, dists_repository, flat_repository, signer
 from .support.bootstrap_runs import (

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import budget
+from generator import budget, secrets
 from generator.cli import cli
-from generator.render import UserDataSize
+from generator.render import UserDataSize, user_data_bytes
 
 from .support.counting import renders_per_node
-from .support.repo import REPO, calico_fixture
+from .support.repo import EXAMPLES, REPO, calico_fixture
 from .support.specs import Rendered, example, write_spec
 from .support.tools import cloud_init_python
 
@@ -62,18 +62,59 @@ def test_summary_lists_raw_and_gzip_size_per_node(tmp_path: Path) -> None:
         assert rows[node][1:3] == [f"{len(raw):,}", f"{len(packed):,}"]
         expected_aws = "ok" if len(raw) <= 16384 else "gzip" if len(packed) <= 16384 else "NO"
         assert rows[node][3] == expected_aws
-    # The init node's CA material (RSA): over 16 KB even compressed. Workers fit AWS as they are.
-    assert (rows["master1"][3], rows["node1"][3]) == ("NO", "ok")
+    # The init node (ECDSA CA material) fits AWS compressed; workers fit it as they are.
+    assert (rows["master1"][3], rows["node1"][3]) == ("gzip", "ok")
 
 
-def test_every_worker_of_every_example_fits_aws_as_it_is(rendered_examples: list[Rendered]) -> None:
+# Kubernetes 1.30 (kubeadm v1beta3) keeps RSA CA material (README: Secrets): its init control
+# plane stays over AWS's limit compressed (19 KB). Strict: a fit fails here until removed.
+RSA_CA_EXAMPLES = {"debian12-k8s130"}
+
+
+def user_data_sizes(rendered: Rendered) -> list[tuple[bool, UserDataSize]]:
+    """(is a control plane, size) of every node, sized as `k8sgen render` writes user-data."""
+    sizes = []
+    for node in rendered.cluster.nodes:
+        raw, packed = user_data_bytes(rendered.cluster, node, rendered.secrets)
+        assert rendered.artifacts[f"nodes/{node.name}/user-data"].content == raw
+        sizes.append((node.is_control_plane, UserDataSize(node.name, len(raw), len(packed))))
+    return sizes
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(
+            spec,
+            marks=[pytest.mark.xfail(strict=True, reason="RSA CA material (v1beta3)")]
+            if spec.stem in RSA_CA_EXAMPLES
+            else [],
+        )
+        for spec in EXAMPLES
+    ],
+    ids=lambda p: p.stem,
+)
+def test_every_node_of_every_example_fits_aws_gzip_compressed(
+    spec: Path, rendered_examples: list[Rendered]
+) -> None:
+    """Default options: every node, the init control plane too, without a baked image."""
+    aws = budget.PLATFORMS["aws"]
+    rendered = next(r for r in rendered_examples if r.spec == spec)
+    for _, size in user_data_sizes(rendered):
+        assert budget.fits(size, aws, gzipped=True), size
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
+def test_every_worker_of_every_example_fits_aws_as_it_is(
+    spec: Path, rendered_examples: list[Rendered]
+) -> None:
     """The first-boot script travels compressed (gz+b64), its comments stripped."""
     aws = budget.PLATFORMS["aws"]
-    for rendered in rendered_examples:
-        for node in rendered.cluster.nodes:
-            size = len(rendered.artifacts[f"nodes/{node.name}/user-data"].content)
-            if not node.is_control_plane:
-                assert budget.fits(UserDataSize(node.name, size, size), aws, gzipped=False)
+    rendered = next(r for r in rendered_examples if r.spec == spec)
+    workers = [size for control_plane, size in user_data_sizes(rendered) if not control_plane]
+    assert workers
+    for size in workers:
+        assert budget.fits(size, aws, gzipped=False), size
 
 
 def test_gzip_user_data_is_what_cloud_init_decompresses(tmp_path: Path) -> None:
@@ -111,22 +152,31 @@ def test_platform_overflow_names_the_large_parts_and_writes_nothing(
 
 
 def test_platform_suggests_gzip_when_it_is_enough_and_accepts_it(tmp_path: Path) -> None:
-    code, _, stderr, root = render(tmp_path, spec_copy(tmp_path), "--platform", "aws")
+    spec = spec_copy(tmp_path)
+    code, _, stderr, root = render(tmp_path, spec, "--platform", "aws")
+    assert code == 1
+    assert "master1:" in stderr and "node1:" not in stderr
+    assert "render with --gzip: every node then fits" in stderr
+    assert not root.exists()
+    code, _, stderr, _ = render(tmp_path, spec, "--platform", "aws", "--gzip")
+    assert code == 0, stderr
+    assert (root / "nodes" / "master1" / "user-data").stat().st_size <= 16384
+
+
+def with_rsa_secrets(spec: Path, cluster: str) -> Path:
+    """SPEC beside a secrets file with RSA keys, as every file made before ECDSA."""
+    secrets.write_new(spec.with_name(spec.stem + ".secrets.yaml"), secrets.generate(cluster))
+    return spec
+
+
+def test_platform_suggests_baking_when_gzip_is_not_enough(tmp_path: Path) -> None:
+    """RSA CA material: the init node is over 16 KB even compressed."""
+    spec = with_rsa_secrets(spec_copy(tmp_path), "demo")
+    code, _, stderr, root = render(tmp_path, spec, "--platform", "aws")
     assert code == 1
     assert "render with --gzip" not in stderr  # the init node does not fit compressed either
     assert "bake the image (spec.bootstrap.baked: true" in stderr
     assert not root.exists()
-    # A baked image's nodes install nothing at first boot: compressed, they all fit.
-    baked = tmp_path / "baked"
-    baked.mkdir()
-    spec = baked / "cluster.yaml"
-    spec.write_text((REPO / "examples" / "baked.yaml").read_text())
-    code, _, stderr, root = render(baked, spec, "--platform", "aws")
-    assert code == 1
-    assert "render with --gzip: every node then fits" in stderr
-    code, _, stderr, _ = render(baked, spec, "--platform", "aws", "--gzip")
-    assert code == 0, stderr
-    assert (baked / "out" / "baked" / "nodes" / "cp1" / "user-data").stat().st_size <= 16384
 
 
 def test_platforms_without_a_problem_accept_the_embedded_manifest(tmp_path: Path) -> None:
@@ -170,8 +220,10 @@ def test_limits_are_the_documented_numbers() -> None:
 
 
 def test_a_baked_cluster_is_not_told_to_bake(tmp_path: Path) -> None:
+    """RSA CA material: a baked init node fits AWS compressed, not as it is."""
     spec = tmp_path / "baked.yaml"
     spec.write_text((REPO / "examples" / "baked.yaml").read_text())
+    with_rsa_secrets(spec, "baked")
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out), "--platform", "aws"])
     assert result.exit_code == 1

@@ -25,7 +25,7 @@ from generator.lint import lint
 from generator.refs import url_host
 
 from .support.loopback import file_server
-from .support.nodedata import files, scripts
+from .support.nodedata import files, scripts, shell_function
 from .support.readyz_servers import closed_port
 from .support.repo import CALICO_FIXTURE_VERSIONS, REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec, write_spec
@@ -110,12 +110,6 @@ def test_local_manifest_is_patched_and_embedded(tmp_path: Path) -> None:
 
 
 BOOTSTRAP = "/usr/local/sbin/k8sgen-bootstrap"
-
-
-def shell_function(script: str, name: str) -> str:
-    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", script, re.MULTILINE | re.DOTALL)
-    assert match, name
-    return match.group(0)
 
 
 def test_url_manifest_is_downloaded_verified_and_patched_on_the_node() -> None:

@@ -111,7 +111,8 @@ def test_defaults_are_documented_values(rendered_examples: list[Rendered]) -> No
     text = script["/usr/local/sbin/k8sgen-bootstrap"]["content"]
     for line in ("RETRY_ATTEMPTS=8", "RETRY_INITIAL_DELAY=5", "RETRY_MAX_DELAY=120"):
         assert f"readonly {line}\n" in text
-    assert "REPORT_URL" not in text  # no report URL, no reporting code
+    # No report URL, no reporting code.
+    assert "readonly REPORT_URL=''\n" in text and "post_status() {" not in text
     readme = (REPO / "README.md").read_text()
     for field, default in (
         ("attempts", "8"),

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from generator.app import default_secrets_path
 from generator.cli import cli
-from generator.cni_manifest import from_spec
+from generator.embed import from_spec
 from generator.errors import SpecError
 from generator.resources import load_schema
 from generator.spec.load import FieldPath, format_path, load_text

@@ -15,6 +15,7 @@ from hcl2.utils import SerializationOptions
 
 from generator.layout import IMAGE_MARKER
 from generator.render import rpm
+from generator.render.repos import REPO_DIR
 
 from .support.nodedata import cloud_config, files, node_names, scripts
 from .support.repo import REPO
@@ -92,7 +93,8 @@ def test_bake_runs_the_build_time_phases_and_installs_every_uploaded_file(
     baked: Rendered,
 ) -> None:
     script = baked.text("packer/bake.sh")
-    assert run_phases(script) == ["files", "prepare", "install", "runtime", "prepull", "seal"]
+    assert run_phases(script) == ["files", "prepare", "install", "runtime", "prepull"]
+    assert script.rstrip().splitlines()[-2] == "seal_image"  # after the phases: no state left
     assert "apt-mark hold kubelet kubeadm kubectl containerd.io" in script
     assert "kubeadm config images pull --kubernetes-version" in script
     for image in baked.cluster.calico.images:
@@ -100,7 +102,7 @@ def test_bake_runs_the_build_time_phases_and_installs_every_uploaded_file(
     uploaded = packer_files(baked)
     for path in uploaded:
         assert f'"$FILES_DIR"{path} {path}' in script, path
-    assert "cloud-init clean --logs" in script.split("phase_seal()")[1]
+    assert "cloud-init clean --logs" in script.split("seal_image()")[1]
     assert "kubeadm.yaml" not in " ".join(uploaded)  # the image holds no cluster secret
     assert not any("/pki/" in path for path in uploaded)
 
@@ -145,7 +147,7 @@ def baked_variant(tmp_path: Path, name: str) -> Rendered:
 def test_rpm_bake_writes_the_repositories_cloud_init_would(tmp_path: Path, name: str) -> None:
     rendered = baked_variant(tmp_path, name)
     uploaded = packer_files(rendered)
-    repos = {p: text for p, text in uploaded.items() if p.startswith(rpm.REPO_DIR + "/")}
+    repos = {p: text for p, text in uploaded.items() if p.startswith(REPO_DIR + "/")}
     assert sorted(repos) == sorted(rpm.dnf_settings(rendered.cluster)["repo_files"])
     # cloud-init's own yum_repos module, on the repositories a node that is not baked gets.
     written = tmp_path / "cloud-init"
@@ -182,3 +184,18 @@ def test_bake_of_a_vip_cluster_pulls_kube_vip(tmp_path: Path) -> None:
     image = rendered.cluster.vip.image
     assert f"{image} " in rendered.text("packer/bake.sh")
     assert image in packer_files(rendered)[IMAGE_MARKER]
+
+
+def test_the_bake_opens_what_a_worker_opens_and_pulls_for_the_version(tmp_path: Path) -> None:
+    """Built from narrow parts, not a faked worker or node plan: the same firewalld ports as
+    the cluster's worker, kubeadm's images for the version, no kubeadm config."""
+    rendered = baked_variant(tmp_path, "rocky9")
+    bake = rendered.text("packer/bake.sh")
+    worker = scripts(rendered, "rocky-w1")[BOOTSTRAP]
+    control_plane = scripts(rendered, "rocky-cp1")[BOOTSTRAP]
+    ports = re.compile(r"^  local -a ports=\(.*\)$", re.MULTILINE)
+    # Baked nodes skip the bake's phases, but open their own ports in prepare.
+    assert ports.findall(bake) == ports.findall(worker) != ports.findall(control_plane)
+    assert "readonly NODE_ROLE=bake\n" in bake and "readonly HEAL_REASONS=''\n" in bake
+    assert 'kubeadm config images pull --kubernetes-version "v$KUBERNETES_VERSION"' in bake
+    assert "KUBEADM_CONFIG" not in bake and "WAIT_URL" not in bake

@@ -10,7 +10,7 @@ import subprocess
 from importlib import resources
 
 from generator.layout import BOOTSTRAP_SCRIPT
-from generator.render.cloudinit import (
+from generator.render.bootstrap import (
     BOOTSTRAP_TEMPLATE,
     bootstrap_context,
     bootstrap_script,

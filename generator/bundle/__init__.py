@@ -19,15 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.bundle.access import PullAccess, pull_access
 from generator.bundle.archives import Archive, fetch_images
 from generator.bundle.debian import PackageSet, download_packages
 from generator.bundle.iso import write_iso
 from generator.bundle.tools import BundleError, run
-from generator.cni_manifest import ManifestError, checked_patch
+from generator.embed import ManifestError, checked_patch
 from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.inputs import read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster
 from generator.offline import BUNDLE_LABEL
+from generator.registries import Credential
 from generator.spec.cluster import BUNDLE_FORMATS
 from generator.spec.rules import DEFAULT_POD_SUBNET
 
@@ -52,7 +54,11 @@ class BundleResult:
 
 
 def make_bundle(
-    cluster: Cluster, output: Path, insecure: Collection[str], progress: Progress
+    cluster: Cluster,
+    output: Path,
+    insecure: Collection[str],
+    progress: Progress,
+    logins: dict[str, Credential] | None = None,  # spec.registries' logins (secrets file)
 ) -> BundleResult:
     if cluster.os.package_format not in BUNDLE_FORMATS:  # validate refuses such a spec
         raise BundleError(f"bundles carry {', '.join(BUNDLE_FORMATS)} packages only")
@@ -63,7 +69,8 @@ def make_bundle(
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: give it mkdir's usual mode
     work = Path(tempfile.mkdtemp(prefix="k8sgen-bundle-"))
     try:
-        result = _fill(cluster, staging, work, insecure, progress)
+        access = pull_access(cluster, work, insecure, logins or {})
+        result = _fill(cluster, staging, work, access, progress)
         staging.rename(output)
         result.root = output
         return result
@@ -73,13 +80,13 @@ def make_bundle(
 
 
 def _fill(
-    cluster: Cluster, root: Path, work: Path, insecure: Collection[str], progress: Progress
+    cluster: Cluster, root: Path, work: Path, access: PullAccess, progress: Progress
 ) -> BundleResult:
     (root / "packages").mkdir()
     packages = download_packages(cluster, root / "packages", work, cluster.arch.deb, progress)
     notes: list[str] = []
     images = _images(cluster, root / "packages", packages, work, notes)
-    archives = fetch_images(images, root, cluster.arch.name, insecure, progress)
+    archives = fetch_images(images, root, cluster.arch.name, access, progress)
     progress(f"calico: {cluster.calico.manifest_file or cluster.calico.manifest_urls[0]}")
     (root / "calico").mkdir()
     (root / CALICO_MANIFEST).write_text(_calico_manifest(cluster), encoding="utf-8")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.bundle.access import PullAccess
 from generator.bundle.tools import BundleError, require, run
 from generator.images import Image
 from generator.refs import parse_image
@@ -36,7 +37,7 @@ def fetch_images(
     images: list[Image],
     root: Path,
     architecture: str,
-    insecure: Collection[str],
+    access: PullAccess,
     progress: Callable[[str], None],
 ) -> list[Archive]:
     require("skopeo")
@@ -44,7 +45,7 @@ def fetch_images(
     archives = []
     for number, image in enumerate(images, 1):
         progress(f"images: {number}/{len(images)} {image.reference}")
-        archives.append(_fetch(image, root, architecture, insecure))
+        archives.append(_fetch(image, root, architecture, access))
     return archives
 
 
@@ -54,14 +55,13 @@ def sources(image: Image) -> list[str]:
     return [str(ref.moved(host)) for host in image.pull_from]
 
 
-def _fetch(image: Image, root: Path, architecture: str, insecure: Collection[str]) -> Archive:
+def _fetch(image: Image, root: Path, architecture: str, access: PullAccess) -> Archive:
     target = root / archive_name(image)
     failures = []
     for source in sources(image):
         argv = ["skopeo", "copy", "--quiet", "--retry-times", "3"]
         argv += ["--override-os", "linux", "--override-arch", architecture]
-        if parse_image(source).registry in insecure:
-            argv.append("--src-tls-verify=false")
+        argv += access.options(parse_image(source).registry)
         argv += [f"docker://{source}", f"oci-archive:{target}:{image.reference}"]
         try:
             run(argv, f"copying {source}")

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from generator.bundle.tools import BundleError, require, run
 from generator.model import Cluster
-from generator.render.cloudinit import apt_settings
+from generator.render.repos import AptSettings, apt_settings
 
-KEYRINGS = "/etc/apt/keyrings/"  # where the nodes keep the keys (see apt_settings)
 KEY_BYTES = 1024 * 1024
 # The packages the nodes install; their dependencies found in the same repositories follow.
 WANTED = ("kubelet", "kubeadm", "kubectl")
@@ -65,15 +64,13 @@ def download_packages(
     """Download the packages into TARGET (WORK holds apt's private root)."""
     require("apt-get")
     require("dpkg-deb")
-    env = _apt_root(cluster, work, architecture)
     settings = apt_settings(cluster)
-    repositories = (
-        f"{_repo_of(settings['kubernetes_list'])} and {_repo_of(settings['containerd_list'])}"
-    )
+    env = _apt_root(settings, work, architecture)
+    repositories = " and ".join(repo.url for repo in settings.repositories)
     progress(f"packages: reading {repositories}")
     run(["apt-get", "update"], "apt-get update of the spec's package repositories", env=env)
     available = set(run(["apt-cache", "pkgnames"], "apt-cache pkgnames", env=env).split())
-    pin = settings["version_pin"]
+    pin = settings.version_pin
     wanted = [f"{name}={pin}" for name in WANTED] + [CONTAINERD]
     packages: dict[str, Package] = {}
     os_dependencies: set[str] = set()
@@ -106,13 +103,9 @@ def _dependencies(
     return wanted
 
 
-def _repo_of(list_line: str) -> str:
-    """The repository URL of a sources.list line."""
-    return list_line.split("] ", 1)[1].split()[0]
-
-
-def _apt_root(cluster: Cluster, work: Path, architecture: str) -> dict[str, str]:
-    """A private apt root with the spec's repositories; returns the environment for apt."""
+def _apt_root(settings: AptSettings, work: Path, architecture: str) -> dict[str, str]:
+    """A private apt root with the spec's repositories, each signed by the key the nodes would
+    fetch; returns the environment for apt."""
     root = work / "apt"
     for folder in (
         "etc/apt/apt.conf.d",
@@ -125,12 +118,12 @@ def _apt_root(cluster: Cluster, work: Path, architecture: str) -> dict[str, str]
     ):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "status").write_text("")
-    settings = apt_settings(cluster)
-    keys = root / "keys"
-    _fetch_key(settings["kubernetes_key"], keys / "kubernetes.asc")
-    _fetch_key(settings["containerd_key"], keys / "docker.asc")
-    sources = settings["kubernetes_list"] + settings["containerd_list"]
-    (root / "etc/apt/sources.list").write_text(sources.replace(KEYRINGS, f"{keys}/"))
+    sources = ""
+    for repo in settings.repositories:
+        key = root / "keys" / Path(repo.keyring).name
+        _fetch_key(repo.key_url, key)
+        sources += repo.sources_line(keyring=str(key))
+    (root / "etc/apt/sources.list").write_text(sources)
     config = root / "apt.conf"
     config.write_text(
         f'Dir "{root}/";\n'

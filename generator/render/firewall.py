@@ -27,7 +27,12 @@ class FirewalldPlan:
 
 
 def firewalld_plan(cluster: Cluster, node: Node) -> FirewalldPlan:
-    ports = (*(CONTROL_PLANE_PORTS if node.is_control_plane else ()), *NODE_PORTS, *CALICO_PORTS)
+    return firewalld_for(cluster, node.is_control_plane)
+
+
+def firewalld_for(cluster: Cluster, control_plane: bool) -> FirewalldPlan:
+    """What a node opens: the control plane's ports too when CONTROL_PLANE."""
+    ports = (*(CONTROL_PLANE_PORTS if control_plane else ()), *NODE_PORTS, *CALICO_PORTS)
     return FirewalldPlan(
         cluster.firewalld,
         ports,

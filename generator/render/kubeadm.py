@@ -43,11 +43,11 @@ def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
     if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
         # Pre-generated, so the joiners' configuration carries it before init runs.
         init["certificateKey"] = secrets.certificate_key
-    return [init, cluster_configuration(cluster), kubelet_configuration()]
+    return [init, cluster_configuration(cluster, secrets), kubelet_configuration()]
 
 
-def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
-    return {
+def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
+    configuration: dict[str, Any] = {
         "apiVersion": cluster.kubernetes.kubeadm_api,
         "kind": "ClusterConfiguration",
         "clusterName": cluster.name,
@@ -62,6 +62,12 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
         "apiServer": {"certSANs": cert_sans(cluster), **_api_server_security(cluster)},
         **validity_periods(cluster),
     }
+    algorithm = secrets.encryption_algorithm
+    if algorithm:
+        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type.
+        assert cluster.kubernetes.has_encryption_algorithm, "refused by check_key_algorithm"
+        configuration["encryptionAlgorithm"] = str(algorithm)
+    return configuration
 
 
 def validity_periods(cluster: Cluster) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from generator.model import API_PORT, Cluster, Node
+from generator.model import API_PORT, CERTIFICATES_FILES, Cluster, Node
 from generator.netfamily import url_host
 
 
@@ -99,3 +99,10 @@ def _phases(cluster: Cluster) -> tuple[str, ...]:
 def _previous_control_plane(cluster: Cluster, node: Node) -> Node:
     control_planes = [n for n in cluster.nodes if n.is_control_plane]
     return control_planes[control_planes.index(node) - 1]
+
+
+def carries_shared_pki(cluster: Cluster, plan: NodePlan) -> bool:
+    """The init node always starts from the pre-generated CAs (their hash is in every join);
+    joining control planes get them too, unless they download what init uploaded."""
+    files_mode = cluster.certificate_distribution == CERTIFICATES_FILES
+    return plan.kind == NodeKind.INIT or (plan.kind == NodeKind.JOIN_CONTROL_PLANE and files_mode)

@@ -8,7 +8,6 @@ once, at image-build time, from the same partials as first boot; nodes of a spec
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import io
 from typing import Any
 
@@ -16,7 +15,11 @@ from generator.layout import HOSTS_BLOCK, IMAGE_MARKER
 from generator.model import Cluster
 from generator.render import rpm
 from generator.render.artifact import Artifact
-from generator.render.cloudinit import (
+from generator.render.firewall import firewalld_for
+from generator.render.library import bake_library_files
+from generator.render.node import BAKE_PHASES
+from generator.render.parts import (
+    Pulls,
     calico_patcher,
     package_files,
     runtime_files,
@@ -24,10 +27,8 @@ from generator.render.cloudinit import (
     system_files,
     write_file,
 )
-from generator.render.firewall import FirewalldPlan, firewalld_plan
-from generator.render.library import library
-from generator.render.node import BAKE_PHASES, NodeKind, NodePlan
 from generator.render.templating import render_template
+from generator.render.variables import bake_variables
 from generator.render.vm_image import baked_images, image_marker
 
 FOLDER = "packer"
@@ -39,24 +40,16 @@ EMPTY_HOSTS_BLOCK = "# BEGIN k8sgen\n# END k8sgen\n"  # first boot fills it in
 DEFAULT_USERS = {"ubuntu": "ubuntu", "debian": "debian", "rocky": "rocky", "almalinux": "almalinux"}
 
 
-def bake_plan(cluster: Cluster) -> NodePlan:
-    return NodePlan(
-        kind=NodeKind.BAKE,
-        phases=("files", *BAKE_PHASES, "seal"),
-        images=baked_images(cluster),  # kubeadm pulls the control-plane images, pause included
-        wait_url=None,
-        wait_what="",
-        wait_timeout=0,
-        calico_urls=(),
-    )
+# The bake's phases: the files user-data would write, then what no node needs a cluster for.
+# The seal (the image's next boot is a first boot) follows them.
+PHASES = ("files", *BAKE_PHASES)
 
 
 def image_files(cluster: Cluster) -> list[dict[str, Any]]:
     """What user-data would write for prepare, install and runtime, minus the node's hosts."""
-    system = [f for f in system_files(cluster, cluster.init_node) if f["path"] != HOSTS_BLOCK]
     return [
         write_file(HOSTS_BLOCK, EMPTY_HOSTS_BLOCK),
-        *system,
+        *system_files(cluster),
         *package_files(cluster),
         *repo_files(cluster),
         *runtime_files(cluster),
@@ -69,8 +62,8 @@ def repo_files(cluster: Cluster) -> list[dict[str, Any]]:
     if cluster.os.package_format != "rpm":
         return []
     return [
-        write_file(f"{rpm.REPO_DIR}/{repo_id}.repo", repo_file(repo_id, config))
-        for repo_id, config in rpm.yum_repos(cluster).items()
+        write_file(repo.file, repo_file(repo.id, repo.yum_repo()))
+        for repo in rpm.dnf_repositories(cluster)
     ]
 
 
@@ -83,28 +76,14 @@ def repo_file(repo_id: str, config: dict[str, Any]) -> str:
     return text.getvalue()
 
 
-def bake_firewalld(cluster: Cluster) -> FirewalldPlan:
-    """What every node opens (rpm families with spec.os.firewalld "open"): control planes
-    open their own ports on first boot."""
-    worker = dataclasses.replace(cluster.init_node, role="worker")
-    return firewalld_plan(cluster, worker)
-
-
 def image_name(cluster: Cluster) -> str:
     return f"k8sgen-{cluster.name}-k8s-{cluster.version}-{cluster.os.family}-{cluster.os.version}"
 
 
 def artifacts(cluster: Cluster) -> list[Artifact]:
     files = image_files(cluster)
-    plan = bake_plan(cluster)
     script = render_template(
-        "packer/bake.sh.j2",
-        cluster=cluster,
-        plan=plan,
-        library=library(plan),
-        files=files,
-        firewalld=bake_firewalld(cluster),
-        **script_context(cluster),
+        "packer/bake.sh.j2", files=files, phases=PHASES, **bake_context(cluster)
     )
     template = render_template(
         "packer/k8sgen.pkr.hcl.j2",
@@ -114,7 +93,7 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         output_directory=f"output-{image_name(cluster)}",
         image_name=f"{image_name(cluster)}.qcow2",
         files_destination=FILES_DESTINATION,
-        phases=plan.phases,
+        phases=PHASES,
     )
     uploaded = [*files, write_file(IMAGE_MARKER, image_marker(cluster))]
     return [
@@ -122,3 +101,16 @@ def artifacts(cluster: Cluster) -> list[Artifact]:
         Artifact(f"{FOLDER}/{SCRIPT}", script.encode(), 0o755),
         Artifact(f"{FOLDER}/{TEMPLATE}", template.encode()),
     ]
+
+
+def bake_context(cluster: Cluster) -> dict[str, Any]:
+    """The bake runs the node's partials for what every node of CLUSTER needs: a worker's
+    firewalld ports (control planes open theirs on first boot), kubeadm's images for the
+    version with those of the CNI and kube-vip, no kubeadm."""
+    return script_context(
+        cluster,
+        bake_variables(cluster, PHASES),
+        bake_library_files(cluster),
+        firewalld_for(cluster, control_plane=False),
+        Pulls(baked_images(cluster), kubeadm_version=True),
+    )

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from generator.model import Cluster
+from generator.render.repos import DnfRepository
 
 # Our own repository ids (and so file names): cloud-init's yum_repos skips a repository
 # whose file already exists, and images often carry an old "kubernetes.repo".
 KUBERNETES_REPO = "k8sgen-kubernetes"
 CONTAINERD_REPO = "k8sgen-docker-ce"
-REPO_DIR = "/etc/yum.repos.d"
 # Excluded in the repository as pkgs.k8s.io advises, so `dnf upgrade` never moves them;
 # installed with --disableexcludes.
 KUBERNETES_EXCLUDES = ("kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni")
@@ -28,32 +28,37 @@ def containerd_tree(cluster: Cluster) -> str:
     return f"{cluster.mirrors.containerd.rstrip('/')}/linux/{cluster.os.docker_ce_tree}"
 
 
-def yum_repos(cluster: Cluster) -> dict[str, dict[str, Any]]:
-    """cloud-init `yum_repos`: written to /etc/yum.repos.d before the bootstrap runs."""
+def dnf_repositories(cluster: Cluster) -> tuple[DnfRepository, DnfRepository]:
+    """The Kubernetes repository of CLUSTER's mirror, and docker-ce's for containerd.io."""
     kubernetes = kubernetes_repo_url(cluster)
     docker = containerd_tree(cluster)
-    return {
-        KUBERNETES_REPO: {
-            "name": f"Kubernetes v{cluster.kubernetes.name} (k8sgen)",
-            "baseurl": kubernetes,
-            "enabled": True,
-            "gpgcheck": True,
-            "gpgkey": f"{kubernetes}repodata/repomd.xml.key",
-            "exclude": " ".join(KUBERNETES_EXCLUDES),
-            # A dead mirror must fail the install, not be skipped quietly.
-            "skip_if_unavailable": False,
-        },
-        CONTAINERD_REPO: {
-            "name": "docker-ce stable, for containerd.io (k8sgen)",
+    return (
+        DnfRepository(
+            KUBERNETES_REPO,
+            f"Kubernetes v{cluster.kubernetes.name} (k8sgen)",
+            kubernetes,
+            f"{kubernetes}repodata/repomd.xml.key",
+            exclude=KUBERNETES_EXCLUDES,
+        ),
+        DnfRepository(
+            CONTAINERD_REPO,
+            "docker-ce stable, for containerd.io (k8sgen)",
             # Architecture spelled out, not $basearch: the node checks `uname -m` against it.
-            "baseurl": f"{docker}/{cluster.arch.rpm}/stable",
-            "enabled": True,
-            "gpgcheck": True,
-            "gpgkey": f"{docker.rsplit('/', 1)[0]}/gpg",
-            "skip_if_unavailable": False,
+            f"{docker}/{cluster.arch.rpm}/stable",
+            f"{docker.rsplit('/', 1)[0]}/gpg",
             # As kubespray sets for docker-ce on EL8: modular filtering must not hide it.
-            "module_hotfixes": True,
-        },
+            module_hotfixes=True,
+        ),
+    )
+
+
+def yum_repos(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """cloud-init `yum_repos`: written to /etc/yum.repos.d before the bootstrap runs; with
+    spec.proxy, dnf's own setting (the OS's repositories use the bootstrap's environment)."""
+    proxy = cluster.proxy
+    return {
+        repo.id: repo.yum_repo(proxy.for_url(repo.baseurl) if proxy else None)
+        for repo in dnf_repositories(cluster)
     }
 
 
@@ -61,7 +66,7 @@ def dnf_settings(cluster: Cluster) -> dict[str, Any]:
     """What install-rpm.sh.j2 needs: repository files to expect, packages, what to hold."""
     return {
         "kubernetes_repo": KUBERNETES_REPO,
-        "repo_files": tuple(f"{REPO_DIR}/{r}.repo" for r in (KUBERNETES_REPO, CONTAINERD_REPO)),
+        "repo_files": tuple(repo.file for repo in dnf_repositories(cluster)),
         "packages": (
             "containerd.io",
             *(f"{name}-{cluster.version}" for name in PINNED),

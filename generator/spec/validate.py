@@ -10,8 +10,10 @@ from typing import Any
 import jsonschema
 
 from generator.errors import SpecError
+from generator.proxy import PROXY_PATH
+from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import certificates, cluster, control_plane, dualstack, nodes
+from generator.spec import access, certificates, cluster, control_plane, dualstack, nodes
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -136,6 +138,8 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(
         certificates.check_certificates, (certificates.CERTIFICATES, (*KUBERNETES, "version"))
     ),
+    SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
+    SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),
     SemanticCheck(dualstack.check_cluster_networks, (KUBERNETES, NODES)),
     SemanticCheck(dualstack.check_node_families, (KUBERNETES, NODE_ADDRESSES, NODE_ADDRESSES6)),
     SemanticCheck(dualstack.check_node_addresses6, (KUBERNETES, NODES)),

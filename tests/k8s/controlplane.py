@@ -175,7 +175,9 @@ def restore_shared_pki(machine: Machine, rendered: Rendered, node: str) -> None:
     restore_shared_pki, run in the machine."""
     script = str(rendered_file(rendered, node, BOOTSTRAP_SCRIPT)["content"])
     function = script_function(script, "restore_shared_pki")
-    machine.run(["bash", "-c", f"set -Eeuo pipefail\n{function}\nrestore_shared_pki"])
+    # The prologue's PKI_DIR and PKI_STASH, which it reads.
+    paths = "".join(line + "\n" for line in script.splitlines() if line.startswith("readonly PKI_"))
+    machine.run(["bash", "-c", f"set -Eeuo pipefail\n{paths}{function}\nrestore_shared_pki"])
 
 
 def place_shared_pki(machine: Machine, rendered: Rendered, node: str) -> None:

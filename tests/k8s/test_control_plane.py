@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 
 from generator import secrets
 from generator.layout import BOOTSTRAP_SCRIPT, PKI_STASH
-from generator.pki import discovery_hash
+from generator.pki import KeyAlgorithm, discovery_hash
 from generator.status import ADVICE, explain, load_status
 
 from ..support.kubeadm import SHARED_PKI_NAMES
@@ -465,3 +465,87 @@ def test_control_plane_kubeadm_reset_then_retry_keeps_the_rendered_ca(
     assert ca == rendered.secrets.ca.cert
     join = document(kubeadm_documents(rendered, WORKER), "JoinConfiguration")
     assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [discovery_hash(ca)]
+
+
+# --- ECDSA P-256 keys: the rendered CAs and service-account key, kubeadm's own keys --------
+
+# The keys kubeadm makes itself on the init node (with encryptionAlgorithm ECDSA-P256).
+KUBEADM_KEYS = (
+    "apiserver.key",
+    "apiserver-kubelet-client.key",
+    "apiserver-etcd-client.key",
+    "front-proxy-client.key",
+    "etcd/server.key",
+    "etcd/peer.key",
+    "etcd/healthcheck-client.key",
+)
+RENDERED_KEYS = ("ca.key", "sa.key", "front-proxy-ca.key", "etcd/ca.key")
+P256 = "NIST CURVE: P-256"  # in openssl's text of a P-256 key or public key
+
+
+def openssl_text(machine: Machine, kind: str, path: str) -> str:
+    return machine.run(["openssl", kind, "-in", path, "-noout", "-text"]).stdout
+
+
+def test_control_plane_runs_on_ecdsa_keys(plane: ControlPlane) -> None:
+    """The control plane is up on the rendered ECDSA CAs and service-account key; kubeadm made
+    its own keys ECDSA too (the rendered encryptionAlgorithm); openssl reads every type."""
+    rendered = plane.rendered
+    assert rendered.cluster.kubernetes.has_encryption_algorithm
+    assert rendered.secrets.encryption_algorithm == KeyAlgorithm.ECDSA_P256
+    cluster_config = document(kubeadm_documents(rendered, INIT), "ClusterConfiguration")
+    assert cluster_config["encryptionAlgorithm"] == "ECDSA-P256"
+    for name in (*RENDERED_KEYS, *KUBEADM_KEYS):
+        assert P256 in openssl_text(plane.machine, "pkey", f"{PKI}/{name}"), name
+    for name in ("ca.crt", "apiserver.crt", *ISSUER):
+        text = openssl_text(plane.machine, "x509", f"{PKI}/{name}")
+        assert P256 in text and "ecdsa-with-SHA256" in text, name
+    assert (
+        P256
+        in plane.machine.run(
+            ["openssl", "pkey", "-pubin", "-in", f"{PKI}/sa.pub", "-noout", "-text"]
+        ).stdout
+    )
+
+
+def test_control_plane_ecdsa_ca_hash_is_openssls(plane: ControlPlane) -> None:
+    """The rendered caCertHashes is the SHA-256 of the ECDSA CA's public key as openssl
+    writes it (DER SubjectPublicKeyInfo), the way kubeadm's documentation computes it."""
+    spki = plane.machine.run(
+        [
+            "bash",
+            "-c",
+            f"openssl x509 -in {PKI}/ca.crt -noout -pubkey"
+            " | openssl pkey -pubin -outform DER | sha256sum",
+        ]
+    ).stdout.split()[0]
+    join = document(kubeadm_documents(plane.rendered, WORKER), "JoinConfiguration")
+    assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [f"sha256:{spki}"]
+
+
+def test_control_plane_service_account_token_is_signed_with_the_ecdsa_key(
+    plane: ControlPlane,
+) -> None:
+    """kube-apiserver signs a service-account token with the rendered ECDSA sa.key (ES256)
+    and accepts it with the rendered sa.pub."""
+    wait_for(
+        "the controller-manager made the default service account",
+        lambda: (
+            plane.machine.run(
+                ["kubectl", f"--kubeconfig={ADMIN_CONF}", "get", "serviceaccount", "default"],
+                check=False,
+            ).returncode
+            == 0
+        ),
+        plane.describe,
+    )
+    token = plane.kubectl("create", "token", "default").strip()
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == "ES256"
+    # admin.conf with the token as its only credential (no client certificate to win instead).
+    config = yaml.safe_load(plane.machine.read(ADMIN_CONF))
+    config["users"][0]["user"] = {"token": token}
+    plane.machine.write("/run/home/token.conf", yaml.safe_dump(config), 0o600)
+    whoami = plane.kubectl("auth", "whoami", "-o", "json", kubeconfig="/run/home/token.conf")
+    user = json.loads(whoami)["status"]["userInfo"]
+    assert user["username"] == "system:serviceaccount:default:default"

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from generator import versions
 from generator.images import KUBEADM, cluster_images
@@ -129,9 +130,13 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
     # No CA made, nothing of ours rewritten.
     assert {path: read_tree(pki)[path] for path in ours} == ours
     assert {path: read_tree(made)[path] for path in ours} == ours
+    # kubeadm makes its keys of the type the rendered encryptionAlgorithm names (RSA without).
+    key_type = ec.EllipticCurvePublicKey if case.secrets.encryption_algorithm else rsa.RSAPublicKey
     for leaf, ca in LEAVES.items():
         issuer = x509.load_pem_x509_certificate(ours[Path(ca)])
-        x509.load_pem_x509_certificate((made / leaf).read_bytes()).verify_directly_issued_by(issuer)
+        cert = x509.load_pem_x509_certificate((made / leaf).read_bytes())
+        cert.verify_directly_issued_by(issuer)
+        assert isinstance(cert.public_key(), key_type), leaf
     apiserver = x509.load_pem_x509_certificate((made / "apiserver.crt").read_bytes())
     names = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert promised_names(case.cluster) <= san_values(names), names

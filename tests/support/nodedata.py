@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from typing import Any
 
 import yaml
@@ -75,4 +76,12 @@ def readable_user_data(rendered: Rendered, node: str) -> str:
     """The node's cloud-config with every write_files content decoded, as one text to compare."""
     config = cloud_config(rendered, node)
     config["write_files"] = list(files(rendered, node).values())
-    return yaml.safe_dump(config, sort_keys=False)
+    # Unfolded: where a long line folds would depend on the lengths of the names compared.
+    return yaml.safe_dump(config, sort_keys=False, width=float("inf"))
+
+
+def shell_function(script: str, name: str) -> str:
+    """The definition of shell function NAME in SCRIPT, from `NAME() {` to its closing `}`."""
+    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", script, re.MULTILINE | re.DOTALL)
+    assert match, name
+    return match.group(0)

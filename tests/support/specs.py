@@ -30,7 +30,10 @@ class Rendered:
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
-    value = cluster_secrets or secrets.generate(cluster.name, lifetimes=cluster.certificates)
+    algorithm = secrets.key_algorithm_for(cluster.kubernetes)
+    value = cluster_secrets or secrets.generate(
+        cluster.name, lifetimes=cluster.certificates, algorithm=algorithm
+    )
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 
@@ -63,4 +66,19 @@ def write_spec(folder: Path, data: dict[str, Any], name: str = "cluster.yaml") -
     """The spec DATA written as FOLDER/NAME (keys in their order), for the CLI or render_spec."""
     spec = folder / name
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    _copy_registry_cas(data, folder)
     return spec
+
+
+def _copy_registry_cas(data: dict[str, Any], folder: Path) -> None:
+    """The CA files an example's spec.registries names (relative to examples/) go beside the
+    copy, so that the copy renders as the example does."""
+    spec = data.get("spec")
+    registries = spec.get("registries") if isinstance(spec, dict) else None
+    for settings in registries.values() if isinstance(registries, dict) else ():
+        ca = settings.get("ca") if isinstance(settings, dict) else None
+        source = REPO / "examples" / ca if isinstance(ca, str) and ca else None
+        target = folder / ca if source else None
+        if source and target and source.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # kubeadm init, never repeated automatically.
 
-kubeadm_once() {
+# kubeadm_init init ARGS...: one attempt of `kubeadm init ARGS`; a failure blocks later runs.
+kubeadm_init() {
   local out status line
   refuse_if_blocked "$1"
   start_attempt

@@ -1,5 +1,41 @@
 # shellcheck shell=bash
-# Why a failed kubeadm join stops the run.
+# kubeadm join, tried JOIN_ATTEMPTS times with `kubeadm reset -f` in between, and why a failed
+# join stops the run. What differs between a worker and a control plane (join_resume,
+# join_check_repeat) is in kubeadm-join-worker.sh or kubeadm-join-control-plane.sh.
+
+# kubeadm_join ARGS...: a failed join leaves "reset-first": the next try, on this run or a
+# later one, starts with kubeadm reset -f.
+kubeadm_join() {
+  local try=1 out status line seconds
+  join_resume
+  if [ -e "$KUBEADM_STATE/reset-first" ]; then
+    log "an earlier kubeadm join did not finish: kubeadm reset -f before joining again"
+    kubeadm reset -f
+    rm -f "$KUBEADM_STATE/reset-first"
+  fi
+  while :; do
+    start_attempt
+    out=$(mktemp "$STATE_DIR/.output.XXXXXX")
+    if kubeadm "$@" 2>&1 | tee "$out"; then
+      mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/succeeded"
+      rm -f "$out"
+      return 0
+    else
+      status=$?
+    fi
+    line=$(key_line "$out")
+    mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/reset-first"
+    join_check_repeat "$out" "$status" "$line"
+    join_failure_reason "$out" "$try" "$status" "$line"
+    seconds=$(join_delay "$out" "$try")
+    rm -f "$out"
+    note_retry "kubeadm join failed (try $try of $JOIN_ATTEMPTS, status $status: $line); kubeadm reset -f, again in ${seconds}s"
+    kubeadm reset -f
+    rm -f "$KUBEADM_STATE/reset-first"
+    sleep "$seconds"
+    try=$((try + 1))
+  done
+}
 
 # join_delay OUT TRY: seconds before the next join. A join cut off after the TLS bootstrap
 # leaves a Node that stays Ready until the node controller's grace period (40-50 s) runs out;

@@ -35,6 +35,82 @@ note_retry() {
   write_status
 }
 
+# Errors that no retry can fix: a wrong URL, version or image name in the spec, a mirror
+# without that content, a bad key or manifest. They fail the phase at once. A script that
+# installs packages (PACKAGES: apt or dnf) knows the package manager's words for them too
+# (package_error: apt.sh, dnf.sh).
+permanent_error() {
+  grep -Eq \
+    -e 'returned error: (400|401|403|404|405|410)' \
+    -e 'URL using bad/illegal format' \
+    -e 'code = NotFound' \
+    -e 'manifest unknown' \
+    -e 'error validating data' \
+    -e 'strict decoding error' \
+    "$1" || { [ -n "$PACKAGES" ] && package_error "$1"; }
+}
+
+# command_text COMMAND...: the command as the log and status.json name it (a package
+# manager's wrapper by the program's name: package_command_text, apt.sh or dnf.sh).
+command_text() {
+  local text="$*"
+  [ -z "$PACKAGES" ] || text=$(package_command_text "$text")
+  printf '%s' "${text:0:160}"
+}
+
+# try_command network|local COMMAND...: the loop of retry (network) and with_package_lock
+# (packages.sh: local). A held package lock (package_lock_held, in a script that installs
+# packages) never counts as a failed try: it is waited for, PACKAGE_LOCK_WAIT_SECONDS at most.
+try_command() {
+  local mode=$1 try=1 status seconds out line what locked=0 lock_try=1
+  shift
+  what=$(command_text "$@")
+  while :; do
+    out=$(mktemp "$STATE_DIR/.output.XXXXXX")
+    if "$@" 2>&1 | tee "$out"; then
+      rm -f "$out"
+      return 0
+    else
+      status=$?
+    fi
+    line=$(key_line "$out")
+    if [ -n "$PACKAGES" ] && package_lock_held "$out"; then
+      if [ "$locked" -ge "$PACKAGE_LOCK_WAIT_SECONDS" ]; then
+        keep_output "$out"
+        fail_because package-lock "'$what': another package manager run held the lock for ${locked}s (the most we wait): $line"
+      fi
+      rm -f "$out"
+      seconds=$(backoff_seconds "$lock_try")
+      note_retry "'$what': another package manager run holds the lock ($line); again in ${seconds}s"
+      sleep "$seconds"
+      locked=$((locked + seconds))
+      lock_try=$((lock_try + 1))
+      continue
+    fi
+    if [ "$mode" = local ]; then
+      keep_output "$out"
+      fail_because command "'$what' exited with status $status: $line"
+    fi
+    if permanent_error "$out"; then
+      keep_output "$out"
+      fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
+    fi
+    if grep -q '^error: checksum: ' "$out"; then
+      keep_output "$out"
+      fail_because checksum "'$what' failed, and retrying cannot fix it: $line"
+    fi
+    if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
+      keep_output "$out"
+      fail_because network "'$what' failed $try times, the last with status $status: $line"
+    fi
+    rm -f "$out"
+    seconds=$(backoff_seconds "$try")
+    note_retry "try $try of $RETRY_ATTEMPTS of '$what' failed (status $status: $line); again in ${seconds}s"
+    sleep "$seconds"
+    try=$((try + 1))
+  done
+}
+
 # retry COMMAND...: for steps that cross the network (package index, packages, keys,
 # manifests, image pulls). Up to RETRY_ATTEMPTS tries with backoff; an error that no retry
 # can fix fails the phase at once.

@@ -4,6 +4,10 @@
 # retries, reason, error) and, once it succeeded, $PHASE_DIR/<name>.done; status.json is rebuilt
 # from the records after every change.
 
+# The run's state, which status.json shows; phases.sh and failure.sh update it.
+RESULT=running RESULT_REASON="" RESULT_ERROR="" RUNS=0 HEALS=0
+P_NAME="" P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
+
 # The log is fd 3, so a caller's redirection (`retry crictl pull x >/dev/null`) hides
 # the command's output, never our own lines.
 exec 3>&1
@@ -117,4 +121,16 @@ status_json() {
   json_str log "$LOG_FILE"
   json_raw phases "[$nl$phases$nl  ]"
   printf '{\n  %s\n}\n' "$JSON"
+}
+
+# write_status [post]: status.json replaced atomically (a reader never sees half a file);
+# with "post", also sent to REPORT_URL (spec.bootstrap.reportURL), when there is one:
+# post_status (report.sh) sends it.
+write_status() {
+  local tmp
+  tmp=$(mktemp "$STATE_DIR/.status.XXXXXX")
+  status_json >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$STATUS_FILE"
+  [ "${1:-}" != post ] || [ -z "$REPORT_URL" ] || post_status
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # k8sgen image bake for cluster baked: Kubernetes 1.33.6 on ubuntu 24.04.
-# Run as root by Packer (k8sgen.pkr.hcl): phases files, prepare, install, runtime, prepull, seal.
+# Run as root by Packer (k8sgen.pkr.hcl): phases files, prepare, install, runtime, prepull.
 # Nodes booted from the image run only kubeadm and the CNI (spec.bootstrap.baked: true).
 set -Eeuo pipefail
 umask 022
@@ -12,9 +12,9 @@ readonly LOG_FILE=$LOG_DIR/bootstrap.log
 readonly STATE_DIR=/var/lib/k8sgen
 readonly PHASE_DIR=$STATE_DIR/phases
 readonly STATUS_FILE=/var/lib/k8sgen/status.json
+readonly DONE_FILE=/var/lib/k8sgen/bootstrap.done
 readonly CONFIG_DIR=/etc/k8sgen
-readonly FILES_DIR=${K8SGEN_FILES:?set by the Packer template: where the files/ folder was uploaded}
-readonly BAKE_USER=${K8SGEN_BAKE_USER:-}
+readonly BOOTSTRAP_UNIT=k8sgen-bootstrap.service
 readonly CLUSTER_NAME=baked
 readonly NODE_NAME=image-bake
 readonly NODE_ROLE=bake
@@ -25,147 +25,26 @@ readonly MACHINE=x86_64
 readonly KUBERNETES_VERSION=1.33.6
 readonly IMAGE_REPOSITORY=registry.aliyuncs.com/google_containers
 readonly PAUSE_IMAGE=registry.aliyuncs.com/google_containers/pause:3.10
-readonly -a PHASES=(files prepare install runtime prepull seal)
+readonly -a PHASES=(files prepare install runtime prepull)
 readonly RETRY_ATTEMPTS=8
 readonly RETRY_INITIAL_DELAY=5
 readonly RETRY_MAX_DELAY=120
+readonly REPORT_URL=''
+readonly HEAL_REASONS=''
+readonly HEAL_ATTEMPTS=4
+readonly HEAL_DELAY_SECONDS=1800
+readonly PACKAGES=apt
+readonly PACKAGE_LOCK_WAIT_SECONDS=600
+readonly -a APT_OPTIONS=()
 CURRENT_PHASE=start
+readonly FILES_DIR=${K8SGEN_FILES:?set by the Packer template: where the files/ folder was uploaded}
+readonly BAKE_USER=${K8SGEN_BAKE_USER:-}
 
 mkdir -p "$LOG_DIR" "$PHASE_DIR"
 chmod 0700 "$STATE_DIR"
 
-RESULT=running
-RESULT_REASON=""
-RESULT_ERROR=""
-RUNS=0
-HEALS=0
-P_NAME=""
-P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
-
-write_status() {
-  local tmp
-  tmp=$(mktemp "$STATE_DIR/.status.XXXXXX")
-  status_json >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$STATUS_FILE"
-}
-
-stop() {
-  trap - ERR TERM INT HUP
-  log "${1^^} ($2): $3"
-  RESULT=$1 RESULT_REASON=$2 RESULT_ERROR=$(one_line "$3")
-  if [ -n "$P_NAME" ]; then
-    P_STATE=$1 P_END=$(now) P_REASON=$2 P_ERROR=$3
-    save_record
-  fi
-  write_status post
-  exit "$4"
-}
-
-permanent_error() {
-  grep -Eq \
-    -e 'returned error: (400|401|403|404|405|410)' \
-    -e 'URL using bad/illegal format' \
-    -e 'Unable to locate package' \
-    -e "Version '[^']*' for '[^']*' was not found" \
-    -e 'has no installation candidate' \
-    -e 'does not have a Release file' \
-    -e 'NO_PUBKEY' \
-    -e 'is not signed' \
-    -e 'code = NotFound' \
-    -e 'manifest unknown' \
-    -e 'error validating data' \
-    -e 'strict decoding error' \
-    "$1"
-}
-
-command_text() {
-  local text="$*"
-  text=${text/#apt_update/apt-get update}
-  text=${text/#apt_get/apt-get}
-  text=${text/#dnf_run/dnf}
-  printf '%s' "${text:0:160}"
-}
-
-
-with_package_lock() {
-  try_command local "$@"
-}
-
-package_lock_held() {
-  grep -Eq \
-    -e 'Could not get lock /' \
-    -e 'Unable to acquire the dpkg frontend lock' \
-    -e 'lock (was|is) locked by another process' \
-    -e 'database is locked by another process' \
-    -e 'already locked by [0-9]+' \
-    -e "can't create transaction lock" \
-    "$1"
-}
-
-try_command() {
-  local mode=$1 try=1 status seconds out line what
-  local locked=0 lock_try=1
-  shift
-  what=$(command_text "$@")
-  while :; do
-    out=$(mktemp "$STATE_DIR/.output.XXXXXX")
-    if "$@" 2>&1 | tee "$out"; then
-      rm -f "$out"
-      return 0
-    else
-      status=$?
-    fi
-    line=$(key_line "$out")
-    if package_lock_held "$out"; then
-      if [ "$locked" -ge "$PACKAGE_LOCK_WAIT_SECONDS" ]; then
-        keep_output "$out"
-        fail_because package-lock "'$what': another package manager run held the lock for ${locked}s (the most we wait): $line"
-      fi
-      rm -f "$out"
-      seconds=$(backoff_seconds "$lock_try")
-      note_retry "'$what': another package manager run holds the lock ($line); again in ${seconds}s"
-      sleep "$seconds"
-      locked=$((locked + seconds))
-      lock_try=$((lock_try + 1))
-      continue
-    fi
-    if [ "$mode" = local ]; then
-      keep_output "$out"
-      fail_because command "'$what' exited with status $status: $line"
-    fi
-    if permanent_error "$out"; then
-      keep_output "$out"
-      fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
-    fi
-    if grep -q '^error: checksum: ' "$out"; then
-      keep_output "$out"
-      fail_because checksum "'$what' failed, and retrying cannot fix it: $line"
-    fi
-    if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
-      keep_output "$out"
-      fail_because network "'$what' failed $try times, the last with status $status: $line"
-    fi
-    rm -f "$out"
-    seconds=$(backoff_seconds "$try")
-    note_retry "try $try of $RETRY_ATTEMPTS of '$what' failed (status $status: $line); again in ${seconds}s"
-    sleep "$seconds"
-    try=$((try + 1))
-  done
-}
-
-readonly PACKAGE_LOCK_WAIT_SECONDS=600
-
-apt_update() {
-  apt_get update -o APT::Update::Error-Mode=any
-}
-
-apt_get() {
-  apt-get "$@"
-}
-
-
-
+RESULT=running RESULT_REASON="" RESULT_ERROR="" RUNS=0 HEALS=0
+P_NAME="" P_STATE="" P_START="" P_END="" P_ATTEMPTS=0 P_RETRIES=0 P_REASON="" P_ERROR=""
 exec 3>&1
 log() {
   printf '%s [%s] %s\n' "$(now)" "$CURRENT_PHASE" "$*" >&3
@@ -261,6 +140,40 @@ status_json() {
   json_raw phases "[$nl$phases$nl  ]"
   printf '{\n  %s\n}\n' "$JSON"
 }
+write_status() {
+  local tmp
+  tmp=$(mktemp "$STATE_DIR/.status.XXXXXX")
+  status_json >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$STATUS_FILE"
+  [ "${1:-}" != post ] || [ -z "$REPORT_URL" ] || post_status
+}
+HEAL_NOTE=""
+stop() {
+  trap - ERR TERM INT HUP
+  [ "$1" != failed ] || schedule_heal "$2"
+  log "${1^^} ($2): $3${HEAL_NOTE:+ [$HEAL_NOTE]}"
+  RESULT=$1 RESULT_REASON=$2 RESULT_ERROR=$(one_line "$3")
+  if [ -n "$P_NAME" ]; then
+    P_STATE=$1 P_END=$(now) P_REASON=$2 P_ERROR=$3
+    save_record
+  fi
+  write_status post
+  exit "$4"
+}
+schedule_heal() {
+  [[ " $HEAL_REASONS " == *" $1 "* ]] || return 0
+  if [ "$HEALS" -ge "$HEAL_ATTEMPTS" ]; then
+    HEAL_NOTE="no automatic restart left ($HEALS of $HEAL_ATTEMPTS used)"
+  elif systemd-run --unit="k8sgen-bootstrap-heal-$((HEALS + 1))" --on-active="$HEAL_DELAY_SECONDS" \
+    "$(command -v systemctl)" start --no-block "$BOOTSTRAP_UNIT" >/dev/null 2>&1; then
+    HEALS=$((HEALS + 1))
+    echo "$HEALS" >"$STATE_DIR/heals"
+    HEAL_NOTE="automatic restart $HEALS of $HEAL_ATTEMPTS in ${HEAL_DELAY_SECONDS}s"
+  else
+    HEAL_NOTE="no automatic restart: systemd-run failed"
+  fi
+}
 fail_because() {
   stop failed "$1" "$2" 1
 }
@@ -303,6 +216,70 @@ note_retry() {
   save_record
   write_status
 }
+permanent_error() {
+  grep -Eq \
+    -e 'returned error: (400|401|403|404|405|410)' \
+    -e 'URL using bad/illegal format' \
+    -e 'code = NotFound' \
+    -e 'manifest unknown' \
+    -e 'error validating data' \
+    -e 'strict decoding error' \
+    "$1" || { [ -n "$PACKAGES" ] && package_error "$1"; }
+}
+command_text() {
+  local text="$*"
+  [ -z "$PACKAGES" ] || text=$(package_command_text "$text")
+  printf '%s' "${text:0:160}"
+}
+try_command() {
+  local mode=$1 try=1 status seconds out line what locked=0 lock_try=1
+  shift
+  what=$(command_text "$@")
+  while :; do
+    out=$(mktemp "$STATE_DIR/.output.XXXXXX")
+    if "$@" 2>&1 | tee "$out"; then
+      rm -f "$out"
+      return 0
+    else
+      status=$?
+    fi
+    line=$(key_line "$out")
+    if [ -n "$PACKAGES" ] && package_lock_held "$out"; then
+      if [ "$locked" -ge "$PACKAGE_LOCK_WAIT_SECONDS" ]; then
+        keep_output "$out"
+        fail_because package-lock "'$what': another package manager run held the lock for ${locked}s (the most we wait): $line"
+      fi
+      rm -f "$out"
+      seconds=$(backoff_seconds "$lock_try")
+      note_retry "'$what': another package manager run holds the lock ($line); again in ${seconds}s"
+      sleep "$seconds"
+      locked=$((locked + seconds))
+      lock_try=$((lock_try + 1))
+      continue
+    fi
+    if [ "$mode" = local ]; then
+      keep_output "$out"
+      fail_because command "'$what' exited with status $status: $line"
+    fi
+    if permanent_error "$out"; then
+      keep_output "$out"
+      fail_because permanent "'$what' failed, and retrying cannot fix it: $line"
+    fi
+    if grep -q '^error: checksum: ' "$out"; then
+      keep_output "$out"
+      fail_because checksum "'$what' failed, and retrying cannot fix it: $line"
+    fi
+    if [ "$try" -ge "$RETRY_ATTEMPTS" ]; then
+      keep_output "$out"
+      fail_because network "'$what' failed $try times, the last with status $status: $line"
+    fi
+    rm -f "$out"
+    seconds=$(backoff_seconds "$try")
+    note_retry "try $try of $RETRY_ATTEMPTS of '$what' failed (status $status: $line); again in ${seconds}s"
+    sleep "$seconds"
+    try=$((try + 1))
+  done
+}
 retry() {
   if [[ $1 =~ ^[0-9]+$ ]]; then shift; fi
   try_command network "$@"
@@ -331,10 +308,6 @@ run_phase() {
   write_status post
   log "phase $1: start (attempt $P_ATTEMPTS)"
   "phase_$1"
-  if [ ! -d "$PHASE_DIR" ]; then
-    log "phase $1: done (it removed the state: the image bake's seal)"
-    return 0
-  fi
   P_STATE=succeeded P_END=$(now)
   save_record
   : >"$PHASE_DIR/$1.done"
@@ -364,6 +337,39 @@ run_phases() {
   : >"$DONE_FILE"
   write_status post
   log "node $NODE_NAME bootstrapped"
+}
+with_package_lock() {
+  try_command local "$@"
+}
+package_lock_held() {
+  grep -Eq \
+    -e 'Could not get lock /' \
+    -e 'Unable to acquire the dpkg frontend lock' \
+    -e 'lock (was|is) locked by another process' \
+    -e 'database is locked by another process' \
+    -e 'already locked by [0-9]+' \
+    -e "can't create transaction lock" \
+    "$1"
+}
+package_error() {
+  grep -Eq \
+    -e 'Unable to locate package' \
+    -e "Version '[^']*' for '[^']*' was not found" \
+    -e 'has no installation candidate' \
+    -e 'does not have a Release file' \
+    -e 'NO_PUBKEY' \
+    -e 'is not signed' \
+    "$1"
+}
+apt_update() {
+  apt_get update -o APT::Update::Error-Mode=any
+}
+apt_get() {
+  apt-get "${APT_OPTIONS[@]}" "$@"
+}
+package_command_text() {
+  local text=${1/#apt_update/apt-get update}
+  printf '%s' "${text/#apt_get/apt-get}"
 }
 
 
@@ -467,9 +473,10 @@ phase_prepull() {
   done
 }
 
-# phase_seal: record what the image was baked for, and make its next boot a first boot, so
-# cloud-init runs the node's own user-data.
-phase_seal() {
+# seal_image: record what the image was baked for, and make its next boot a first boot, so
+# cloud-init runs the node's own user-data. Not a phase: it removes the state and the log the
+# phase runner writes to.
+seal_image() {
   install -D -m 0644 "$FILES_DIR"/etc/k8sgen/image.json /etc/k8sgen/image.json
   if [ -n "$BAKE_USER" ]; then
     rm -f "/home/$BAKE_USER/.ssh/authorized_keys"
@@ -486,5 +493,5 @@ run_phase prepare
 run_phase install
 run_phase runtime
 run_phase prepull
-run_phase seal
+seal_image
 echo "image baked for Kubernetes $KUBERNETES_VERSION"

@@ -103,7 +103,7 @@ build {
     destination = "/tmp/k8sgen-files"
   }
 
-  # Phases files, prepare, install, runtime, prepull, seal: the last seals the image for its first real boot.
+  # Phases files, prepare, install, runtime, prepull, then the seal of the image for its first real boot.
   provisioner "shell" {
     script           = "${path.root}/bake.sh"
     environment_vars = ["K8SGEN_FILES=/tmp/k8sgen-files", "K8SGEN_BAKE_USER=${var.ssh_username}"]

@@ -1,5 +1,6 @@
-"""The local Calico manifest a spec names (cni.calico.manifest): read and patched after the
-model is built, so a bad file fails the render, not the node, and the model does no I/O."""
+"""The local files a spec names, read after the model is built so the model does no I/O: the
+Calico manifest (cni.calico.manifest, read and patched) and the registries' CA certificates
+(registries.<host>.ca). A bad file fails the render, not the node."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from generator.calico_patch import PatchError, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster, build
+from generator.registries import embed_cas
 from generator.spec.load import LoadedSpec, format_path
 
 
@@ -57,11 +59,17 @@ def checked_patch(text: str, source: str, pod_subnet: str, image_repository: str
         raise ManifestError(f"{source}: {exc}") from exc
 
 
+def embed_local_files(cluster: Cluster) -> Cluster:
+    """The cluster with every local file it names read (the CAs were checked by validate)."""
+    embedded = embed_local_manifest(cluster)
+    return dataclasses.replace(embedded, registries=embed_cas(embedded.registries))
+
+
 def from_spec(loaded: LoadedSpec) -> Cluster:
-    """The model of a validated spec with its local manifest embedded; a bad local manifest
+    """The model of a validated spec with its local files embedded; a bad local manifest
     becomes a problem on its field."""
     try:
-        return embed_local_manifest(build(loaded.data, loaded.base_dir))
+        return embed_local_files(build(loaded.data, loaded.base_dir))
     except ManifestError as exc:
         path = ManifestError.field_path
         problem = Problem(loaded.line_of(path), format_path(path), str(exc))
