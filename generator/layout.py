@@ -50,7 +50,9 @@ CONTAINERD_PROXY_DROPIN = "/etc/systemd/system/containerd.service.d/k8sgen-proxy
 APT_PROXY_CONF = "/etc/apt/apt.conf.d/95k8sgen-proxy"
 
 # The API server's audit policy and log, and its encryption-at-rest configuration (control
-# planes only). Outside the folders `kubeadm reset` empties, so a retried join keeps them.
-AUDIT_POLICY = "/etc/kubernetes/audit-policy.yaml"
+# planes only): k8sgen's own folder (cloud-init writes nothing under /etc/kubernetes), out of
+# reach of `kubeadm reset`; the static pod mounts each file alone, not the folder.
+API_SERVER_CONFIG_DIR = f"{CONFIG_DIR}/apiserver"
+AUDIT_POLICY = f"{API_SERVER_CONFIG_DIR}/audit-policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
-ENCRYPTION_CONFIG = "/etc/kubernetes/encryption-config.yaml"
+ENCRYPTION_CONFIG = f"{API_SERVER_CONFIG_DIR}/encryption-config.yaml"

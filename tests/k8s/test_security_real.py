@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +23,15 @@ import pytest
 from generator.layout import AUDIT_POLICY, ENCRYPTION_CONFIG
 from generator.render.security import AUDIT_LOG, ENCRYPTION_KEY_NAME
 
-from ..support.specs import Rendered
+from ..support.nodedata import files
+from ..support.specs import Rendered, example, render_spec, write_spec
+from .binaries import kubeadm
 from .cluster import INIT, render_example
 from .controlplane import PKI, ControlPlane, MachineFactory, control_plane, place_rendered_files
 from .machine import Machine
+from .netns import isolated
 
+KUBEADM_CONFIG = "/etc/k8sgen/kubeadm.yaml"
 ETCD = "https://127.0.0.1:2379"  # kubeadm's local etcd client URL (its certificate names it)
 PROVIDERS = ("aescbc", "secretbox")
 
@@ -129,3 +135,19 @@ def test_audit_log_follows_the_policy(plane: ControlPlane) -> None:
     assert not [e for e in events if e["requestURI"].startswith(("/readyz", "/livez"))]
     assert not [e for e in events if e["stage"] == "RequestReceived"]
     assert not [e for e in events if e.get("objectRef", {}).get("resource") == "leases"]
+
+
+def test_kubeadm_v1beta3_accepts_the_api_server_settings(tmp_path: Path) -> None:
+    """The 1.30 example (kubeadm v1beta3: extraArgs as a mapping) with both settings, read by
+    the real kubeadm 1.30 (examples/audit-encryption.yaml covers v1beta4 in
+    test_kubeadm_real.py)."""
+    data = example("debian12-k8s130")
+    data["spec"]["controlPlane"] = {"audit": {}, "encryptionAtRest": {"provider": "aescbc"}}
+    rendered = render_spec(write_spec(tmp_path, data))
+    assert rendered.cluster.kubernetes.kubeadm_api == "kubeadm.k8s.io/v1beta3"
+    config = tmp_path / "kubeadm.yaml"
+    config.write_text(files(rendered, rendered.cluster.init_node.name)[KUBEADM_CONFIG]["content"])
+    minor = rendered.cluster.kubernetes.minor
+    command = [str(kubeadm(minor)), "config", "validate", "--config", str(config)]
+    result = subprocess.run(isolated(command), capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "ok", ""), result
