@@ -10,6 +10,13 @@ from typing import Any
 
 from generator import certspec, netfamily, versions
 from generator.calico_patch import calico_image
+from generator.nodeconfig import (
+    KubeadmSettings,
+    NodeExtras,
+    build_extras,
+    build_kubeadm_settings,
+    merged_labels,
+)
 from generator.offline import Offline, build_offline
 from generator.proxy import Proxy, build_proxy
 from generator.registries import RegistryHost, build_registries
@@ -143,6 +150,7 @@ class Node:
     address6: ipaddress.IPv6Interface | None = None  # dual-stack or single-stack IPv6
     gateway6: str | None = None
     ipv6_primary: bool = False  # the cluster's first family is IPv6 (see netfamily.py)
+    extras: NodeExtras = field(default_factory=NodeExtras)  # taints, files, hooks, patches
 
     @property
     def is_control_plane(self) -> bool:
@@ -190,6 +198,7 @@ class Cluster:
     encryption: EncryptionAtRest | None = None  # Secrets encrypted in etcd
     proxy: Proxy | None = None
     registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
+    kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
 
     @property
     def endpoint(self) -> str:
@@ -240,7 +249,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     spec = data["spec"]
     kube = spec["kubernetes"]
     ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
-    nodes = tuple(_node(n, node_interface(spec, n), ipv6_primary) for n in spec["nodes"])
+    nodes = tuple(_node(spec, n, base_dir, ipv6_primary) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
     vip = _vip(control_plane.get("vip"), nodes)
     host, port = _endpoint(control_plane, vip, nodes)
@@ -280,6 +289,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         encryption=build_encryption(control_plane),
         proxy=_proxy(spec, nodes, subnets, host),
         registries=build_registries(spec, base_dir),
+        kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
     )
 
 
@@ -323,7 +333,9 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(data: dict[str, Any], interface: str | None, ipv6_primary: bool = False) -> Node:
+def _node(
+    spec: dict[str, Any], data: dict[str, Any], base_dir: Path, ipv6_primary: bool = False
+) -> Node:
     address6 = data.get("address6")
     mac = data.get("mac")
     return Node(
@@ -335,9 +347,10 @@ def _node(data: dict[str, Any], interface: str | None, ipv6_primary: bool = Fals
         address=node_address(data),
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
-        interface=interface,
-        labels=tuple(sorted(data.get("labels", {}).items())),
+        interface=node_interface(spec, data),
+        labels=tuple(sorted(merged_labels(spec, data).items())),
         mac=mac.lower() if mac else None,
+        extras=build_extras(spec, data, base_dir),
     )
 
 

@@ -13,6 +13,22 @@ ENCRYPTION_PROVIDERS = ("secretbox", "aescbc")
 # secretbox (XSalsa20-Poly1305) is authenticated; Kubernetes' own documentation calls aescbc
 # weak (CBC padding oracles) and keeps it for FIPS-bound sites.
 DEFAULT_ENCRYPTION_PROVIDER = "secretbox"
+# kube-apiserver flags and static-pod volumes each setting owns (render/security.py sets them):
+# spec.kubeadm.apiServer may not set them too.
+AUDIT_FLAGS = (
+    "audit-policy-file",
+    "audit-log-path",
+    "audit-log-maxage",
+    "audit-log-maxbackup",
+    "audit-log-maxsize",
+)
+AUDIT_VOLUMES = ("audit-policy", "audit-log")
+ENCRYPTION_FLAGS = ("encryption-provider-config",)
+ENCRYPTION_VOLUMES = ("encryption-config",)
+OWNED = {
+    "audit": (AUDIT_FLAGS, AUDIT_VOLUMES),
+    "encryptionAtRest": (ENCRYPTION_FLAGS, ENCRYPTION_VOLUMES),
+}
 
 
 @dataclass(frozen=True)

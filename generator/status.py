@@ -116,6 +116,12 @@ ADVICE = {
         "The machine's architecture differs from spec.arch. Render with the right spec.arch "
         "(or boot the right image) and re-create the node."
     ),
+    "hook": (
+        "One of the spec's preKubeadmCommands or postKubeadmCommands (spec.roles, spec.nodes) "
+        "failed; its output is above and in the log. Fix the cause on the node, then "
+        f"`{RESTART}`: it runs that command again (the hooks that finished are not repeated) "
+        "and goes on; or fix the spec and render a new node."
+    ),
     "command": (
         "A local command failed unexpectedly (see the error and the log around it). Fix the "
         f"cause, then `{RESTART}`: it resumes at phase {{phase}}."

@@ -178,3 +178,29 @@ def test_bad_settings_name_file_and_line(
     line = spec.read_text().splitlines().index("  controlPlane:") + 3
     assert f"{spec}:{line}: spec.controlPlane.{field}." in result.stderr
     assert message in result.stderr
+
+
+def test_spec_api_server_settings_combine_and_may_not_repeat_ours(tmp_path: Path) -> None:
+    """spec.kubeadm.apiServer's own flags and volumes come after ours; a flag or volume name
+    audit or encryptionAtRest owns is refused at its line."""
+    data = example("node-settings")
+    api_server = data["spec"]["kubeadm"]["apiServer"]
+    api_server["extraArgs"] = {"profiling": "false"}
+    api_server["extraVolumes"] = []
+    data["spec"].setdefault("controlPlane", {}).update(SETTINGS)
+    rendered = render_spec(write_spec(tmp_path, data))
+    config = cluster_configuration(rendered, rendered.cluster.init_node.name)
+    args = args_of(config["apiServer"])
+    assert args["profiling"] == "false" and args["encryption-provider-config"] == ENCRYPTION_CONFIG
+    api_server["extraArgs"] = {"audit-log-maxage": "5"}
+    api_server["extraVolumes"] = [
+        {"name": "audit-log", "hostPath": "/var/log/x", "mountPath": "/var/log/x"}
+    ]
+    spec = write_spec(tmp_path, data)
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code == 1
+    assert "spec.kubeadm.apiServer.extraArgs.audit-log-maxage: spec.controlPlane.audit sets" in (
+        result.stderr
+    )
+    assert "spec.kubeadm.apiServer.extraVolumes[0].name: 'audit-log' is the volume" in result.stderr
+    assert f"{spec}:" in result.stderr

@@ -23,6 +23,7 @@ from generator.model import Cluster, Node
 from generator.registries import credentials_for
 from generator.render import kubeadm, kubevip, renewal, rpm, security
 from generator.render.bootstrap import bootstrap_script
+from generator.render.extras import extra_files
 from generator.render.node import NodeKind, NodePlan, carries_shared_pki
 from generator.render.parts import (
     calico_patcher,
@@ -70,6 +71,7 @@ def cloud_config(
         *kube_vip_files(cluster, node),
         *api_server_files(cluster, node, secrets),
         *cni_files(cluster, plan),
+        *extra_files(node),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(cluster, node)),
         *renewal_files(cluster, node),

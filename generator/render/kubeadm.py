@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.layout import KUBEADM_PATCHES
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
+from generator.nodeconfig import COMPONENTS, Component, KubeadmPatch
 from generator.render import security
 from generator.secrets import ClusterSecrets
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
 TOKEN_USAGES = ["signing", "authentication"]
 # A joiner starts once the API server before it answers /readyz; the init node creates the
@@ -37,13 +40,17 @@ def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
             }
         ],
         "nodeRegistration": _node_registration(cluster, node),
+        **_patches(node),
     }
     if node.ip:
         init["localAPIEndpoint"] = {"advertiseAddress": node.ip, "bindPort": API_PORT}
     if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
         # Pre-generated, so the joiners' configuration carries it before init runs.
         init["certificateKey"] = secrets.certificate_key
-    return [init, cluster_configuration(cluster, secrets), kubelet_configuration()]
+    documents = [init, cluster_configuration(cluster, secrets), kubelet_configuration(cluster)]
+    if cluster.kubeadm_settings.kube_proxy:
+        documents.append(kube_proxy_configuration(cluster))
+    return documents
 
 
 def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
@@ -59,7 +66,7 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
             "serviceSubnet": cluster.service_subnet,
             "dnsDomain": cluster.dns_domain,
         },
-        "apiServer": {"certSANs": cert_sans(cluster), **_api_server_security(cluster)},
+        "apiServer": {"certSANs": cert_sans(cluster)},
         **validity_periods(cluster),
     }
     algorithm = secrets.encryption_algorithm
@@ -67,7 +74,30 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
         # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type.
         assert cluster.kubernetes.has_encryption_algorithm, "refused by check_key_algorithm"
         configuration["encryptionAlgorithm"] = str(algorithm)
+    for name in COMPONENTS:
+        settings = _component_settings(cluster, cluster.kubeadm_settings.component(name), name)
+        if settings and name == "etcd":
+            configuration["etcd"] = {"local": settings}  # stacked etcd, as kubeadm runs it
+        elif settings:
+            configuration[name] = {**configuration.get(name, {}), **settings}
+
     return configuration
+
+
+def _component_settings(cluster: Cluster, component: Component, name: str) -> dict[str, Any]:
+    """extraArgs (a map in v1beta3, a list of {name, value} in v1beta4) and extraVolumes: the
+    API server's audit and encryption ones (render/security.py) first, the spec's after (a flag
+    the spec names too takes the spec's value)."""
+    own_args = security.api_server_args(cluster) if name == "apiServer" else {}
+    own_volumes = security.api_server_volumes(cluster) if name == "apiServer" else []
+    args = {**own_args, **dict(component.extra_args)}
+    volumes = [*own_volumes, *(dict(v) for v in component.extra_volumes)]
+    settings: dict[str, Any] = {}
+    if args:
+        settings["extraArgs"] = _extra_args(cluster, args)
+    if volumes:
+        settings["extraVolumes"] = volumes
+    return settings
 
 
 def validity_periods(cluster: Cluster) -> dict[str, str]:
@@ -83,18 +113,6 @@ def validity_periods(cluster: Cluster) -> dict[str, str]:
     return periods
 
 
-def _api_server_security(cluster: Cluster) -> dict[str, Any]:
-    """Audit and encryption-at-rest flags and mounts (generator/render/security.py)."""
-    fields: dict[str, Any] = {}
-    args = security.api_server_args(cluster)
-    if args:
-        fields["extraArgs"] = _extra_args(cluster, args)
-    volumes = security.api_server_volumes(cluster)
-    if volumes:
-        fields["extraVolumes"] = volumes
-    return fields
-
-
 def cert_sans(cluster: Cluster) -> list[str]:
     """The endpoint host, the VIP and every control-plane address: any of them serves the API."""
     names = [cluster.endpoint_host]
@@ -104,8 +122,36 @@ def cert_sans(cluster: Cluster) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def kubelet_configuration() -> dict[str, Any]:
-    return {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
+def kubelet_configuration(cluster: Cluster) -> dict[str, Any]:
+    """k8sgen's cgroupDriver (validate refuses it in spec.kubeadm.kubelet) and the spec's."""
+    return {
+        "apiVersion": KUBELET_API,
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": "systemd",
+        **cluster.kubeadm_settings.kubelet,
+    }
+
+
+def kube_proxy_configuration(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": KUBE_PROXY_API,
+        "kind": "KubeProxyConfiguration",
+        **cluster.kubeadm_settings.kube_proxy,
+    }
+
+
+def patch_file_name(index: int, patch: KubeadmPatch) -> str:
+    """kubeadm applies a target's patches in file-name order: the index keeps the spec's."""
+    return f"{patch.target}{index:03d}+{patch.type}.yaml"
+
+
+def patch_files(node: Node) -> dict[str, Any]:
+    """File name under KUBEADM_PATCHES -> the patch, for the node's kubeadm patches."""
+    return {patch_file_name(i, p): p.patch for i, p in enumerate(node.extras.patches)}
+
+
+def _patches(node: Node) -> dict[str, Any]:
+    return {"patches": {"directory": KUBEADM_PATCHES}} if node.extras.patches else {}
 
 
 def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
@@ -121,6 +167,7 @@ def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
             }
         },
         "nodeRegistration": _node_registration(cluster, node),
+        **_patches(node),
     }
     if cluster.kubernetes.timeouts_in_own_section:
         join["timeouts"] = {"discovery": DISCOVERY_TIMEOUT}
@@ -141,7 +188,9 @@ def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
     args = _kubelet_args(node)
     if args:
         registration["kubeletExtraArgs"] = _extra_args(cluster, args)
-    if node.is_control_plane and not any(not n.is_control_plane for n in cluster.nodes):
+    if node.extras.taints is not None:
+        registration["taints"] = [t.as_kubeadm() for t in node.extras.taints]
+    elif node.is_control_plane and not any(not n.is_control_plane for n in cluster.nodes):
         # No workers: leave control planes schedulable so workloads have somewhere to run.
         registration["taints"] = []
     return registration

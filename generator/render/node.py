@@ -49,7 +49,7 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
     calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
     control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
-    phases = _phases(cluster)
+    phases = with_hooks(_phases(cluster), node)
     if node == cluster.init_node:
         return NodePlan(
             NodeKind.INIT,
@@ -94,6 +94,15 @@ def _phases(cluster: Cluster) -> tuple[str, ...]:
     if cluster.baked:
         return BAKED_PHASES
     return BUNDLE_PHASES if cluster.offline.bundle else PHASES
+
+
+def with_hooks(phases: tuple[str, ...], node: Node) -> tuple[str, ...]:
+    """The node's pre-kubeadm commands just before kubeadm, its post-kubeadm ones right after:
+    one phase each, so a resumed boot skips those that finished."""
+    kubeadm = phases.index("kubeadm")
+    before = tuple(f"pre_kubeadm_{i}" for i in range(1, len(node.extras.pre_kubeadm) + 1))
+    after = tuple(f"post_kubeadm_{i}" for i in range(1, len(node.extras.post_kubeadm) + 1))
+    return (*phases[:kubeadm], *before, "kubeadm", *after, *phases[kubeadm + 1 :])
 
 
 def _previous_control_plane(cluster: Cluster, node: Node) -> Node:

@@ -8,6 +8,7 @@ from typing import Any
 from generator.layout import AUDIT_LOG_DIR, AUDIT_POLICY, ENCRYPTION_CONFIG
 from generator.model import Cluster, Node
 from generator.secrets import ClusterSecrets
+from generator.security import AUDIT_FLAGS, AUDIT_VOLUMES, ENCRYPTION_FLAGS, ENCRYPTION_VOLUMES
 
 AUDIT_API = "audit.k8s.io/v1"
 ENCRYPTION_API = "apiserver.config.k8s.io/v1"
@@ -64,15 +65,11 @@ def encryption_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[
 def api_server_args(cluster: Cluster) -> dict[str, str]:
     args: dict[str, str] = {}
     if cluster.audit:
-        args |= {
-            "audit-policy-file": AUDIT_POLICY,
-            "audit-log-path": AUDIT_LOG,
-            "audit-log-maxage": str(cluster.audit.max_age),
-            "audit-log-maxbackup": str(cluster.audit.max_backup),
-            "audit-log-maxsize": str(cluster.audit.max_size),
-        }
+        audit = cluster.audit
+        values = (AUDIT_POLICY, AUDIT_LOG, audit.max_age, audit.max_backup, audit.max_size)
+        args |= {flag: str(value) for flag, value in zip(AUDIT_FLAGS, values, strict=True)}
     if cluster.encryption:
-        args["encryption-provider-config"] = ENCRYPTION_CONFIG
+        args[ENCRYPTION_FLAGS[0]] = ENCRYPTION_CONFIG
     return args
 
 
@@ -81,11 +78,11 @@ def api_server_volumes(cluster: Cluster) -> list[dict[str, Any]]:
     volumes = []
     if cluster.audit:
         volumes += [
-            _volume("audit-policy", AUDIT_POLICY, "File", read_only=True),
-            _volume("audit-log", AUDIT_LOG_DIR, "DirectoryOrCreate", read_only=False),
+            _volume(AUDIT_VOLUMES[0], AUDIT_POLICY, "File", read_only=True),
+            _volume(AUDIT_VOLUMES[1], AUDIT_LOG_DIR, "DirectoryOrCreate", read_only=False),
         ]
     if cluster.encryption:
-        volumes.append(_volume("encryption-config", ENCRYPTION_CONFIG, "File", read_only=True))
+        volumes.append(_volume(ENCRYPTION_VOLUMES[0], ENCRYPTION_CONFIG, "File", read_only=True))
     return volumes
 
 

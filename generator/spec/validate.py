@@ -13,7 +13,16 @@ from generator.errors import SpecError
 from generator.proxy import PROXY_PATH
 from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import access, certificates, cluster, control_plane, dualstack, nodes
+from generator.spec import (
+    access,
+    apiserver,
+    certificates,
+    cluster,
+    control_plane,
+    dualstack,
+    kubeadm,
+    nodes,
+)
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -121,7 +130,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(cluster.check_os, (OS, (*KUBERNETES, "version"))),
     SemanticCheck(cluster.check_subnets, (KUBERNETES, NODE_ADDRESSES)),
     SemanticCheck(nodes.check_nodes, (NODES,)),
-    SemanticCheck(nodes.check_labels, ((*NODES, ANY, "labels"),)),
+    SemanticCheck(nodes.check_labels, ((*NODES, ANY, "labels"), ("spec", "roles", ANY, "labels"))),
     SemanticCheck(control_plane.check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
     SemanticCheck(cluster.check_mirrors, (MIRRORS,)),
     SemanticCheck(cluster.check_calico, (("spec", "cni"), (*KUBERNETES, "version"))),
@@ -145,6 +154,8 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(dualstack.check_node_addresses6, (KUBERNETES, NODES)),
     SemanticCheck(dualstack.check_ipv6_control_plane, (KUBERNETES, CONTROL_PLANE, NODES)),
     SemanticCheck(dualstack.check_static_address_settings, (NODES, NETWORK, OS)),
+    *kubeadm.SEMANTIC_CHECKS,
+    SemanticCheck(apiserver.check_api_server_overlap, (CONTROL_PLANE, ("spec", "kubeadm"))),
 )
 
 

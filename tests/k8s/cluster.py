@@ -26,13 +26,16 @@ def render_example(
     folder: Path,
     cluster_secrets: secrets.ClusterSecrets | None = None,
     control_plane_spec: dict[str, Any] | None = None,
+    more_spec: dict[str, Any] | None = None,
 ) -> Rendered:
-    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane)."""
+    """The example with BOOTSTRAP (and control_plane_spec merged into spec.controlPlane, and
+    more_spec's fields added to spec)."""
     data = yaml.safe_load((REPO / "examples" / EXAMPLE).read_text())
     assert data["spec"]["kubernetes"]["version"] == VERSION
     data["spec"]["bootstrap"] = {**data["spec"].get("bootstrap", {}), **BOOTSTRAP}
     if control_plane_spec:
         data["spec"]["controlPlane"] = {**data["spec"]["controlPlane"], **control_plane_spec}
+    data["spec"].update(more_spec or {})
     spec = folder / EXAMPLE
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return render_spec(spec, cluster_secrets)
