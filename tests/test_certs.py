@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from .support.tools import need
 RENEWAL_SCRIPT = "/usr/local/sbin/k8sgen-cert-renewal"
 RENEWAL_SERVICE = "/etc/systemd/system/k8sgen-cert-renewal.service"
 RENEWAL_TIMER = "/etc/systemd/system/k8sgen-cert-renewal.timer"
+RESTORE_UNIT = "/etc/systemd/system/k8sgen-manifest-restore.service"
+RENEWAL_CONFIG = "/etc/k8sgen/renewal-cluster.yaml"
+RENEWAL_FILES = {RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER, RESTORE_UNIT, RENEWAL_CONFIG}
 DAY = datetime.timedelta(days=1)
 
 
@@ -92,7 +96,11 @@ def test_v1beta3_keeps_ca_validity_k8sgen_mints_the_cas(tmp_path: Path) -> None:
         ({"validity": "0h"}, "validity", "0h is no lifetime"),
         ({"validity": "87601h"}, "validity", "longer than caValidity (87600h)"),
         ({"caValidity": "100h"}, "caValidity", "validity (8760h) is longer than caValidity"),
-        ({"renewBefore": "8760h"}, "renewBefore", "not shorter than validity (8760h)"),
+        ({"renewBefore": "8760h"}, "renewBefore", "at most validity - 48h"),
+        # a renewed certificate needs 48h outside the window: 8712h is the most for 8760h
+        ({"renewBefore": "8713h"}, "renewBefore", "less than 48h between a renewal"),
+        # one control plane: its window must be longer than one missed daily run (48h)
+        ({"renewBefore": "48h"}, "renewBefore", "too short for 1 control plane(s)"),
         ({"renewBefore": "1y"}, "renewBefore", "such as 8760h or 1h30m (units h, m, s; no d or y)"),
     ],
 )
@@ -105,10 +113,16 @@ def test_bad_lifetimes_are_refused_on_their_field(
     assert message in problem, result.stderr
 
 
-def test_a_renewal_window_under_two_days_is_a_warning(tmp_path: Path) -> None:
-    result = run("validate", str(spec_with(tmp_path, validity="24h", renewBefore="12h")))
-    assert result.exit_code == 0, result.output
-    assert "spec.certificates.renewBefore: 12h: the renewal timer runs once a day" in result.stderr
+def test_the_stagger_needs_48h_per_control_plane(tmp_path: Path) -> None:
+    """ha-vip has three control planes: the third renews at renewBefore - 96h, which must
+    leave more than 48h; the error names the line of renewBefore."""
+    refused = run("validate", str(spec_with(tmp_path, "ha-vip", renewBefore="144h")))
+    assert refused.exit_code == 1
+    assert "too short for 3 control plane(s)" in refused.stderr
+    assert "set renewBefore above 144h" in refused.stderr
+    assert re.search(r"cluster\.yaml:\d+: spec\.certificates\.renewBefore", refused.stderr)
+    accepted = run("validate", str(spec_with(tmp_path, "ha-vip", renewBefore="145h")))
+    assert accepted.exit_code == 0, accepted.output
 
 
 def test_new_secrets_use_ca_validity_and_admin_uses_validity(tmp_path: Path) -> None:
@@ -221,19 +235,43 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 def test_only_control_planes_get_the_renewal_timer(ha: Rendered) -> None:
     for node in ha.cluster.nodes:
         written = files(ha, node.name)
-        has = {p for p in (RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER) if p in written}
-        assert has == (
-            {RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER} if node.is_control_plane else set()
-        )
+        has = {p for p in RENEWAL_FILES if p in written}
+        assert has == (RENEWAL_FILES if node.is_control_plane else set())
+        runcmd = cloud_config(ha, node.name)["runcmd"]
         enable = ["systemctl", "enable", "--now", "k8sgen-cert-renewal.timer"]
-        assert (enable in cloud_config(ha, node.name)["runcmd"]) == node.is_control_plane
+        assert (enable in runcmd) == node.is_control_plane
+        restore = ["systemctl", "enable", "k8sgen-manifest-restore.service"]
+        assert (restore in runcmd) == node.is_control_plane
+
+
+def test_the_renewal_configuration_is_the_cluster_configuration_alone(ha: Rendered) -> None:
+    """No InitConfiguration (node-specific, carries the token): the ClusterConfiguration of the
+    init node's kubeadm.yaml, lifetimes included."""
+    init = list(yaml.safe_load_all(files(ha, "cp1")["/etc/k8sgen/kubeadm.yaml"]["content"]))
+    cluster_configuration = clustered(init)["ClusterConfiguration"]
+    for node in ha.cluster.control_planes:
+        entry = files(ha, node.name)[RENEWAL_CONFIG]
+        assert entry["permissions"] == "0600"
+        assert list(yaml.safe_load_all(entry["content"])) == [cluster_configuration]
 
 
 def test_the_script_carries_the_threshold(tmp_path: Path) -> None:
     rendered = render_spec(spec_with(tmp_path, renewBefore="240h"))
     script = files(rendered, "master1")[RENEWAL_SCRIPT]
     assert script["permissions"] == "0755"
-    assert f"readonly RENEW_BEFORE_SECONDS={240 * 3600}\n" in script["content"]
+    assert f"readonly RENEW_AFTER_SECONDS={240 * 3600}\n" in script["content"]
+
+
+def test_control_planes_renew_two_days_apart_and_check_every_etcd_member(
+    tmp_path: Path,
+) -> None:
+    rendered = render_spec(spec_with(tmp_path, "ha-vip", renewBefore="240h"))
+    members = [f"{n.ip}:2379" for n in rendered.cluster.control_planes]
+    assert len(members) == 3
+    for index, node in enumerate(rendered.cluster.control_planes):
+        script = files(rendered, node.name)[RENEWAL_SCRIPT]["content"]
+        assert f"readonly RENEW_AFTER_SECONDS={(240 - index * 48) * 3600}\n" in script
+        assert f"readonly ETCD_MEMBERS=({' '.join(members)})\n" in script
 
 
 def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path) -> None:
@@ -241,7 +279,7 @@ def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path)
     tool = need("systemd-analyze")
     box = Sandbox(tmp_path, ha, "cp1")
     units = []
-    for path in (RENEWAL_SERVICE, RENEWAL_TIMER):
+    for path in (RENEWAL_SERVICE, RENEWAL_TIMER, RESTORE_UNIT):
         unit = tmp_path / Path(path).name
         unit.write_text(box.path(path).read_text())
         units.append(str(unit))
