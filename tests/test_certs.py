@@ -277,12 +277,12 @@ def test_control_planes_renew_two_days_apart_and_check_every_etcd_member(
     tmp_path: Path,
 ) -> None:
     rendered = render_spec(spec_with(tmp_path, "ha-vip", renewBefore="240h"))
-    members = [f"{n.ip}:2379" for n in rendered.cluster.control_planes]
+    members = [f"https://{n.ip}:2379/health" for n in rendered.cluster.control_planes]
     assert len(members) == 3
     for index, node in enumerate(rendered.cluster.control_planes):
         script = files(rendered, node.name)[RENEWAL_SCRIPT]["content"]
         assert f"readonly RENEW_AFTER_SECONDS={(240 - index * 48) * 3600}\n" in script
-        assert f"readonly ETCD_MEMBERS=({' '.join(members)})\n" in script
+        assert f"readonly ETCD_HEALTH_URLS=({' '.join(members)})\n" in script
 
 
 def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path) -> None:

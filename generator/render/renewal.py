@@ -33,9 +33,9 @@ def control_plane_index(cluster: Cluster, node: Node) -> int:
     return cluster.control_planes.index(node)
 
 
-def etcd_members(cluster: Cluster) -> list[str]:
-    """host:port of every control plane's etcd (its address, else its name)."""
-    return [f"{n.ip or n.name}:{ETCD_CLIENT_PORT}" for n in cluster.control_planes]
+def etcd_health_urls(cluster: Cluster) -> list[str]:
+    """/health of every control plane's etcd (at its address, else its name)."""
+    return [f"https://{n.ip or n.name}:{ETCD_CLIENT_PORT}/health" for n in cluster.control_planes]
 
 
 def renewal_script(cluster: Cluster, node: Node) -> str:
@@ -47,7 +47,7 @@ def renewal_script(cluster: Cluster, node: Node) -> str:
         stagger_days=certspec.STAGGER.days,
         threshold_seconds=int(threshold.total_seconds()),
         file_check_seconds=KUBELET_FILE_CHECK_SECONDS,
-        etcd_members=etcd_members(cluster),
+        etcd_health_urls=etcd_health_urls(cluster),
         etcd_metrics_port=ETCD_METRICS_PORT,
         api_port=API_PORT,
         health_attempts=HEALTH_ATTEMPTS,
