@@ -285,6 +285,17 @@ def test_control_planes_renew_two_days_apart_and_check_every_etcd_member(
         assert f"readonly ETCD_HEALTH_URLS=({' '.join(members)})\n" in script
 
 
+def test_the_restore_unit_runs_before_the_kubelet(ha: Rendered) -> None:
+    """Manifests parked by a run that died go back before the kubelet reads the folder, on
+    every boot the kubelet starts, without the expiry check (`restore`)."""
+    lines = files(ha, "cp2")[RESTORE_UNIT]["content"].splitlines()
+    assert "Before=kubelet.service" in lines
+    assert "Type=oneshot" in lines
+    assert f"ExecStart={RENEWAL_SCRIPT} restore" in lines
+    wanted_by = next(line for line in lines if line.startswith("WantedBy="))
+    assert "kubelet.service" in wanted_by.removeprefix("WantedBy=").split()
+
+
 def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path) -> None:
     """systemd's own checker, with the rendered script in place (in a sandboxed /usr/local)."""
     tool = need("systemd-analyze")
