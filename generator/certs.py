@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from generator import layout
+from generator import certspec, layout
 from generator.errors import SecretsError
 from generator.inputs import read_input, safe_yaml
 from generator.model import Cluster
@@ -37,7 +37,8 @@ CA_NAMES = {"ca": "ca", "frontProxyCA": "front-proxy-ca", "etcdCA": "etcd-ca"}
 # Below the text table: what its short words mean.
 NOTES = (
     f"{layout.CERT_RENEWAL_TIMER}: daily on each control plane; once one kubeadm certificate "
-    "has renewBefore ({renew_before}) or less left: kubeadm certs renew all, static pods "
+    "has renewBefore ({renew_before}) or less left (48h less on each further control plane: "
+    "one a night) and every etcd member is healthy: kubeadm certs renew all, static pods "
     "restarted.",
     "kubelet client: the kubelet renews it itself (rotateCertificates; kubeadm's RBAC approves "
     "the CSR); its lifetime is kube-controller-manager's --cluster-signing-duration.",
@@ -87,7 +88,15 @@ SUPER_ADMIN = KubeadmCert("super-admin.conf", f"{KUBECONFIGS}/super-admin.conf",
 
 def certificate_rows(cluster: Cluster, path: Path) -> list[CertRow]:
     """The rows of the cluster whose secrets file is PATH (already loaded and checked)."""
-    return [*minted_rows(path), *kubeadm_rows(cluster), *kubelet_rows(cluster)]
+    minted = minted_rows(path)
+    ca_ends = {r.name: r.not_after for r in minted if r.signed_by == "self"}
+    return [*minted, *kubeadm_rows(cluster, ca_ends), *kubelet_rows(cluster, ca_ends)]
+
+
+def _kubeadm_end(term: str, signed_by: str, ca_ends: dict[str, str]) -> str:
+    """kubeadm does not cap a leaf at its CA's end: the earlier of the two is when it ends."""
+    end = f"first boot + {term}"
+    return f"min({end}, {ca_ends[signed_by]})" if signed_by in ca_ends else end
 
 
 def minted_rows(path: Path) -> list[CertRow]:
@@ -173,11 +182,13 @@ def _date(moment: datetime.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def kubeadm_rows(cluster: Cluster) -> list[CertRow]:
+def kubeadm_rows(cluster: Cluster, ca_ends: dict[str, str]) -> list[CertRow]:
     """kubeadm's certificates on the control planes: first boot + the validity it uses."""
     chosen = cluster.certificates
     renew_at = describe_seconds(int((chosen.leaf - chosen.renew_window).total_seconds()))
     control_planes = ", ".join(n.name for n in cluster.control_planes)
+    staggered = len(cluster.control_planes) > 1
+    later = f" ({certspec.STAGGER_TEXT} later on each further one)" if staggered else ""
     made = [(c, control_planes) for c in KUBEADM_CERTS]
     if cluster.kubernetes.has_super_admin_conf:
         made.append((SUPER_ADMIN, cluster.init_node.name))
@@ -188,17 +199,28 @@ def kubeadm_rows(cluster: Cluster) -> list[CertRow]:
             cert.signed_by,
             nodes,
             cert.path,
-            f"first boot + {chosen.validity}",
+            _kubeadm_end(chosen.validity, cert.signed_by, ca_ends),
             layout.CERT_RENEWAL_TIMER,
-            f"first boot + {renew_at}, then every {renew_at}",
+            f"first boot + {renew_at}, then every {renew_at}{later}",
         )
         for cert, nodes in made
     ]
 
 
-def kubelet_rows(cluster: Cluster) -> list[CertRow]:
+def kubelet_rows(cluster: Cluster, ca_ends: dict[str, str]) -> list[CertRow]:
     every = "every node"
     return [
+        # kubeadm init signs the init node's first one itself, for validity (no CSR)
+        CertRow(
+            "kubelet client (first)",
+            "kubeadm",
+            "ca",
+            cluster.init_node.name,
+            "/var/lib/kubelet/pki/kubelet-client-current.pem",
+            _kubeadm_end(cluster.certificates.validity, "ca", ca_ends),
+            "the kubelet (rotation)",
+            "at 70-90% of its life",
+        ),
         CertRow(
             "kubelet client",
             "kubelet",

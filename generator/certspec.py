@@ -18,6 +18,9 @@ FIELD = "certificates"
 DEFAULT_VALIDITY = "8760h"  # kubeadm's leaf lifetime (one year)
 DEFAULT_CA_VALIDITY = "87600h"  # kubeadm's CA lifetime (ten years)
 DEFAULT_RENEW_BEFORE = "720h"  # renew when 30 days or fewer are left
+# Control plane i renews when renewBefore - i x STAGGER is left: one etcd member restarts a
+# night, and the daily timer (up to an hour late) has at least this long to catch a window.
+STAGGER_TEXT = "48h"
 
 
 @dataclass(frozen=True)
@@ -58,4 +61,5 @@ def build(spec: dict[str, Any]) -> Certificates:
     )
 
 
+STAGGER = duration(STAGGER_TEXT)
 DEFAULTS = Certificates()  # kubeadm's own lifetimes

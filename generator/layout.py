@@ -47,6 +47,14 @@ CERT_RENEWAL_TIMER = "k8sgen-cert-renewal.timer"
 CERT_RENEWAL_UNIT_FILE = f"/etc/systemd/system/{CERT_RENEWAL_UNIT}"
 CERT_RENEWAL_TIMER_FILE = f"/etc/systemd/system/{CERT_RENEWAL_TIMER}"
 STATIC_PODS_DIR = "/etc/kubernetes/manifests"
+# The cluster's ClusterConfiguration alone: `kubeadm certs` reads its lifetimes from it, not
+# from the API server (which may be down, and then kubeadm falls back to one year).
+CERT_RENEWAL_CONFIG = f"{CONFIG_DIR}/renewal-cluster.yaml"
+# At boot, before the kubelet: puts back static-pod manifests parked by a run that died.
+MANIFEST_RESTORE_UNIT = "k8sgen-manifest-restore.service"
+MANIFEST_RESTORE_UNIT_FILE = f"/etc/systemd/system/{MANIFEST_RESTORE_UNIT}"
+STATIC_PODS_STALE = f"{STATIC_PODS_DIR}.k8sgen-stale"  # parked manifests whose name is live again
+ETCD_PKI_DIR = f"{PKI_DIR}/etcd"
 # spec.proxy: the environment of the bootstrap unit, containerd's drop-in, apt's setting.
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 CONTAINERD_PROXY_DROPIN = "/etc/systemd/system/containerd.service.d/k8sgen-proxy.conf"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from .support.tools import need
 RENEWAL_SCRIPT = "/usr/local/sbin/k8sgen-cert-renewal"
 RENEWAL_SERVICE = "/etc/systemd/system/k8sgen-cert-renewal.service"
 RENEWAL_TIMER = "/etc/systemd/system/k8sgen-cert-renewal.timer"
+RESTORE_UNIT = "/etc/systemd/system/k8sgen-manifest-restore.service"
+RENEWAL_CONFIG = "/etc/k8sgen/renewal-cluster.yaml"
+RENEWAL_FILES = {RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER, RESTORE_UNIT, RENEWAL_CONFIG}
 DAY = datetime.timedelta(days=1)
 
 
@@ -92,7 +96,11 @@ def test_v1beta3_keeps_ca_validity_k8sgen_mints_the_cas(tmp_path: Path) -> None:
         ({"validity": "0h"}, "validity", "0h is no lifetime"),
         ({"validity": "87601h"}, "validity", "longer than caValidity (87600h)"),
         ({"caValidity": "100h"}, "caValidity", "validity (8760h) is longer than caValidity"),
-        ({"renewBefore": "8760h"}, "renewBefore", "not shorter than validity (8760h)"),
+        ({"renewBefore": "8760h"}, "renewBefore", "at most validity - 48h"),
+        # a renewed certificate needs 48h outside the window: 8712h is the most for 8760h
+        ({"renewBefore": "8713h"}, "renewBefore", "less than 48h between a renewal"),
+        # one control plane: its window must be longer than one missed daily run (48h)
+        ({"renewBefore": "48h"}, "renewBefore", "too short for 1 control plane(s)"),
         ({"renewBefore": "1y"}, "renewBefore", "such as 8760h or 1h30m (units h, m, s; no d or y)"),
     ],
 )
@@ -105,10 +113,16 @@ def test_bad_lifetimes_are_refused_on_their_field(
     assert message in problem, result.stderr
 
 
-def test_a_renewal_window_under_two_days_is_a_warning(tmp_path: Path) -> None:
-    result = run("validate", str(spec_with(tmp_path, validity="24h", renewBefore="12h")))
-    assert result.exit_code == 0, result.output
-    assert "spec.certificates.renewBefore: 12h: the renewal timer runs once a day" in result.stderr
+def test_the_stagger_needs_48h_per_control_plane(tmp_path: Path) -> None:
+    """ha-vip has three control planes: the third renews at renewBefore - 96h, which must
+    leave more than 48h; the error names the line of renewBefore."""
+    refused = run("validate", str(spec_with(tmp_path, "ha-vip", renewBefore="144h")))
+    assert refused.exit_code == 1
+    assert "too short for 3 control plane(s)" in refused.stderr
+    assert "set renewBefore above 144h" in refused.stderr
+    assert re.search(r"cluster\.yaml:\d+: spec\.certificates\.renewBefore", refused.stderr)
+    accepted = run("validate", str(spec_with(tmp_path, "ha-vip", renewBefore="145h")))
+    assert accepted.exit_code == 0, accepted.output
 
 
 def test_new_secrets_use_ca_validity_and_admin_uses_validity(tmp_path: Path) -> None:
@@ -167,15 +181,25 @@ def test_certs_table_lists_what_k8sgen_minted_and_what_kubeadm_makes(tmp_path: P
         "secrets file",
         node_end,
     ]
+    ends = {
+        "ca": value.ca.certificate.not_valid_after_utc,
+        "etcd-ca": value.etcd_ca.certificate.not_valid_after_utc,
+        "front-proxy-ca": value.front_proxy_ca.certificate.not_valid_after_utc,
+    }
     for made in ("apiserver", "etcd-peer", "front-proxy-client", "scheduler.conf"):
+        # kubeadm does not cap a leaf at its CA: whichever ends first
+        cap = f"{ends[table[made][1]]:%Y-%m-%d %H:%M} UTC"
         assert table[made][2:] == [
             "master1",
-            "first boot + 4380h",
+            f"min(first boot + 4380h, {cap})",
             "k8sgen-cert-renewal.timer",
             "first boot + 4020h, then every 4020h",
         ], made
     assert table["super-admin.conf"][2] == "master1"
-    assert table["kubelet client"][2] == "every node"
+    # the init node's first kubelet client certificate is kubeadm's, for validity
+    first = table["kubelet client (first)"]
+    assert first[:4] == ["kubeadm", "ca", "master1", f"min(first boot + 4380h, {ca_end})"]
+    assert table["kubelet client"][2:4] == ["every node", "first boot + 8760h"]
     assert "once one kubeadm certificate has renewBefore (360h) or less left" in result.stdout
 
 
@@ -189,7 +213,8 @@ def test_certs_json_has_the_same_rows(tmp_path: Path) -> None:
     assert names == [line.split("  ")[0] for line in text.splitlines()[1 : len(names) + 1]]
     apiserver = next(r for r in data["certificates"] if r["name"] == "apiserver")
     assert apiserver["path"] == "/etc/kubernetes/pki/apiserver.crt"
-    assert (apiserver["signedBy"], apiserver["notAfter"]) == ("ca", "first boot + 8760h")
+    assert apiserver["signedBy"] == "ca"
+    assert apiserver["notAfter"].startswith("min(first boot + 8760h, ")
     assert apiserver["renewedBy"] == "k8sgen-cert-renewal.timer"
 
 
@@ -227,19 +252,54 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 def test_only_control_planes_get_the_renewal_timer(ha: Rendered) -> None:
     for node in ha.cluster.nodes:
         written = files(ha, node.name)
-        has = {p for p in (RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER) if p in written}
-        assert has == (
-            {RENEWAL_SCRIPT, RENEWAL_SERVICE, RENEWAL_TIMER} if node.is_control_plane else set()
-        )
+        has = {p for p in RENEWAL_FILES if p in written}
+        assert has == (RENEWAL_FILES if node.is_control_plane else set())
+        runcmd = cloud_config(ha, node.name)["runcmd"]
         enable = ["systemctl", "enable", "--now", "k8sgen-cert-renewal.timer"]
-        assert (enable in cloud_config(ha, node.name)["runcmd"]) == node.is_control_plane
+        assert (enable in runcmd) == node.is_control_plane
+        restore = ["systemctl", "enable", "k8sgen-manifest-restore.service"]
+        assert (restore in runcmd) == node.is_control_plane
+
+
+def test_the_renewal_configuration_is_the_cluster_configuration_alone(ha: Rendered) -> None:
+    """No InitConfiguration (node-specific, carries the token): the ClusterConfiguration of the
+    init node's kubeadm.yaml, lifetimes included."""
+    init = list(yaml.safe_load_all(files(ha, "cp1")["/etc/k8sgen/kubeadm.yaml"]["content"]))
+    cluster_configuration = clustered(init)["ClusterConfiguration"]
+    for node in ha.cluster.control_planes:
+        entry = files(ha, node.name)[RENEWAL_CONFIG]
+        assert entry["permissions"] == "0600"
+        assert list(yaml.safe_load_all(entry["content"])) == [cluster_configuration]
 
 
 def test_the_script_carries_the_threshold(tmp_path: Path) -> None:
     rendered = render_spec(spec_with(tmp_path, renewBefore="240h"))
     script = files(rendered, "master1")[RENEWAL_SCRIPT]
     assert script["permissions"] == "0755"
-    assert f"readonly RENEW_BEFORE_SECONDS={240 * 3600}\n" in script["content"]
+    assert f"readonly RENEW_AFTER_SECONDS={240 * 3600}\n" in script["content"]
+
+
+def test_control_planes_renew_two_days_apart_and_check_every_etcd_member(
+    tmp_path: Path,
+) -> None:
+    rendered = render_spec(spec_with(tmp_path, "ha-vip", renewBefore="240h"))
+    members = [f"https://{n.ip}:2379/health" for n in rendered.cluster.control_planes]
+    assert len(members) == 3
+    for index, node in enumerate(rendered.cluster.control_planes):
+        script = files(rendered, node.name)[RENEWAL_SCRIPT]["content"]
+        assert f"readonly RENEW_AFTER_SECONDS={(240 - index * 48) * 3600}\n" in script
+        assert f"readonly ETCD_HEALTH_URLS=({' '.join(members)})\n" in script
+
+
+def test_the_restore_unit_runs_before_the_kubelet(ha: Rendered) -> None:
+    """Manifests parked by a run that died go back before the kubelet reads the folder, on
+    every boot the kubelet starts, without the expiry check (`restore`)."""
+    lines = files(ha, "cp2")[RESTORE_UNIT]["content"].splitlines()
+    assert "Before=kubelet.service" in lines
+    assert "Type=oneshot" in lines
+    assert f"ExecStart={RENEWAL_SCRIPT} restore" in lines
+    wanted_by = next(line for line in lines if line.startswith("WantedBy="))
+    assert "kubelet.service" in wanted_by.removeprefix("WantedBy=").split()
 
 
 def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path) -> None:
@@ -247,7 +307,7 @@ def test_renewal_units_pass_systemd_analyze_verify(ha: Rendered, tmp_path: Path)
     tool = need("systemd-analyze")
     box = Sandbox(tmp_path, ha, "cp1")
     units = []
-    for path in (RENEWAL_SERVICE, RENEWAL_TIMER):
+    for path in (RENEWAL_SERVICE, RENEWAL_TIMER, RESTORE_UNIT):
         unit = tmp_path / Path(path).name
         unit.write_text(box.path(path).read_text())
         units.append(str(unit))

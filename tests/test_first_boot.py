@@ -48,7 +48,10 @@ def test_cloud_init_installs_enables_and_starts_the_unit(
                 n.name == node and n.is_control_plane for n in rendered.cluster.nodes
             )
             # Control planes also start their certificate renewal timer (tests/test_certs.py).
-            renewal = [["systemctl", "enable", "--now", "k8sgen-cert-renewal.timer"]]
+            renewal = [
+                ["systemctl", "enable", "k8sgen-manifest-restore.service"],
+                ["systemctl", "enable", "--now", "k8sgen-cert-renewal.timer"],
+            ]
             assert config["runcmd"] == [
                 ["systemctl", "daemon-reload"],
                 ["systemctl", "enable", "k8sgen-bootstrap.service"],

@@ -15,6 +15,7 @@ from generator.layout import (
     BOOTSTRAP_UNIT,
     BOOTSTRAP_UNIT_FILE,
     CALICO_PATCHED,
+    CERT_RENEWAL_CONFIG,
     CERT_RENEWAL_SCRIPT,
     HOSTS_BLOCK,
     JOIN_KUBECONFIG,
@@ -77,7 +78,7 @@ def cloud_config(
         *extra_files(node),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan, secrets), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(cluster, node)),
-        *renewal_files(cluster, node),
+        *renewal_files(cluster, node, secrets),
     ]
     config: dict[str, Any] = {
         "hostname": node.name,
@@ -111,12 +112,16 @@ def bootstrap_unit(cluster: Cluster, node: Node) -> str:
     )
 
 
-def renewal_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
-    """A control plane's certificate renewal: script, service and timer (none for a worker)."""
+def renewal_files(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """A control plane's certificate renewal: script, configuration, units (none for a worker)."""
     if not node.is_control_plane:
         return []
     units = [write_file(path, text) for path, text in renewal.renewal_units(node).items()]
-    return [packed_file(CERT_RENEWAL_SCRIPT, renewal.renewal_script(cluster), "0755"), *units]
+    return [
+        packed_file(CERT_RENEWAL_SCRIPT, renewal.renewal_script(cluster, node), "0755"),
+        write_file(CERT_RENEWAL_CONFIG, renewal.renewal_config(cluster, secrets), "0600"),
+        *units,
+    ]
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:

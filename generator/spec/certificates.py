@@ -10,8 +10,6 @@ if TYPE_CHECKING:
     from generator.spec.findings import Findings
 
 CERTIFICATES = ("spec", certspec.FIELD)
-# The renewal timer fires daily, up to an hour late: a shorter window can be missed.
-MIN_SAFE_RENEW_BEFORE = certspec.duration("48h")
 
 
 def check_certificates(data: dict[str, Any], findings: Findings) -> None:
@@ -28,17 +26,29 @@ def check_certificates(data: dict[str, Any], findings: Findings) -> None:
             f"validity ({chosen.validity}) is longer than caValidity ({chosen.ca_validity}): "
             "a certificate cannot outlive the CA that signed it",
         )
-    if chosen.renew_window >= chosen.leaf:
+    _check_renew_before(data, chosen, findings)
+
+
+def _check_renew_before(
+    data: dict[str, Any], chosen: certspec.Certificates, findings: Findings
+) -> None:
+    """Control plane i renews at renewBefore - i x 48h: the last one needs more than 48h (one
+    missed daily run), and a renewed certificate must not be inside the window at once."""
+    count = sum(1 for n in data["spec"]["nodes"] if n["role"] == "control-plane")
+    stagger = certspec.STAGGER_TEXT
+    if chosen.renew_window > chosen.leaf - certspec.STAGGER:
         findings.error(
             (*CERTIFICATES, "renewBefore"),
-            f"{chosen.renew_before} is not shorter than validity ({chosen.validity}): the "
-            "control planes would renew their certificates every day",
+            f"{chosen.renew_before} leaves less than {stagger} between a renewal and the next "
+            f"(validity {chosen.validity}): set renewBefore to at most validity - {stagger}",
         )
-    elif chosen.renew_window < MIN_SAFE_RENEW_BEFORE:
-        findings.warn(
+    elif chosen.renew_window <= count * certspec.STAGGER:
+        findings.error(
             (*CERTIFICATES, "renewBefore"),
-            f"{chosen.renew_before}: the renewal timer runs once a day (up to an hour late); "
-            "a window under 48h can let a certificate expire between two runs",
+            f"{chosen.renew_before} is too short for {count} control plane(s): control plane i "
+            f"renews when renewBefore - i x {stagger} is left (one a night, so etcd keeps "
+            f"quorum) and the last needs more than {stagger}; set renewBefore above "
+            f"{int(count * certspec.STAGGER.total_seconds()) // 3600}h",
         )
 
 

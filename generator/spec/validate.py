@@ -146,7 +146,8 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(control_plane.check_vip_interface, (CONTROL_PLANE, NODES, NETWORK, OS)),
     SemanticCheck(cluster.check_offline, (("spec", "offline"), BOOTSTRAP, OS)),
     SemanticCheck(
-        certificates.check_certificates, (certificates.CERTIFICATES, (*KUBERNETES, "version"))
+        certificates.check_certificates,
+        (certificates.CERTIFICATES, (*KUBERNETES, "version"), NODE_ROLES),
     ),
     SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
     SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),

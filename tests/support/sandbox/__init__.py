@@ -146,10 +146,11 @@ class Sandbox:
         script: str = SCRIPT,
         env: dict[str, str] | None = None,
         loopback: bool = False,
+        args: tuple[str, ...] = (),
     ) -> Run:
         """LOOPBACK: this machine's network namespace, for real programs that reach servers
         the test runs on 127.0.0.1 (the spec must name nothing else); otherwise none at all."""
-        command = ["/bin/bash", script]
+        command = ["/bin/bash", script, *args]
         if hold_lock:
             command = ["flock", "/var/lib/k8sgen/lock", *command]
             self.path("/var/lib/k8sgen").mkdir(parents=True, exist_ok=True)
