@@ -31,7 +31,7 @@ from generator.registries import Credential, CredentialsMissing
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 
-from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
+from .support.loopback import Registry, registry_with_hello, running_containerd
 from .support.nodedata import files
 from .support.repo import REPO
 from .support.specs import Rendered, example, render_spec, write_spec
@@ -43,10 +43,9 @@ USER, PASSWORD = "robot", "pull-only-s3cret"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    root = tmp_path_factory.mktemp("registry")
-    write_oci_image(root / "layout", "test", "k8sgen private registry test", ("amd64", "arm64"))
-    with running_registry(root / "server") as value:
-        value.push(root / "layout", "test", f"{value.host}/library/hello:1")
+    with registry_with_hello(
+        tmp_path_factory.mktemp("registry"), "k8sgen private registry test"
+    ) as value:
         yield value
 
 
