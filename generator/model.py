@@ -213,9 +213,7 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     spec = data["spec"]
     kube = spec["kubernetes"]
     nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
-    control_plane = spec.get("controlPlane", {})
-    vip = _vip(control_plane.get("vip"), nodes)
-    host, port = _endpoint(control_plane, vip, nodes)
+    front = _control_plane_front(spec.get("controlPlane", {}), nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     bootstrap = spec.get("bootstrap", {})
     subnets = cluster_subnets(kube)
@@ -228,8 +226,8 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         pod_subnet=subnets["podSubnet"],
         service_subnet=subnets["serviceSubnet"],
         dns_domain=kube.get("dnsDomain", DEFAULT_DNS_DOMAIN),
-        endpoint_host=host,
-        endpoint_port=port,
+        endpoint_host=front.host,
+        endpoint_port=front.port,
         mirrors=mirrors,
         calico=_calico(calico, minor, base_dir, mirrors.calico_images),
         os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
@@ -241,14 +239,12 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         nodes=nodes,
         arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
         firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
-        vip=vip,
-        certificate_distribution=control_plane.get(
-            "certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION
-        ),
+        vip=front.vip,
+        certificate_distribution=front.certificate_distribution,
         baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
         certificates=certspec.build(spec),
-        proxy=_proxy(spec, nodes, subnets, host),
+        proxy=_proxy(spec, nodes, subnets, front.host),
         registries=build_registries(spec, base_dir),
     )
 
@@ -305,6 +301,25 @@ def _node(data: dict[str, Any], interface: str | None) -> Node:
         labels=tuple(sorted(data.get("labels", {}).items())),
         mac=mac.lower() if mac else None,
     )
+
+
+@dataclass(frozen=True)
+class _ControlPlaneFront:
+    """How nodes reach the control plane: its endpoint, the VIP if any, how certs travel."""
+
+    vip: Vip | None
+    host: str
+    port: int
+    certificate_distribution: str
+
+
+def _control_plane_front(
+    control_plane: dict[str, Any], nodes: tuple[Node, ...]
+) -> _ControlPlaneFront:
+    vip = _vip(control_plane.get("vip"), nodes)
+    host, port = _endpoint(control_plane, vip, nodes)
+    distribution = control_plane.get("certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION)
+    return _ControlPlaneFront(vip, host, port, distribution)
 
 
 def _vip(data: dict[str, Any] | None, nodes: tuple[Node, ...]) -> Vip | None:

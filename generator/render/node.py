@@ -45,14 +45,12 @@ class NodePlan:
 
 
 def plan(cluster: Cluster, node: Node) -> NodePlan:
-    calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
-    control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
-    phases = _phases(cluster)
+    control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *cluster.calico.images)
     if node == cluster.init_node:
         return NodePlan(
             NodeKind.INIT,
-            (*phases, "cni", "report"),
+            (*_phases(cluster), "cni", "report"),
             control_plane_images,
             None,
             "",
@@ -60,27 +58,35 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             cluster.calico.manifest_urls,
         )
     if node.is_control_plane:
-        previous = _previous_control_plane(cluster, node)
-        # Stacked etcd grows one member at a time: wait for the control plane before us.
-        host = previous.ip or cluster.endpoint_host
-        port = API_PORT if previous.ip else cluster.endpoint_port
-        return NodePlan(
-            NodeKind.JOIN_CONTROL_PLANE,
-            (*phases, "report"),
-            control_plane_images,
-            f"https://{host}:{port}/readyz",
-            f"the API server of {previous.name}",
-            cluster.bootstrap.api_wait_seconds,
-            (),
-        )
+        return _control_plane_join_plan(cluster, node, control_plane_images)
+    return _worker_plan(cluster)
+
+
+def _control_plane_join_plan(cluster: Cluster, node: Node, images: tuple[str, ...]) -> NodePlan:
+    previous = _previous_control_plane(cluster, node)
+    # Stacked etcd grows one member at a time: wait for the control plane before us.
+    host = previous.ip or cluster.endpoint_host
+    port = API_PORT if previous.ip else cluster.endpoint_port
+    return NodePlan(
+        NodeKind.JOIN_CONTROL_PLANE,
+        (*_phases(cluster), "report"),
+        images,
+        f"https://{host}:{port}/readyz",
+        f"the API server of {previous.name}",
+        cluster.bootstrap.api_wait_seconds,
+        (),
+    )
+
+
+def _worker_plan(cluster: Cluster) -> NodePlan:
     worker_images = (
         f"{cluster.mirrors.images}/kube-proxy:v{cluster.version}",
         cluster.pause_image,
-        *calico_images,
+        *cluster.calico.images,
     )
     return NodePlan(
         NodeKind.JOIN_WORKER,
-        (*phases, "report"),
+        (*_phases(cluster), "report"),
         worker_images,
         f"https://{cluster.endpoint}/readyz",
         "the cluster API endpoint",
