@@ -14,6 +14,7 @@ from generator import __version__, budget, certs, kubeconfig, model, status
 from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
+from generator.cli_options import SPEC_ARGUMENT, format_option
 from generator.cli_registry import COMMANDS as REGISTRY_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.render.yamlio import dump
@@ -41,9 +42,6 @@ def cli(debug: bool) -> None:
     """Render cloud-init user-data that turns fresh VMs into a kubeadm cluster."""
 
 
-SPEC_ARGUMENT = click.argument(
-    "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
-)
 SECRETS_OPTION = click.option(
     "--secrets",
     "secrets_path",
@@ -75,14 +73,7 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
 @cli.command("certs")
 @SPEC_ARGUMENT
 @SECRETS_OPTION
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(certs.FORMATS),
-    default="text",
-    show_default=True,
-    help="text: a table; json: the same rows as data.",
-)
+@format_option(certs.FORMATS, "text", "text: a table; json: the same rows as data.")
 def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
     """Every certificate of SPEC's cluster: when it ends and what renews it (offline)."""
     loaded = load_cluster(
