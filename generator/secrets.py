@@ -9,6 +9,7 @@ import os
 import re
 import secrets as random
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,6 @@ def load_or_create(
 def write_new(path: Path, value: ClusterSecrets) -> None:
     """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
     text = _text(value)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -176,18 +176,27 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
             f"({exc.strerror or exc})"
         ) from exc
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)  # fails if PATH appeared meanwhile: never overwrite
+        with _private_temporary(path, text) as tmp:
+            os.link(tmp, path)  # fails if PATH appeared meanwhile: never overwrite
     except FileExistsError as exc:
         raise SecretsError(f"{path}: already exists; not replacing it") from exc
     except OSError as exc:
         raise SecretsError(
             f"{path}: cannot create the secrets file: {exc.strerror or exc}"
         ) from exc
+
+
+@contextlib.contextmanager
+def _private_temporary(path: Path, text: str) -> Iterator[Path]:
+    """TEXT written and synced to a new 0600 file beside PATH, removed after the block."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield tmp
     finally:
         # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
         with contextlib.suppress(OSError):
@@ -209,21 +218,13 @@ def with_registry_login(value: ClusterSecrets, host: str, login: Credential) -> 
 def replace_file(path: Path, value: ClusterSecrets) -> None:
     """Write VALUE over the existing secrets file at PATH, atomically (0600 throughout): a
     crash leaves the old file or the new one, never half of either."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_text(value))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with _private_temporary(path, _text(value)) as tmp:
+            os.replace(tmp, path)
     except OSError as exc:
         raise SecretsError(
             f"{path}: cannot update the secrets file: {exc.strerror or exc}"
         ) from exc
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def load(path: Path, cluster: str) -> ClusterSecrets:
