@@ -9,18 +9,16 @@ from __future__ import annotations
 import http.server
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 from generator.errors import SpecError
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 
-from .support.loopback import Registry, registry_with_hello, running_containerd
+from .support.loopback import Registry, running_containerd
 from .support.nodedata import files
 from .support.readyz_servers import closed_port
 from .support.servers import RegistryRelay, serving
@@ -56,14 +54,6 @@ class ProjectHandler(RegistryRelay):
         self.pass_back(method, *self.ask(method, self.server.registry.host, upstream))
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with registry_with_hello(
-        tmp_path_factory.mktemp("registry"), "k8sgen mirror path test"
-    ) as value:
-        yield value
-
-
 def rendered_hosts_toml(tmp_path: Path, mirror: str) -> str:
     data = example("single", spec__mirrors__registries={"docker.io": [mirror]})
     rendered = render_spec(write_spec(tmp_path, data, "mirror.yaml"))
@@ -89,8 +79,10 @@ def pull(tmp_path: Path, hosts_toml: str) -> subprocess.CompletedProcess[str]:
         )
 
 
-def test_harbor_style_project_path_is_pulled_through(tmp_path: Path, registry: Registry) -> None:
-    with serving(ProjectProxy(registry)) as proxy:
+def test_harbor_style_project_path_is_pulled_through(
+    tmp_path: Path, hello_registry: Registry
+) -> None:
+    with serving(ProjectProxy(hello_registry)) as proxy:
         mirror = f"http://127.0.0.1:{proxy.server_address[1]}{PROJECT}"
         hosts_toml = rendered_hosts_toml(tmp_path, mirror)
         assert (
