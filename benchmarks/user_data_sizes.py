@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import model, secrets
+from generator import joincred, model, secrets
 from generator.budget import PLATFORMS, fits
 from generator.embed import embed_local_files
 from generator.render import UserDataSize, user_data_bytes
@@ -28,7 +28,8 @@ def example_sizes(spec: Path) -> list[tuple[str, UserDataSize]]:
     loaded = load_spec(spec)
     validate(loaded)
     cluster = embed_local_files(model.build(loaded.data, loaded.base_dir))
-    value = secrets.generate(cluster.name, algorithm=secrets.key_algorithm_for(cluster.kubernetes))
+    made = secrets.generate(cluster.name, algorithm=secrets.NEW_KEY_ALGORITHM)
+    value = joincred.reconcile(cluster, made).secrets
     sizes = []
     for node in cluster.nodes:
         raw, packed = user_data_bytes(cluster, node, value)

@@ -7,13 +7,14 @@ errors into messages and exit codes; the tests load specs through `load_cluster`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import budget, lint, model, render, secrets, tokenlife
+from generator import budget, joincred, lint, model, render, secrets, tokenlife
 from generator.embed import from_spec
 from generator.errors import K8sgenError
 from generator.render import Rendering, UserDataSize, ha
@@ -88,21 +89,18 @@ def default_secrets_path(spec_path: Path) -> Path:
 def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) -> SecretsFile | None:
     if need is SecretsNeed.NONE:
         return None
-    algorithm = secrets.key_algorithm_for(cluster.kubernetes)  # of new secrets only
+    algorithm = secrets.NEW_KEY_ALGORITHM  # of new secrets only
     if need is SecretsNeed.LOAD_OR_CREATE:
         loaded = secrets.load_or_create(path, cluster.name, cluster.certificates, algorithm)
-        stored = SecretsFile(path, *loaded)
-    elif path.exists() or path.is_symlink():
-        stored = SecretsFile(path, secrets.load(path, cluster.name), created=False)
-    elif need is SecretsNeed.EXISTING:
+        return SecretsFile(path, *loaded)
+    if path.exists() or path.is_symlink():
+        return SecretsFile(path, secrets.load(path, cluster.name), created=False)
+    if need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"
         )
-    else:
-        value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
-        return SecretsFile(path, value, created=True)
-    secrets.check_key_algorithm(path, stored.value, cluster.kubernetes)
-    return stored
+    value = secrets.generate(cluster.name, lifetimes=cluster.certificates, algorithm=algorithm)
+    return SecretsFile(path, value, created=True)
 
 
 @dataclass(frozen=True)
@@ -112,6 +110,7 @@ class RenderRequest:
     iso: bool = False
     gzip: bool = False
     platform: str | None = None  # refuse user-data larger than this platform accepts
+    renew: tuple[str, ...] = ()  # nodes whose join certificate is minted again
 
 
 @dataclass(frozen=True)
@@ -125,6 +124,8 @@ class RenderReport:
     sizes: tuple[UserDataSize, ...]  # per node, for budget.size_table
     stale: tuple[Path, ...]  # files under ROOT this render did not produce
     egress: lint.LintReport | None  # the zero-egress lint, when offline.enabled
+    joins: joincred.Reconciled  # join certificates minted, new and removed nodes
+    join_lines: tuple[str, ...]  # how each node joins and until when; new and removed nodes
 
 
 @dataclass(frozen=True)
@@ -137,16 +138,31 @@ def render_cluster(loaded: LoadedCluster, request: RenderRequest) -> RenderRepor
     """Preflight (every node rendered once: size budget, egress lint), then the write pass.
 
     Everything that can refuse runs before the first byte is written, new secrets included."""
-    cluster, secrets_file = loaded.cluster, loaded.require_secrets()
+    cluster, stored = loaded.cluster, loaded.require_secrets()
+    now = datetime.datetime.now(datetime.UTC)
+    joins = joincred.reconcile(cluster, stored.value, now, request.renew)
+    secrets_file = dataclasses.replace(stored, value=joins.secrets)
     checked = preflight(cluster, secrets_file.value, request)
     # Computed before writing: nothing after the writes may fail.
     token_lines = _token_lines(cluster, secrets_file.value)
+    join_lines = tuple(joincred.summary(cluster, joins, now))
     root = request.output / cluster.name
     check_output(root)  # links, special files, a folder that cannot be made: refused first
+    if not (stored.created or request.dry_run) and joins.secrets != stored.value:
+        # New nodes and their certificates, before any file rendered with them is written.
+        secrets.write_additions(stored.path, stored.value, joins.secrets)
     results = _write(cluster, root, secrets_file, request)
     stale = stale_files(root, [r.path for r in results])
     return RenderReport(
-        root, secrets_file, tuple(results), token_lines, checked.sizes, tuple(stale), checked.egress
+        root,
+        secrets_file,
+        tuple(results),
+        token_lines,
+        checked.sizes,
+        tuple(stale),
+        checked.egress,
+        joins,
+        join_lines,
     )
 
 
@@ -171,7 +187,7 @@ def preflight(
 def lint_cluster(cluster: model.Cluster) -> lint.LintReport:
     """`k8sgen lint`: every node's user-data rendered once, with throwaway secrets (the hosts a
     node reaches do not depend on them), scanned and dropped."""
-    value = secrets.generate(cluster.name)
+    value = joincred.reconcile(cluster, secrets.generate(cluster.name)).secrets
     scan = lint.Scan(cluster)
     for node in cluster.nodes:
         raw, _ = render.user_data_bytes(cluster, node, value)
@@ -206,6 +222,8 @@ def _write(
 
 def _token_lines(cluster: model.Cluster, value: secrets.ClusterSecrets) -> tuple[str, ...]:
     now = datetime.datetime.now(datetime.UTC)
+    if all(joincred.join_method(cluster, n) != model.JOIN_WITH_TOKEN for n in cluster.nodes):
+        return tuple(ha.summary(cluster))  # every joiner has its own certificate: no token
     lines = [tokenlife.token_summary(cluster, token(cluster, value), now)]
     expired = tokenlife.expired_token_warning(cluster, value.ca.cert, now)
     if expired:

@@ -114,7 +114,7 @@ REMEDIES = {
 PARTS: tuple[tuple[str, str, str | None], ...] = (
     (CALICO_PATCHED, "embedded Calico manifest", USE_URL),
     (PKI_STASH + "/", "CA material (kubeadm's shared certificates, control planes)", None),
-    (HOSTS_BLOCK, "/etc/hosts block (a line per node with a static address)", None),
+    (HOSTS_BLOCK, "/etc/hosts block (the control planes and the node)", None),
     (BOOTSTRAP_SCRIPT, "bootstrap script", BAKE),
     (CONTAINERD_CONFIGS + "/", "containerd configuration", BAKE),
     (CERTS_DIR + "/", "registry mirror configuration", BAKE),

@@ -22,7 +22,7 @@ from generator import layout
 from generator.errors import SecretsError
 from generator.inputs import read_input, safe_yaml
 from generator.model import Cluster
-from generator.secrets import MAX_SECRETS_BYTES, ClusterSecrets
+from generator.secrets import JOIN_CREDENTIALS, MAX_SECRETS_BYTES, ClusterSecrets
 from generator.spec.rules import describe_seconds
 
 FORMATS = ("text", "json")
@@ -141,6 +141,7 @@ def _minted_row(key: str, cert: x509.Certificate, cas: dict[x509.Name, str]) -> 
             "replace it before it ends (README: Day 2)",
         )
     admin = key == ADMIN_KEY
+    renewal = ("k8sgen kubeconfig (a new file)", "before it ends") if admin else _join_renewal(key)
     return CertRow(
         _subject(cert),
         "k8sgen",
@@ -148,9 +149,17 @@ def _minted_row(key: str, cert: x509.Certificate, cas: dict[x509.Name, str]) -> 
         "admin.conf" if admin else "secrets file",
         key,
         until,
-        "k8sgen kubeconfig (a new file)" if admin else "nobody (a fixed window)",
-        "before it ends" if admin else "-",
+        *renewal,
     )
+
+
+def _join_renewal(key: str) -> tuple[str, str]:
+    """Who renews a certificate of the secrets file other than admin.conf's: a node's join
+    certificate is minted again on request, for a node that has not joined yet."""
+    node = key.removeprefix(f"{JOIN_CREDENTIALS}.")
+    if node == key:
+        return "nobody (a fixed window)", "-"
+    return f"k8sgen render --renew-join-credential {node}", "if it ends before the node joins"
 
 
 def _subject(cert: x509.Certificate) -> str:

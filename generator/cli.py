@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 from generator import __version__, budget, certs, kubeconfig, model, status
-from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
+from generator.app import (
+    LoadedCluster,
+    RenderReport,
+    RenderRequest,
+    SecretsNeed,
+    load_cluster,
+    render_cluster,
+)
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
 from generator.cli_options import SPEC_ARGUMENT, format_option
@@ -169,6 +176,14 @@ def kubeconfig_command(
     type=click.Choice(sorted(budget.PLATFORMS)),
     help="Refuse to render user-data larger than this platform accepts.",
 )
+@click.option(
+    "--renew-join-credential",
+    "renew",
+    multiple=True,
+    metavar="NODE",
+    help="Mint a new join certificate for NODE (one whose certificate expired before it "
+    "joined); repeat for several. Changes NODE's user-data.",
+)
 def render_command(
     spec_path: Path,
     output: Path,
@@ -177,20 +192,19 @@ def render_command(
     iso: bool,
     gzipped: bool,
     platform: str | None,
+    renew: tuple[str, ...],
 ) -> None:
     """Validate SPEC and write per-node cloud-init data to OUTPUT/<cluster>/."""
     loaded = load_cluster(spec_path, SecretsNeed.LOAD_OR_NEW, secrets_path, _warn)
-    request = RenderRequest(output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform)
+    request = RenderRequest(
+        output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform, renew=renew
+    )
     report = render_cluster(loaded, request)
-    stored = report.secrets
-    if stored.created and dry_run:
-        click.echo(f"{stored.path}: would be created", err=True)
-    elif stored.created:
-        click.echo(
-            f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
-        )
+    _echo_secrets_file(loaded, report, dry_run)
     _summary(loaded.cluster, report, dry_run)
-    for warning in certs.lifetime_warnings(loaded.cluster, stored.value):
+    for line in report.join_lines:
+        click.echo(line, err=line.startswith("warning:"))
+    for warning in certs.lifetime_warnings(loaded.cluster, report.secrets.value):
         click.echo(f"warning: {warning}", err=True)
     for line in report.token_lines:
         click.echo(line, err=line.startswith("warning:"))
@@ -204,6 +218,20 @@ def render_command(
         click.echo(
             f"bundle mode: attach bundle.iso (k8sgen bundle {spec_path} -o DIR) to every node"
         )
+
+
+def _echo_secrets_file(loaded: LoadedCluster, report: RenderReport, dry_run: bool) -> None:
+    """What the render did to the secrets file."""
+    stored = report.secrets
+    if stored.created and dry_run:
+        click.echo(f"{stored.path}: would be created", err=True)
+    elif stored.created:
+        click.echo(
+            f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
+        )
+    elif stored.value != loaded.require_secrets().value and not dry_run:
+        minted = ", ".join(report.joins.minted) or "none"
+        click.echo(f"{stored.path}: updated (nodes recorded; join certificates minted: {minted})")
 
 
 def _summary(cluster: model.Cluster, report: RenderReport, dry_run: bool) -> None:

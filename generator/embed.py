@@ -13,6 +13,7 @@ from generator.calico_patch import PatchError, patch_manifest
 from generator.errors import K8sgenError, Problem, SpecError
 from generator.inputs import InputError, check_yaml_events, describe_yaml_error, read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster, build
+from generator.node_files import embed_node_files
 from generator.registries import embed_cas
 from generator.spec.load import LoadedSpec, format_path
 
@@ -61,7 +62,7 @@ def checked_patch(text: str, source: str, pod_subnet: str, image_repository: str
 
 def embed_local_files(cluster: Cluster) -> Cluster:
     """The cluster with every local file it names read (the CAs were checked by validate)."""
-    embedded = embed_local_manifest(cluster)
+    embedded = embed_node_files(embed_local_manifest(cluster))
     return dataclasses.replace(embedded, registries=embed_cas(embedded.registries))
 
 

@@ -25,6 +25,9 @@ PKI_DIR = "/etc/kubernetes/pki"
 
 HOSTS_BLOCK = f"{CONFIG_DIR}/hosts"  # appended to /etc/hosts by the prepare phase
 KUBEADM_CONFIG = f"{CONFIG_DIR}/kubeadm.yaml"
+KUBEADM_PATCHES = f"{CONFIG_DIR}/kubeadm-patches"  # kubeadm's patches.directory
+# kubeadm discovery.file of a node that joins with its own certificate (removed once joined).
+JOIN_KUBECONFIG = f"{CONFIG_DIR}/join.conf"
 APT_LISTS = f"{CONFIG_DIR}/apt"  # k8sgen's apt sources, copied to /etc/apt/sources.list.d/
 CONTAINERD_CONFIGS = f"{CONFIG_DIR}/containerd"  # config-v2.toml, config-v3.toml
 IMAGE_MARKER = f"{CONFIG_DIR}/image.json"  # what a baked image was baked for

@@ -6,10 +6,17 @@ import ipaddress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from generator import certspec, versions
 from generator.calico_patch import calico_image
+from generator.nodeconfig import (
+    KubeadmSettings,
+    NodeExtras,
+    build_extras,
+    build_kubeadm_settings,
+    merged_labels,
+)
 from generator.offline import Offline, build_offline
 from generator.proxy import Proxy, build_proxy
 from generator.registries import RegistryHost, build_registries
@@ -22,6 +29,13 @@ from generator.spec.rules import (
 
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_TOKEN_TTL = "24h"
+JOIN_WITH_CERTIFICATE = "certificate"  # a kubelet client certificate per node, minted at render
+JOIN_WITH_TOKEN = "token"  # the cluster-wide bootstrap token
+# The default since tests/k8s/test_join_credentials_real.py proved it on the real programs.
+DEFAULT_JOIN_WITH = JOIN_WITH_CERTIFICATE
+# A week: long enough to boot a fleet over a few days (or a weekend's delay), short enough that
+# a leaked user-data file stops being a credential soon after; a later node gets a fresh one.
+DEFAULT_JOIN_WINDOW = "168h"
 DEFAULT_NTP = ("ntp.aliyun.com",)
 DEFAULT_ARCH = "amd64"
 DEFAULT_FIREWALLD = "disabled"
@@ -139,6 +153,7 @@ class Node:
     interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
     mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
+    extras: NodeExtras = field(default_factory=NodeExtras)  # taints, files, hooks, patches
 
     @property
     def is_control_plane(self) -> bool:
@@ -174,9 +189,12 @@ class Cluster:
     certificate_distribution: str = DEFAULT_CERTIFICATE_DISTRIBUTION
     baked: bool = False  # the image was baked (Packer): first boot skips install/runtime/prepull
     offline: Offline = field(default_factory=Offline)
+    join_with: str = DEFAULT_JOIN_WITH
+    join_window: str = DEFAULT_JOIN_WINDOW  # lifetime of each node's join certificate
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
     proxy: Proxy | None = None
     registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
+    kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
 
     @property
     def endpoint(self) -> str:
@@ -203,8 +221,9 @@ class Cluster:
 
     @cached_property
     def host_lines(self) -> str:
-        """'IP NAME' lines of every node with a static address: computed once, not per node."""
-        return "".join(f"{n.ip} {n.name}\n" for n in self.nodes if n.ip)
+        """'IP NAME' lines of the control planes with a static address, computed once. Not of
+        every node: adding a worker to the spec must leave the other nodes' files unchanged."""
+        return "".join(f"{n.ip} {n.name}\n" for n in self.control_planes if n.ip)
 
 
 def build(data: dict[str, Any], base_dir: Path) -> Cluster:
@@ -212,13 +231,11 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     here (embed.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(n, node_interface(spec, n)) for n in spec["nodes"])
+    nodes = tuple(_node(spec, n, base_dir) for n in spec["nodes"])
     front = _control_plane_front(spec.get("controlPlane", {}), nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
-    bootstrap = spec.get("bootstrap", {})
     subnets = cluster_subnets(kube)
     mirrors = _mirrors(spec.get("mirrors", {}))
-    calico = spec.get("cni", {}).get("calico", {})
     return Cluster(
         name=data["metadata"]["name"],
         version=kube["version"],
@@ -229,11 +246,10 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         endpoint_host=front.host,
         endpoint_port=front.port,
         mirrors=mirrors,
-        calico=_calico(calico, minor, base_dir, mirrors.calico_images),
+        calico=_calico(
+            spec.get("cni", {}).get("calico", {}), minor, base_dir, mirrors.calico_images
+        ),
         os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
-        token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
-        token_override=bootstrap.get("token"),
-        bootstrap=_bootstrap_policy(bootstrap),
         ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
         ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
         nodes=nodes,
@@ -241,11 +257,34 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
         vip=front.vip,
         certificate_distribution=front.certificate_distribution,
-        baked=bootstrap.get("baked", False),
         offline=build_offline(spec),
         certificates=certspec.build(spec),
         proxy=_proxy(spec, nodes, subnets, front.host),
         registries=build_registries(spec, base_dir),
+        kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
+        **_bootstrap_fields(spec.get("bootstrap", {})),
+    )
+
+
+class _BootstrapFields(TypedDict):
+    """The fields of Cluster that spec.bootstrap sets."""
+
+    token_ttl: str
+    token_override: str | None
+    bootstrap: BootstrapPolicy
+    baked: bool
+    join_with: str
+    join_window: str
+
+
+def _bootstrap_fields(bootstrap: dict[str, Any]) -> _BootstrapFields:
+    return _BootstrapFields(
+        token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
+        token_override=bootstrap.get("token"),
+        bootstrap=_bootstrap_policy(bootstrap),
+        baked=bootstrap.get("baked", False),
+        join_with=bootstrap.get("joinWith", DEFAULT_JOIN_WITH),
+        join_window=bootstrap.get("joinWindow", DEFAULT_JOIN_WINDOW),
     )
 
 
@@ -289,7 +328,7 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(data: dict[str, Any], interface: str | None) -> Node:
+def _node(spec: dict[str, Any], data: dict[str, Any], base_dir: Path) -> Node:
     mac = data.get("mac")
     return Node(
         name=data["name"],
@@ -297,9 +336,10 @@ def _node(data: dict[str, Any], interface: str | None) -> Node:
         address=node_address(data),
         gateway=data.get("gateway"),
         dns=tuple(data.get("dns", ())),
-        interface=interface,
-        labels=tuple(sorted(data.get("labels", {}).items())),
+        interface=node_interface(spec, data),
+        labels=tuple(sorted(merged_labels(spec, data).items())),
         mac=mac.lower() if mac else None,
+        extras=build_extras(spec, data, base_dir),
     )
 
 

@@ -10,7 +10,7 @@ import re
 import secrets as random
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ from generator.spec.rules import (
     TOKEN_PATTERN,
     TOKEN_SECRET_LENGTH,
 )
-from generator.versions import KubernetesMinor
 
 API_VERSION = "k8sgen/v1alpha1"
 KIND = "ClusterSecrets"
@@ -47,6 +46,7 @@ CERT_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admin by kubeadm init
 CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
+JOIN_CREDENTIALS = "joinCredentials"  # node name -> its join certificate and key
 MAX_SECRETS_BYTES = 1024 * 1024  # about 20 KB in practice
 
 
@@ -73,14 +73,21 @@ class ClusterSecrets:
     def registry_logins(self) -> dict[str, Credential]:
         return dict(self.registry_credentials)
 
+    # Node name -> its join certificate (system:node:<name>), minted once per name.
+    join_credentials: dict[str, CertPair] = field(default_factory=dict)
+    # Node name -> role of every node rendered with these secrets: how a render knows that a
+    # node left the spec (the output folder may be another one, or cleaned).
+    nodes: dict[str, str] = field(default_factory=dict)
+
     @property
     def ca_cert_hash(self) -> str:
         return discovery_hash(self.ca.cert)
 
     @property
     def encryption_algorithm(self) -> KeyAlgorithm | None:
-        """What kubeadm is told to make its own keys of: ECDSA-P256 with ECDSA CAs; nothing
-        with RSA CAs (kubeadm's default RSA-2048, as for every file made before ECDSA)."""
+        """What kubeadm is told to make its own keys of where it can be told (v1beta4):
+        ECDSA-P256 with ECDSA CAs; nothing with RSA CAs (kubeadm's default RSA-2048, as for
+        every file made before ECDSA)."""
         algorithm = key_algorithm(self.ca.key)
         return algorithm if algorithm == KeyAlgorithm.ECDSA_P256 else None
 
@@ -97,6 +104,12 @@ class ClusterSecrets:
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
             **_credentials_data(self.registry_credentials),
+            **({"nodes": dict(self.nodes)} if self.nodes else {}),
+            **(
+                {JOIN_CREDENTIALS: {n: _pair_data(p) for n, p in self.join_credentials.items()}}
+                if self.join_credentials
+                else {}
+            ),
         }
 
 
@@ -121,11 +134,9 @@ def new_token() -> str:
     )
 
 
-def key_algorithm_for(kubernetes: KubernetesMinor) -> KeyAlgorithm:
-    """New secrets get ECDSA P-256 keys where kubeadm can be told so (v1beta4), else RSA."""
-    if kubernetes.has_encryption_algorithm:
-        return KeyAlgorithm.ECDSA_P256
-    return KeyAlgorithm.RSA_2048
+# New secrets' CAs and service-account key, for every version: kubeadm loads a CA of any type
+# and signs its own keys with it; kube-apiserver takes an ES256 service-account key.
+NEW_KEY_ALGORITHM = KeyAlgorithm.ECDSA_P256
 
 
 def generate(
@@ -135,7 +146,7 @@ def generate(
     algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048,
 ) -> ClusterSecrets:
     """New secrets: CAs for lifetimes.caValidity, admin.conf's certificate for its validity;
-    the CAs and the service-account key are ALGORITHM keys (see key_algorithm_for)."""
+    the CAs and the service-account key are ALGORITHM keys (see NEW_KEY_ALGORITHM)."""
     now = now or datetime.datetime.now(datetime.UTC)
     ca = new_ca("kubernetes", now, lifetimes.ca, algorithm)
     sa_key = new_private_key(algorithm)
@@ -215,9 +226,17 @@ def with_registry_login(value: ClusterSecrets, host: str, login: Credential) -> 
     return dataclasses.replace(value, registry_credentials=tuple(sorted(logins.items())))
 
 
+def write_additions(path: Path, before: ClusterSecrets, after: ClusterSecrets) -> None:
+    """Replace PATH's BEFORE with AFTER, which only adds nodes and join credentials (or renews
+    those asked for); refused if the file changed since it was read."""
+    if load(path, before.cluster) != before:
+        raise SecretsError(f"{path}: changed while k8sgen ran; not replacing it, render again")
+    replace_file(path, after)
+
+
 def replace_file(path: Path, value: ClusterSecrets) -> None:
-    """Write VALUE over the existing secrets file at PATH, atomically (0600 throughout): a
-    crash leaves the old file or the new one, never half of either."""
+    """Write VALUE over the existing secrets file at PATH, 0600 throughout: a crash leaves the
+    old file or the new one, never half of either."""
     try:
         with _private_temporary(path, _text(value)) as tmp:
             os.replace(tmp, path)
@@ -252,17 +271,6 @@ def load(path: Path, cluster: str) -> ClusterSecrets:
     return value
 
 
-def check_key_algorithm(path: Path, value: ClusterSecrets, kubernetes: KubernetesMinor) -> None:
-    """Refuse ECDSA CAs where kubeadm's configuration cannot name them (before v1beta4)."""
-    if value.encryption_algorithm and not kubernetes.has_encryption_algorithm:
-        raise SecretsError(
-            f"{path}: these secrets hold {value.encryption_algorithm} keys, which kubeadm "
-            f"accepts in k8sgen's configuration from Kubernetes 1.31 on, not {kubernetes.name}; "
-            "set spec.kubernetes.version to 1.31 or later, or pass --secrets with another file "
-            "(a new one is made with RSA keys)"
-        )
-
-
 def _parse(path: Path, data: Any) -> ClusterSecrets:
     def corrupt(reason: str) -> SecretsError:
         return SecretsError(f"{path}: the secrets file is corrupt: {reason}; it was not changed")
@@ -286,6 +294,10 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
             ),
             admin=_pair(data["admin"]),
             registry_credentials=_credentials(data.get("registryCredentials", {})),
+            join_credentials={
+                str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()
+            },
+            nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
@@ -295,6 +307,8 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
         raise corrupt("certificateKey must be 64 lowercase hex digits")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
+    for node, pair in (data.get(JOIN_CREDENTIALS) or {}).items():
+        _check_pair(corrupt, f"{JOIN_CREDENTIALS}.{node}", pair)
     return value
 
 

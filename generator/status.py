@@ -96,6 +96,15 @@ ADVICE = {
         "`kubeadm token create <token> --ttl 2h`, the token being the one in "
         f"{KUBEADM_CONFIG} on this node. Then `{RESTART}` here."
     ),
+    "join-credential-expired": (
+        "This node's join certificate (spec.bootstrap.joinWith: certificate) has ended, by "
+        "this node's clock or the cluster's: kubeadm join cannot succeed with it. Where you "
+        "render: `k8sgen render SPEC --renew-join-credential <this node>` mints a new one "
+        "valid for spec.bootstrap.joinWindow from now (raise joinWindow first if the node "
+        "boots later than that); then re-create this node with its new nodes/<node>/ files "
+        "(cloud-init reads user-data once: the certificate and its end date are in it). If a "
+        f"clock is wrong instead, fix its time sync and `{RESTART}`."
+    ),
     "ca-hash": (
         "The cluster's CA is not the one this node was rendered with: the control plane came "
         "from another secrets file. Render again with the cluster's secrets file (--secrets) "
@@ -115,6 +124,12 @@ ADVICE = {
     "arch-mismatch": (
         "The machine's architecture differs from spec.arch. Render with the right spec.arch "
         "(or boot the right image) and re-create the node."
+    ),
+    "hook": (
+        "One of the spec's preKubeadmCommands or postKubeadmCommands (spec.roles, spec.nodes) "
+        "failed; its output is above and in the log. Fix the cause on the node, then "
+        f"`{RESTART}`: it runs that command again (the hooks that finished are not repeated) "
+        "and goes on; or fix the spec and render a new node."
     ),
     "command": (
         "A local command failed unexpectedly (see the error and the log around it). Fix the "

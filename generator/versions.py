@@ -60,6 +60,9 @@ SUPER_ADMIN_CONF_FROM_MINOR = 29
 # kubeadm's SystemVerification (system-validators v1.12.1, kubernetes#134744) makes cgroup v1
 # an error for kubelet >= 1.35.
 REFUSES_CGROUP_V1_FROM_MINOR = 35
+# kube-proxy's nftables mode: alpha in 1.29-1.30 (feature gate NFTablesProxyMode), beta and on
+# by default from 1.31.
+NFTABLES_PROXY_FROM_MINOR = 31
 
 V1BETA3 = "kubeadm.k8s.io/v1beta3"
 V1BETA4 = "kubeadm.k8s.io/v1beta4"

@@ -66,11 +66,6 @@ def test_summary_lists_raw_and_gzip_size_per_node(tmp_path: Path) -> None:
     assert (rows["master1"][3], rows["node1"][3]) == ("gzip", "ok")
 
 
-# Kubernetes 1.30 (kubeadm v1beta3) keeps RSA CA material (README: Secrets): its init control
-# plane stays over AWS's limit compressed (19 KB). Strict: a fit fails here until removed.
-RSA_CA_EXAMPLES = {"debian12-k8s130"}
-
-
 def user_data_sizes(rendered: Rendered) -> list[tuple[bool, UserDataSize]]:
     """(is a control plane, size) of every node, sized as `k8sgen render` writes user-data."""
     sizes = []
@@ -83,15 +78,7 @@ def user_data_sizes(rendered: Rendered) -> list[tuple[bool, UserDataSize]]:
 
 @pytest.mark.parametrize(
     "spec",
-    [
-        pytest.param(
-            spec,
-            marks=[pytest.mark.xfail(strict=True, reason="RSA CA material (v1beta3)")]
-            if spec.stem in RSA_CA_EXAMPLES
-            else [],
-        )
-        for spec in EXAMPLES
-    ],
+    EXAMPLES,
     ids=lambda p: p.stem,
 )
 def test_every_node_of_every_example_fits_aws_gzip_compressed(

@@ -128,6 +128,9 @@ def test_defaults_are_documented_values(rendered_examples: list[Rendered]) -> No
 
 
 def spec_file(tmp_path: Path, **bootstrap: Any) -> Path:
+    """The single example with BOOTSTRAP; its workers join with the token, whose lifetime
+    these tests are about."""
+    bootstrap = {"joinWith": "token", **bootstrap}
     return write_spec(tmp_path, example("single", spec__bootstrap=bootstrap))
 
 

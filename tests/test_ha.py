@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from generator import model, versions
 from generator.cli import cli
+from generator.layout import JOIN_KUBECONFIG
 from generator.render import kubevip
 from generator.render.node import NodeKind, plan
 from generator.spec.load import load_text
@@ -96,7 +97,9 @@ def test_each_control_plane_waits_for_the_one_before_and_workers_for_the_endpoin
 def test_the_vip_is_the_default_endpoint(ha_vip: Rendered) -> None:
     assert ha_vip.cluster.endpoint == "192.168.30.10:6443"
     join = kubeadm_documents(ha_vip, "w1")[0]
-    assert join["discovery"]["bootstrapToken"]["apiServerEndpoint"] == "192.168.30.10:6443"
+    assert join["discovery"] == {"file": {"kubeConfigPath": JOIN_KUBECONFIG}}
+    join_config = yaml.safe_load(files(ha_vip, "w1")[JOIN_KUBECONFIG]["content"])
+    assert join_config["clusters"][0]["cluster"]["server"] == "https://192.168.30.10:6443"
 
 
 @pytest.mark.parametrize("example", ["ha_vip", "ha_lb"])

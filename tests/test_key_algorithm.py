@@ -1,4 +1,5 @@
-"""ECDSA P-256 keys where kubeadm can be told (v1beta4), RSA elsewhere and in older files.
+"""ECDSA P-256 CAs and service-account key in new secrets; kubeadm told to make its own keys
+ECDSA where it can be told (v1beta4); RSA files render as before.
 
 openssl is the oracle for the key types and the CA hash; the real kubeadm and control plane on
 these keys are in tests/k8s/test_control_plane.py."""
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from generator import secrets, versions
+from generator import secrets
 from generator.cli import cli
 from generator.errors import SecretsError
 from generator.pki import KeyAlgorithm
@@ -70,10 +71,17 @@ def test_ecdsa_ca_hash_equals_openssls(ecdsa_secrets: ClusterSecrets) -> None:
     assert ecdsa_secrets.ca_cert_hash == "sha256:" + hashlib.sha256(der).hexdigest()
 
 
-def test_new_secrets_are_ecdsa_from_kubeadm_v1beta4_on() -> None:
-    assert secrets.key_algorithm_for(versions.KUBERNETES[30]) == KeyAlgorithm.RSA_2048
-    for minor in (31, 33, 34):
-        assert secrets.key_algorithm_for(versions.KUBERNETES[minor]) == KeyAlgorithm.ECDSA_P256
+def test_new_secrets_are_ecdsa_for_every_version(tmp_path: Path) -> None:
+    assert secrets.NEW_KEY_ALGORITHM == KeyAlgorithm.ECDSA_P256
+    for version in ("1.30.14", "1.33.6"):
+        spec = write_spec(tmp_path, example("single", spec__kubernetes__version=version))
+        result = CliRunner().invoke(cli, ["secrets", str(spec)])
+        assert result.exit_code == 0, result.output
+        made = yaml.safe_load((tmp_path / "cluster.secrets.yaml").read_text())
+        for name in ("ca", "frontProxyCA", "etcdCA", "admin"):
+            assert made[name]["key"].startswith("-----BEGIN EC PRIVATE KEY-----")
+        assert made["serviceAccount"]["key"].startswith("-----BEGIN EC PRIVATE KEY-----")
+        (tmp_path / "cluster.secrets.yaml").unlink()
 
 
 def cluster_configuration(rendered: Rendered) -> dict[str, object]:
@@ -128,28 +136,35 @@ def test_a_key_on_another_curve_is_refused(ecdsa_secrets: ClusterSecrets, tmp_pa
         secrets.load(path, "demo")
 
 
-def test_ecdsa_secrets_are_refused_for_kubeadm_v1beta3(
+def test_ecdsa_secrets_with_kubeadm_v1beta3_name_no_key_type(
     ecdsa_secrets: ClusterSecrets, tmp_path: Path
 ) -> None:
-    """Kubernetes 1.30: k8sgen cannot tell kubeadm v1beta3 the key type; render refuses the
-    file before writing anything, and says what to do."""
+    """Kubernetes 1.30: v1beta3 has no encryptionAlgorithm, so kubeadm makes its own keys RSA
+    (its default) and signs them with our ECDSA CAs (tests/k8s/test_kubeadm_real.py); the node
+    gets the stored ECDSA keys unchanged."""
     spec = write_spec(tmp_path, example("single", spec__kubernetes__version="1.30.14"))
-    secrets.write_new(tmp_path / "cluster.secrets.yaml", ecdsa_secrets)
-    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 1
-    assert "these secrets hold ECDSA-P256 keys" in result.stderr
-    assert "set spec.kubernetes.version to 1.31 or later" in result.stderr
-    assert not (tmp_path / "out").exists()
+    rendered = render_spec(spec, ecdsa_secrets)
+    configuration = cluster_configuration(rendered)
+    assert "encryptionAlgorithm" not in configuration
+    assert not list(
+        api_validator(rendered.cluster.kubernetes.kubeadm_api).iter_errors(configuration)
+    )
+    assert stash(rendered)["/var/lib/k8sgen/pki/ca.key"] == ecdsa_secrets.ca.key
+    assert stash(rendered)["/var/lib/k8sgen/pki/sa.key"] == ecdsa_secrets.service_account.key
 
 
-@pytest.mark.parametrize(("version", "key_header"), [("1.30.14", "RSA"), ("1.33.6", "EC")])
-def test_secrets_command_makes_the_keys_of_the_version(
-    tmp_path: Path, version: str, key_header: str
+@pytest.mark.parametrize("version", ["1.30.14", "1.33.6"])
+def test_rsa_secrets_file_renders_byte_identically(
+    demo_secrets: ClusterSecrets, tmp_path: Path, version: str
 ) -> None:
+    """An RSA file made before: `k8sgen render` keeps its keys (it only adds the nodes' join
+    credentials, signed by the RSA CA, and its record of the nodes)."""
     spec = write_spec(tmp_path, example("single", spec__kubernetes__version=version))
-    result = CliRunner().invoke(cli, ["secrets", str(spec)])
+    path = tmp_path / "cluster.secrets.yaml"
+    secrets.write_new(path, demo_secrets)
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    made = yaml.safe_load((tmp_path / "cluster.secrets.yaml").read_text())
-    for name in ("ca", "frontProxyCA", "etcdCA", "admin"):
-        assert made[name]["key"].startswith(f"-----BEGIN {key_header} PRIVATE KEY-----")
-    assert made["serviceAccount"]["key"].startswith(f"-----BEGIN {key_header} PRIVATE KEY-----")
+    after = secrets.load(path, demo_secrets.cluster)
+    kept = ("ca", "front_proxy_ca", "etcd_ca", "service_account", "admin", "bootstrap_token")
+    assert [getattr(after, name) for name in kept] == [getattr(demo_secrets, n) for n in kept]
+    assert "encryptionAlgorithm" not in cluster_configuration(render_spec(spec, demo_secrets))

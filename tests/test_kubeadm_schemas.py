@@ -24,8 +24,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from .support.kubeadm import SCHEMA_FILES
-from .support.repo import TEST_SCHEMAS
+from .support.kubeadm import SCHEMA_FILES, schema_path
 
 V1B3 = "kubeadm.k8s.io/v1beta3"
 V1B4 = "kubeadm.k8s.io/v1beta4"
@@ -38,7 +37,7 @@ CERT_KEY = "3f1c9a2b7d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708"
 
 # --------------------------------------------------------------------------- helpers
 def _load_schema(file_name: str) -> dict:
-    return json.loads((TEST_SCHEMAS / file_name).read_text(encoding="utf-8"))
+    return json.loads(schema_path(file_name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

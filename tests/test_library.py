@@ -79,7 +79,9 @@ def test_every_function_a_script_calls_into_is_defined_once(
     """A file pair defines the same functions two ways; a script holds one of each."""
     for rendered in rendered_examples:
         cluster = rendered.cluster
-        contexts = [bootstrap_context(cluster, n, plan(cluster, n)) for n in cluster.nodes]
+        contexts = [
+            bootstrap_context(cluster, n, plan(cluster, n), rendered.secrets) for n in cluster.nodes
+        ]
         for context in [*contexts, bake_context(cluster)]:
             names = FUNCTION.findall(context["library"])
             assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from generator import joincred
+from generator.layout import JOIN_KUBECONFIG
 from generator.render.node import NodeKind, plan
 
 from .support.kubeadm import SHARED_PKI, api_validator
@@ -91,12 +93,18 @@ def test_every_node_script_passes_shellcheck(
 def test_kubeadm_documents_match_the_strict_api_schemas(rendered_examples: list[Rendered]) -> None:
     """A fast first check with schemas we wrote from the Go types (not someone else's oracle):
     the real kubeadm's verdict is tests/k8s/test_kubeadm_real.py."""
-    kubelet = api_validator("kubelet.config.k8s.io/v1beta1")
+    components = {
+        kind: api_validator(api)
+        for kind, api in (
+            ("KubeletConfiguration", "kubelet.config.k8s.io/v1beta1"),
+            ("KubeProxyConfiguration", "kubeproxy.config.k8s.io/v1alpha1"),
+        )
+    }
     apis = set()
     for rendered, node in every_node(rendered_examples):
         for document in kubeadm_documents(rendered, node):
-            if document["kind"] == "KubeletConfiguration":
-                validator = kubelet
+            if document["kind"] in components:
+                validator = components[document["kind"]]
             else:
                 apis.add(document["apiVersion"])
                 assert document["apiVersion"] == rendered.cluster.kubernetes.kubeadm_api
@@ -114,7 +122,16 @@ def test_kubeadm_documents_per_bootstrap_kind(rendered_examples: list[Rendered])
         kinds = [d["kind"] for d in kubeadm_documents(rendered, node)]
         kind = plan(rendered.cluster, model_node).kind
         if kind == NodeKind.INIT:
-            assert kinds == ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"]
+            # KubeProxyConfiguration only when the spec sets kube-proxy fields.
+            proxy = (
+                ["KubeProxyConfiguration"] if rendered.cluster.kubeadm_settings.kube_proxy else []
+            )
+            assert kinds == [
+                "InitConfiguration",
+                "ClusterConfiguration",
+                "KubeletConfiguration",
+                *proxy,
+            ]
             cluster = kubeadm_documents(rendered, node)[1]
             assert cluster["imageRepository"] == rendered.cluster.mirrors.images
             assert cluster["networking"]["podSubnet"] == rendered.cluster.pod_subnet
@@ -122,9 +139,13 @@ def test_kubeadm_documents_per_bootstrap_kind(rendered_examples: list[Rendered])
             assert kubelet["cgroupDriver"] == "systemd"
         else:
             (join,) = kubeadm_documents(rendered, node)
-            token = join["discovery"]["bootstrapToken"]
-            assert token["caCertHashes"] == [rendered.secrets.ca_cert_hash]
-            assert token["token"] == rendered.secrets.bootstrap_token
+            if joincred.join_method(rendered.cluster, model_node) == "certificate":
+                assert join["discovery"]["file"] == {"kubeConfigPath": JOIN_KUBECONFIG}
+                assert "bootstrapToken" not in join["discovery"]
+            else:
+                token = join["discovery"]["bootstrapToken"]
+                assert token["caCertHashes"] == [rendered.secrets.ca_cert_hash]
+                assert token["token"] == rendered.secrets.bootstrap_token
             assert ("controlPlane" in join) == (kind == NodeKind.JOIN_CONTROL_PLANE)
 
 

@@ -89,10 +89,12 @@ def rendered_matrix(
 ) -> dict[tuple[str, str, str], Rendered]:
     folder = tmp_path_factory.mktemp("os-matrix")
     result = {}
+    shared = matrix_secrets
     for entry in MATRIX:
         spec = folder / f"{matrix_id(entry)}.yaml"
         spec.write_text(yaml.safe_dump(matrix_spec(*entry), sort_keys=False))
-        result[entry] = render_spec(spec, matrix_secrets)
+        result[entry] = render_spec(spec, shared)
+        shared = result[entry].secrets  # the join certificates minted once, shared as well
     return result
 
 

@@ -32,11 +32,14 @@ def test_wheel_renders_from_another_directory(tmp_path: Path) -> None:
     (wheel,) = dist.glob("k8sgen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "generator/templates/bootstrap/main.sh.j2" in names
-    # The kubeadm/kubelet/kube-proxy schemas only the tests read (tests/schemas/) stay out.
+    # The kubeadm schemas only the tests read (tests/schemas/) stay out; the kubelet's and
+    # kube-proxy's check spec.kubeadm.
     schemas = {n for n in names if n.startswith("generator/schemas/")}
     assert schemas == {
         "generator/schemas/cluster.schema.json",
         "generator/schemas/status.schema.json",
+        "generator/schemas/kubelet-config-v1beta1.schema.json",
+        "generator/schemas/kubeproxy-config-v1alpha1.schema.json",
     }
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
 

@@ -82,9 +82,12 @@ def test_every_bootstrap_script_parses_as_its_template_renders_it(
             assert shipped["encoding"] == "gz+b64"
             node_plan = plan(cluster, node)
             full = render_template(
-                BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, node_plan)
+                BOOTSTRAP_TEMPLATE,
+                **bootstrap_context(cluster, node, node_plan, rendered.secrets),
             )
-            assert shipped["content"] == bootstrap_script(cluster, node, node_plan)
+            assert shipped["content"] == bootstrap_script(
+                cluster, node, node_plan, rendered.secrets
+            )
             assert len(shipped["content"]) < len(full)
             assert not [
                 line

@@ -7,7 +7,6 @@ the manifest needs only each file's hash and size.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
@@ -18,10 +17,10 @@ from typing import Any
 from generator import versions
 from generator.iso import seed_iso
 from generator.model import Cluster, Node
-from generator.pki import CertPair
 from generator.render import packer, terraform
 from generator.render.artifact import Artifact
 from generator.render.cloudinit import user_data
+from generator.render.kubeconfigs import client_kubeconfig
 from generator.render.node import plan
 from generator.render.yamlio import dump
 from generator.secrets import ADMIN_USER, ClusterSecrets
@@ -164,42 +163,6 @@ def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | No
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
     return client_kubeconfig(cluster, secrets.ca.cert, ADMIN_USER, secrets.admin)
-
-
-def client_kubeconfig(
-    cluster: Cluster, ca_cert: str, user: str, client: CertPair
-) -> dict[str, Any]:
-    """A kubeconfig for the cluster's endpoint that logs in with a client certificate."""
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
-
-    context = f"{user}@{cluster.name}"
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster.name,
-                "cluster": {
-                    "certificate-authority-data": b64(ca_cert),
-                    "server": f"https://{cluster.endpoint}",
-                },
-            }
-        ],
-        "contexts": [{"name": context, "context": {"cluster": cluster.name, "user": user}}],
-        "current-context": context,
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": b64(client.cert),
-                    "client-key-data": b64(client.key),
-                },
-            }
-        ],
-        "preferences": {},
-    }
 
 
 def manifest(cluster: Cluster, records: list[FileRecord]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.joincred import DATE, credential, not_after
 from generator.model import MAX_MANIFEST_BYTES, Cluster, Node
 from generator.offline import BUNDLE_LABEL
 from generator.render import kubevip
@@ -15,15 +16,18 @@ from generator.render.parts import Pulls, script_context
 from generator.render.templating import render_script
 from generator.render.variables import node_variables
 from generator.render.vm_image import image_marker
+from generator.secrets import ClusterSecrets
 
 BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 
 
-def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan) -> str:
-    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan))
+def bootstrap_script(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
+    return render_script(BOOTSTRAP_TEMPLATE, **bootstrap_context(cluster, node, plan, secrets))
 
 
-def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str, Any]:
+def bootstrap_context(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
+) -> dict[str, Any]:
     shared = script_context(
         cluster,
         node_variables(cluster, node, plan),
@@ -40,7 +44,20 @@ def bootstrap_context(cluster: Cluster, node: Node, plan: NodePlan) -> dict[str,
         bundle_label=BUNDLE_LABEL,
         max_manifest_bytes=MAX_MANIFEST_BYTES,
         shared_pki=carries_shared_pki(cluster, plan),
+        join_credential=join_credential_end(cluster, node, secrets),
     )
+
+
+def join_credential_end(
+    cluster: Cluster, node: Node, secrets: ClusterSecrets
+) -> dict[str, Any] | None:
+    """When the node's join certificate ends: the node stops before kubeadm with a clear cause
+    once it has (None: the node joins with the token, or runs kubeadm init)."""
+    pair = credential(cluster, node, secrets)
+    if pair is None:
+        return None
+    until = not_after(pair)
+    return {"epoch": int(until.timestamp()), "date": f"{until:{DATE}}"}
 
 
 def node_pulls(plan: NodePlan) -> Pulls:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.joincred import credential, node_user
 from generator.layout import (
     BOOTSTRAP_SCRIPT,
     BOOTSTRAP_UNIT,
@@ -16,6 +17,7 @@ from generator.layout import (
     CALICO_PATCHED,
     CERT_RENEWAL_SCRIPT,
     HOSTS_BLOCK,
+    JOIN_KUBECONFIG,
     KUBEADM_CONFIG,
     PKI_STASH,
 )
@@ -23,6 +25,8 @@ from generator.model import Cluster, Node
 from generator.registries import credentials_for
 from generator.render import kubeadm, kubevip, renewal, rpm
 from generator.render.bootstrap import bootstrap_script
+from generator.render.extras import extra_files
+from generator.render.kubeconfigs import client_kubeconfig
 from generator.render.node import NodeKind, NodePlan, carries_shared_pki
 from generator.render.parts import (
     calico_patcher,
@@ -69,7 +73,8 @@ def cloud_config(
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
         *cni_files(cluster, plan),
-        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan), "0755"),
+        *extra_files(node),
+        packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan, secrets), "0755"),
         write_file(BOOTSTRAP_UNIT_FILE, bootstrap_unit(cluster, node)),
         *renewal_files(cluster, node),
     ]
@@ -114,7 +119,8 @@ def renewal_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 def hosts_block(cluster: Cluster, node: Node) -> str:
-    own = "" if node.address else f"127.0.1.1 {node.name}\n"
+    # Its own name resolves (kubeadm's preflight checks it); control planes are in host_lines.
+    own = "" if node.is_control_plane and node.ip else f"{node.ip or '127.0.1.1'} {node.name}\n"
     own += "".join(f"{line}\n" for line in kubevip.hosts_lines(cluster, node))
     return "# BEGIN k8sgen\n" + cluster.host_lines + own + "# END k8sgen\n"
 
@@ -127,6 +133,11 @@ def kubeadm_files(
     else:
         documents = kubeadm.join_documents(cluster, node, secrets)
     files = [write_file(KUBEADM_CONFIG, dump_all(documents), "0600")]
+    pair = credential(cluster, node, secrets)
+    if pair:
+        join_config = client_kubeconfig(cluster, secrets.ca.cert, node_user(node.name), pair)
+        # Compressed: twice base64 (PEM in a kubeconfig), it would cost workers 3 KB more.
+        files.append(packed_file(JOIN_KUBECONFIG, dump(join_config), "0600"))
     if carries_shared_pki(cluster, plan):
         files += shared_pki_files(secrets)
     return files

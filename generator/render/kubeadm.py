@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.joincred import credential
+from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
+from generator.nodeconfig import COMPONENTS, Component, KubeadmPatch
 from generator.secrets import ClusterSecrets
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
 TOKEN_USAGES = ["signing", "authentication"]
 # A joiner starts once the API server before it answers /readyz; the init node creates the
@@ -36,13 +40,17 @@ def init_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
             }
         ],
         "nodeRegistration": _node_registration(cluster, node),
+        **_patches(node),
     }
     if node.ip:
         init["localAPIEndpoint"] = {"advertiseAddress": node.ip, "bindPort": API_PORT}
     if cluster.certificate_distribution == CERTIFICATES_UPLOAD:
         # Pre-generated, so the joiners' configuration carries it before init runs.
         init["certificateKey"] = secrets.certificate_key
-    return [init, cluster_configuration(cluster, secrets), kubelet_configuration()]
+    documents = [init, cluster_configuration(cluster, secrets), kubelet_configuration(cluster)]
+    if cluster.kubeadm_settings.kube_proxy:
+        documents.append(kube_proxy_configuration(cluster))
+    return documents
 
 
 def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:
@@ -62,11 +70,28 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
         **validity_periods(cluster),
     }
     algorithm = secrets.encryption_algorithm
-    if algorithm:
-        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type.
-        assert cluster.kubernetes.has_encryption_algorithm, "refused by check_key_algorithm"
+    if algorithm and cluster.kubernetes.has_encryption_algorithm:
+        # kubeadm makes its own keys (leaf certificates, kubeconfigs) of the CAs' type; before
+        # v1beta4 they stay RSA, signed by whatever CA it loads.
         configuration["encryptionAlgorithm"] = str(algorithm)
+    for name in COMPONENTS:
+        settings = _component_settings(cluster, cluster.kubeadm_settings.component(name))
+        if settings and name == "etcd":
+            configuration["etcd"] = {"local": settings}  # stacked etcd, as kubeadm runs it
+        elif settings:
+            configuration[name] = {**configuration.get(name, {}), **settings}
+
     return configuration
+
+
+def _component_settings(cluster: Cluster, component: Component) -> dict[str, Any]:
+    """extraArgs (a map in v1beta3, a list of {name, value} in v1beta4) and extraVolumes."""
+    settings: dict[str, Any] = {}
+    if component.extra_args:
+        settings["extraArgs"] = _extra_args(cluster, dict(component.extra_args))
+    if component.extra_volumes:
+        settings["extraVolumes"] = [dict(v) for v in component.extra_volumes]
+    return settings
 
 
 def validity_periods(cluster: Cluster) -> dict[str, str]:
@@ -91,23 +116,47 @@ def cert_sans(cluster: Cluster) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def kubelet_configuration() -> dict[str, Any]:
-    return {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
+def kubelet_configuration(cluster: Cluster) -> dict[str, Any]:
+    """k8sgen's cgroupDriver (validate refuses it in spec.kubeadm.kubelet) and the spec's."""
+    return {
+        "apiVersion": KUBELET_API,
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": "systemd",
+        **cluster.kubeadm_settings.kubelet,
+    }
+
+
+def kube_proxy_configuration(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": KUBE_PROXY_API,
+        "kind": "KubeProxyConfiguration",
+        **cluster.kubeadm_settings.kube_proxy,
+    }
+
+
+def patch_file_name(index: int, patch: KubeadmPatch) -> str:
+    """kubeadm applies a target's patches in file-name order: the index keeps the spec's."""
+    return f"{patch.target}{index:03d}+{patch.type}.yaml"
+
+
+def patch_files(node: Node) -> dict[str, Any]:
+    """File name under KUBEADM_PATCHES -> the patch, for the node's kubeadm patches."""
+    return {patch_file_name(i, p): p.patch for i, p in enumerate(node.extras.patches)}
+
+
+def _patches(node: Node) -> dict[str, Any]:
+    return {"patches": {"directory": KUBEADM_PATCHES}} if node.extras.patches else {}
 
 
 def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
-    """JoinConfiguration with the pre-shared token and CA hash; control planes also serve."""
+    """JoinConfiguration with the node's own certificate (discovery.file: the kubeconfig holds
+    the CA, so no hash) or the pre-shared token and CA hash; control planes also serve."""
     join: dict[str, Any] = {
         "apiVersion": cluster.kubernetes.kubeadm_api,
         "kind": "JoinConfiguration",
-        "discovery": {
-            "bootstrapToken": {
-                "token": token(cluster, secrets),
-                "apiServerEndpoint": cluster.endpoint,
-                "caCertHashes": [secrets.ca_cert_hash],
-            }
-        },
+        "discovery": _discovery(cluster, node, secrets),
         "nodeRegistration": _node_registration(cluster, node),
+        **_patches(node),
     }
     if cluster.kubernetes.timeouts_in_own_section:
         join["timeouts"] = {"discovery": DISCOVERY_TIMEOUT}
@@ -123,12 +172,26 @@ def join_documents(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> lis
     return [join]
 
 
+def _discovery(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> dict[str, Any]:
+    if credential(cluster, node, secrets):
+        return {"file": {"kubeConfigPath": JOIN_KUBECONFIG}}
+    return {
+        "bootstrapToken": {
+            "token": token(cluster, secrets),
+            "apiServerEndpoint": cluster.endpoint,
+            "caCertHashes": [secrets.ca_cert_hash],
+        }
+    }
+
+
 def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
     registration: dict[str, Any] = {"name": node.name, "criSocket": CRI_SOCKET}
     args = _kubelet_args(node)
     if args:
         registration["kubeletExtraArgs"] = _extra_args(cluster, args)
-    if node.is_control_plane and not any(not n.is_control_plane for n in cluster.nodes):
+    if node.extras.taints is not None:
+        registration["taints"] = [t.as_kubeadm() for t in node.extras.taints]
+    elif node.is_control_plane and not any(not n.is_control_plane for n in cluster.nodes):
         # No workers: leave control planes schedulable so workloads have somewhere to run.
         registration["taints"] = []
     return registration

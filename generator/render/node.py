@@ -47,10 +47,11 @@ class NodePlan:
 def plan(cluster: Cluster, node: Node) -> NodePlan:
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
     control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *cluster.calico.images)
+    phases = with_hooks(_phases(cluster), node)
     if node == cluster.init_node:
         return NodePlan(
             NodeKind.INIT,
-            (*_phases(cluster), "cni", "report"),
+            (*phases, "cni", "report"),
             control_plane_images,
             None,
             "",
@@ -58,18 +59,20 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             cluster.calico.manifest_urls,
         )
     if node.is_control_plane:
-        return _control_plane_join_plan(cluster, node, control_plane_images)
-    return _worker_plan(cluster)
+        return _control_plane_join_plan(cluster, node, phases, control_plane_images)
+    return _worker_plan(cluster, phases)
 
 
-def _control_plane_join_plan(cluster: Cluster, node: Node, images: tuple[str, ...]) -> NodePlan:
+def _control_plane_join_plan(
+    cluster: Cluster, node: Node, phases: tuple[str, ...], images: tuple[str, ...]
+) -> NodePlan:
     previous = _previous_control_plane(cluster, node)
     # Stacked etcd grows one member at a time: wait for the control plane before us.
     host = previous.ip or cluster.endpoint_host
     port = API_PORT if previous.ip else cluster.endpoint_port
     return NodePlan(
         NodeKind.JOIN_CONTROL_PLANE,
-        (*_phases(cluster), "report"),
+        (*phases, "report"),
         images,
         f"https://{host}:{port}/readyz",
         f"the API server of {previous.name}",
@@ -78,7 +81,7 @@ def _control_plane_join_plan(cluster: Cluster, node: Node, images: tuple[str, ..
     )
 
 
-def _worker_plan(cluster: Cluster) -> NodePlan:
+def _worker_plan(cluster: Cluster, phases: tuple[str, ...]) -> NodePlan:
     worker_images = (
         f"{cluster.mirrors.images}/kube-proxy:v{cluster.version}",
         cluster.pause_image,
@@ -86,7 +89,7 @@ def _worker_plan(cluster: Cluster) -> NodePlan:
     )
     return NodePlan(
         NodeKind.JOIN_WORKER,
-        (*_phases(cluster), "report"),
+        (*phases, "report"),
         worker_images,
         f"https://{cluster.endpoint}/readyz",
         "the cluster API endpoint",
@@ -99,6 +102,15 @@ def _phases(cluster: Cluster) -> tuple[str, ...]:
     if cluster.baked:
         return BAKED_PHASES
     return BUNDLE_PHASES if cluster.offline.bundle else PHASES
+
+
+def with_hooks(phases: tuple[str, ...], node: Node) -> tuple[str, ...]:
+    """The node's pre-kubeadm commands just before kubeadm, its post-kubeadm ones right after:
+    one phase each, so a resumed boot skips those that finished."""
+    kubeadm = phases.index("kubeadm")
+    before = tuple(f"pre_kubeadm_{i}" for i in range(1, len(node.extras.pre_kubeadm) + 1))
+    after = tuple(f"post_kubeadm_{i}" for i in range(1, len(node.extras.post_kubeadm) + 1))
+    return (*phases[:kubeadm], *before, "kubeadm", *after, *phases[kubeadm + 1 :])
 
 
 def _previous_control_plane(cluster: Cluster, node: Node) -> Node:

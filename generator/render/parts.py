@@ -36,6 +36,8 @@ from generator.render.variables import Variables, assignments
 from generator.render.yamlio import dump
 
 KERNEL_MODULES = ("overlay", "br_netfilter")
+# kube-proxy's ipvs mode (spec.kubeadm.kubeProxy.mode) needs these; it cannot load them itself.
+IPVS_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack")
 SYSCTLS = (
     ("net.bridge.bridge-nf-call-iptables", "1"),
     ("net.bridge.bridge-nf-call-ip6tables", "1"),
@@ -65,10 +67,16 @@ def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str,
     return {**write_file(path, packed, permissions), "encoding": "gz+b64"}
 
 
+def kernel_modules(cluster: Cluster) -> tuple[str, ...]:
+    """Loaded by the prepare phase now, and by systemd-modules-load on every later boot."""
+    ipvs = cluster.kubeadm_settings.kube_proxy.get("mode") == "ipvs"
+    return (*KERNEL_MODULES, *(IPVS_MODULES if ipvs else ()))
+
+
 def system_files(cluster: Cluster) -> list[dict[str, Any]]:
     """The kernel modules and sysctls of the prepare phase; spec.proxy's files."""
     return [
-        write_file(MODULES_FILE, "".join(f"{m}\n" for m in KERNEL_MODULES)),
+        write_file(MODULES_FILE, "".join(f"{m}\n" for m in kernel_modules(cluster))),
         write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
         *(write_file(path, text) for path, text in proxy_files(cluster).items()),
     ]
@@ -134,4 +142,5 @@ def script_context(
         "pulls": pulls,
         "apt": apt_settings(cluster),
         "dnf": rpm.dnf_settings(cluster),
+        "kernel_modules": kernel_modules(cluster),
     }

@@ -141,11 +141,13 @@ def kubelet_refuses_label(key: str) -> bool:
 
 def check_labels(data: dict[str, Any], findings: Findings) -> None:
     allowed = ", ".join(f"[*.]{namespace}/" for namespace in KUBELET_LABEL_NAMESPACES)
-    for index, node in enumerate(data["spec"]["nodes"]):
-        for key in node.get("labels", {}):
+    sources = [(("spec", "nodes", i), n) for i, n in enumerate(data["spec"]["nodes"])]
+    sources += [(("spec", "roles", r), s) for r, s in data["spec"].get("roles", {}).items()]
+    for path, source in sources:
+        for key in source.get("labels", {}):
             if kubelet_refuses_label(key):
                 findings.error(
-                    ("spec", "nodes", index, "labels", key),
+                    (*path, "labels", key),
                     "the kubelet refuses --node-labels in the kubernetes.io and k8s.io "
                     f"namespaces except {allowed} and well-known keys such as "
                     "topology.kubernetes.io/zone; use your own prefix or node.kubernetes.io/",

@@ -25,6 +25,13 @@ from generator.spec.load import FieldPath
 
 # C0, DEL and C1 (Cc), and the Unicode line and paragraph separators (YAML line breaks).
 CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+# A file's inline text (spec.nodes[].files[].content, spec.roles.<role>.files[].content) is
+# written to a file, never into a script or a name: there lines and tabs are the point.
+TEXT_CHARACTERS = frozenset("\n\t")
+
+
+def is_file_text(path: FieldPath) -> bool:
+    return len(path) >= 3 and path[-1] == "content" and path[-3] == "files"
 
 
 @lru_cache(maxsize=256)
@@ -69,10 +76,14 @@ def strict_validator(schema: dict[str, Any]) -> Validator:
     return validator
 
 
-def control_character(text: str, categories: frozenset[str] = CONTROL_CATEGORIES) -> str | None:
+def control_character(
+    text: str,
+    categories: frozenset[str] = CONTROL_CATEGORIES,
+    allowed: frozenset[str] = frozenset(),
+) -> str | None:
     """The first control character of text, named for a message (e.g. "U+000A"), or None."""
     for char in text:
-        if unicodedata.category(char) in categories:
+        if char not in allowed and unicodedata.category(char) in categories:
             return f"U+{ord(char):04X}"
     return None
 
@@ -90,7 +101,9 @@ def control_characters(data: Any, path: FieldPath = ()) -> Iterator[tuple[FieldP
         for index, item in enumerate(data):
             yield from control_characters(item, (*path, index))
     elif isinstance(data, str):
-        found = control_character(data)
+        found = control_character(
+            data, allowed=TEXT_CHARACTERS if is_file_text(path) else frozenset()
+        )
         if found:
             yield (
                 path,

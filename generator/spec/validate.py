@@ -13,7 +13,7 @@ from generator.errors import SpecError
 from generator.proxy import PROXY_PATH
 from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import access, certificates, cluster, control_plane, nodes
+from generator.spec import access, certificates, cluster, control_plane, join, kubeadm, nodes
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -120,7 +120,7 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     SemanticCheck(cluster.check_os, (OS, (*KUBERNETES, "version"))),
     SemanticCheck(cluster.check_subnets, (KUBERNETES, NODE_ADDRESSES)),
     SemanticCheck(nodes.check_nodes, (NODES,)),
-    SemanticCheck(nodes.check_labels, ((*NODES, ANY, "labels"),)),
+    SemanticCheck(nodes.check_labels, ((*NODES, ANY, "labels"), ("spec", "roles", ANY, "labels"))),
     SemanticCheck(control_plane.check_endpoint, (NODE_ROLES, NODE_ADDRESSES, CONTROL_PLANE)),
     SemanticCheck(cluster.check_mirrors, (MIRRORS,)),
     SemanticCheck(cluster.check_calico, (("spec", "cni"), (*KUBERNETES, "version"))),
@@ -139,6 +139,8 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     ),
     SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
     SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),
+    *kubeadm.SEMANTIC_CHECKS,
+    SemanticCheck(join.check_join_window, (BOOTSTRAP,)),
 )
 
 

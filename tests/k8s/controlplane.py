@@ -18,6 +18,8 @@ NIC does the harness substitute loopback, and say so:
   not on this host) becomes the machine's 127.0.0.x, and the apiserver gets --bind-address
   (kubeadm leaves it at 0.0.0.0). 127.0.0.1 stays (the etcd certificates name it; the
   namespace is the harness's own, so no other program holds its ports).
+- The node's kubeadm patch files (spec kubeadmPatches) are placed where cloud-init writes
+  them, so kubeadm's phases apply them as on the node.
 - controller-manager.conf, which kubeadm points at the node's own address, connects to the
   machine's 127.0.0.x with tls-server-name set to the node's address, so the serving
   certificate is still verified for exactly the name a real node would use.
@@ -38,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from generator.layout import BOOTSTRAP_SCRIPT, PKI_DIR, PKI_STASH
+from generator.layout import BOOTSTRAP_SCRIPT, KUBEADM_PATCHES, PKI_DIR, PKI_STASH
 
 from ..support.nodedata import files
 from ..support.specs import Rendered
@@ -192,6 +194,7 @@ def prepare_init_node(machine: Machine, rendered: Rendered, node: str) -> None:
     the static-pod manifests (what `kubeadm init` does before it waits for the kubelet)."""
     place_shared_pki(machine, rendered, node)
     place_rendered_files(machine, rendered, node, KUBEADM_CONFIG)
+    place_rendered_files(machine, rendered, node, KUBEADM_PATCHES + "/")  # spec's patches
     for phase in (["certs", "all"], ["kubeconfig", "all"], ["etcd", "local"]):
         machine.run(["kubeadm", "init", "phase", *phase, f"--config={KUBEADM_CONFIG}"])
     machine.run(["kubeadm", "init", "phase", "control-plane", "all", f"--config={KUBEADM_CONFIG}"])

@@ -5,12 +5,18 @@ newest patch the Go module proxy serves of that minor):
 - `kubeadm config validate` accepts each node's documents (init, control-plane join, worker join);
 - `kubeadm config images list --config` is exactly the kubeadm part of `k8sgen images`;
 - `kubeadm init --dry-run` on the init node, with the rendered certificates in place, keeps our
-  CAs (it makes none) and gives the API server certificate every certSAN k8sgen promises.
+  CAs (it makes none), signs its own certificates and kubeconfig clients with them (of the
+  type encryptionAlgorithm names; RSA under the ECDSA CAs on 1.30, whose v1beta3 names none)
+  and gives the API server certificate every certSAN k8sgen promises;
+- for examples/node-settings.yaml, kubeadm's static pod manifests and kubelet configuration
+  carry the spec's flags, volumes, fields and patches, and a misspelled kubelet field is
+  refused by the real kubeadm (and first by `k8sgen validate`, with FILE:LINE).
 kubeadm runs in a network namespace of its own (tests/k8s/netns.py).
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import subprocess
@@ -24,12 +30,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from generator import versions
+from generator.errors import SpecError
 from generator.images import KUBEADM, cluster_images
-from generator.layout import PKI_STASH
+from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES, PKI_STASH
 from generator.model import Cluster
+from generator.pki import KeyAlgorithm
 from generator.render.kubeadm import cert_sans
+from generator.spec.load import load_spec
+from generator.spec.validate import validate
 
-from ..support.nodedata import files
+from ..support.nodedata import files, kubeadm_documents
 from ..support.repo import EXAMPLES, REPO
 from ..support.specs import Rendered, render_spec
 from .binaries import kubeadm, kubeadm_releases
@@ -87,8 +97,17 @@ def run_kubeadm(minor: int, *args: str, env: dict[str, str] | None = None) -> tu
 
 
 def node_config(rendered: Rendered, node: str, folder: Path) -> Path:
+    """The node's kubeadm configuration; a discovery file (kubeadm checks that it exists) is
+    the rendered join.conf, written here instead of the node's /etc/k8sgen/join.conf."""
+    written = files(rendered, node)
+    text = written[KUBEADM_CONFIG]["content"]
+    if JOIN_KUBECONFIG in written:
+        join = folder / f"{node}-join.conf"
+        join.write_text(written[JOIN_KUBECONFIG]["content"])
+        assert text.count(f"kubeConfigPath: {JOIN_KUBECONFIG}\n") == 1, text
+        text = text.replace(f"kubeConfigPath: {JOIN_KUBECONFIG}\n", f"kubeConfigPath: {join}\n")
     path = folder / f"{node}-kubeadm.yaml"
-    path.write_text(files(rendered, node)[KUBEADM_CONFIG]["content"])
+    path.write_text(text)
     return path
 
 
@@ -123,23 +142,46 @@ def test_kubeadm_init_dry_run_uses_our_certificates(case: Rendered, tmp_path: Pa
     ours = rendered_pki(case)
     pki = tmp_path / "pki"
     write_tree(pki, ours)
-    config = dry_run_config(node_config(case, case.cluster.init_node.name, tmp_path), pki)
+    patches = write_patches(case, case.cluster.init_node.name, tmp_path / "patches")
+    config = dry_run_config(node_config(case, case.cluster.init_node.name, tmp_path), pki, patches)
     stdout, made = init_certificates(case.cluster.kubernetes.minor, config, ours, tmp_path)
     for ca in ("ca", "front-proxy-ca", "etcd/ca"):
         assert f"Using existing {ca} certificate authority" in stdout, stdout
     # No CA made, nothing of ours rewritten.
     assert {path: read_tree(pki)[path] for path in ours} == ours
     assert {path: read_tree(made)[path] for path in ours} == ours
-    # kubeadm makes its keys of the type the rendered encryptionAlgorithm names (RSA without).
-    key_type = ec.EllipticCurvePublicKey if case.secrets.encryption_algorithm else rsa.RSAPublicKey
     for leaf, ca in LEAVES.items():
         issuer = x509.load_pem_x509_certificate(ours[Path(ca)])
+        assert isinstance(issuer.public_key(), ec.EllipticCurvePublicKey), ca  # every version
         cert = x509.load_pem_x509_certificate((made / leaf).read_bytes())
         cert.verify_directly_issued_by(issuer)
-        assert isinstance(cert.public_key(), key_type), leaf
+        assert isinstance(cert.public_key(), leaf_key_type(case)), leaf
+    for name in KUBECONFIGS:
+        client = kubeconfig_client(made / name)
+        client.verify_directly_issued_by(x509.load_pem_x509_certificate(ours[Path("ca.crt")]))
+        assert isinstance(client.public_key(), leaf_key_type(case)), name
     apiserver = x509.load_pem_x509_certificate((made / "apiserver.crt").read_bytes())
     names = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert promised_names(case.cluster) <= san_values(names), names
+
+
+KUBECONFIGS = ("admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf")
+
+
+def kubeconfig_client(path: Path) -> x509.Certificate:
+    """The client certificate a kubeconfig kubeadm wrote embeds."""
+    user = yaml.safe_load(path.read_text())["users"][0]["user"]
+    return x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+
+
+def leaf_key_type(rendered: Rendered) -> type:
+    """The type of kubeadm's own keys: what the rendered encryptionAlgorithm names; RSA without
+    it, also under ECDSA CAs (1.30: v1beta3 cannot name a type)."""
+    documents = kubeadm_documents(rendered, rendered.cluster.init_node.name)
+    configuration = next(d for d in documents if d["kind"] == "ClusterConfiguration")
+    if configuration.get("encryptionAlgorithm") == str(KeyAlgorithm.ECDSA_P256):
+        return ec.EllipticCurvePublicKey
+    return rsa.RSAPublicKey
 
 
 # From 1.32 KUBEADM_INIT_DRYRUN_DIR is the dry run's folder itself (before, a random one in it).
@@ -155,6 +197,10 @@ def init_certificates(
         # folder lacks them): run the certificate phase of init itself, into the test's
         # certificatesDir.
         stdout, _ = run_kubeadm(minor, "init", "phase", "certs", "all", "--config", str(config))
+        kubeconfigs = ("--kubeconfig-dir", str(folder / "pki"))  # where the dry run puts them
+        run_kubeadm(
+            minor, "init", "phase", "kubeconfig", "all", "--config", str(config), *kubeconfigs
+        )
         return stdout, folder / "pki"
     out = folder / "dry-run"
     # The dry run signs with the CAs in its own folder but copies only ca.crt/ca.key there
@@ -203,13 +249,25 @@ def read_tree(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def dry_run_config(rendered: Path, pki: Path) -> Path:
-    """The rendered documents with certificatesDir pointing at the test's copy of the pki: the
-    only change, as the test may not write the machine's /etc/kubernetes/pki."""
+def write_patches(rendered: Rendered, node: str, folder: Path) -> Path:
+    """The node's rendered kubeadm patch files, as cloud-init writes them, in FOLDER."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, entry in files(rendered, node).items():
+        if path.startswith(KUBEADM_PATCHES + "/"):
+            (folder / Path(path).name).write_text(entry["content"])
+    return folder
+
+
+def dry_run_config(rendered: Path, pki: Path, patches: Path) -> Path:
+    """The rendered documents with certificatesDir and patches.directory pointing at the test's
+    copies of the pki and the patch files: the only changes, as the test may not write the
+    machine's /etc/kubernetes/pki or /etc/k8sgen."""
     documents: list[dict[str, Any]] = list(yaml.safe_load_all(rendered.read_text()))
     for document in documents:
         if document["kind"] == "ClusterConfiguration":
             document["certificatesDir"] = str(pki)
+        if "patches" in document:
+            document["patches"]["directory"] = str(patches)
     path = rendered.with_name("dry-run-" + rendered.name)
     path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     return path
@@ -242,3 +300,104 @@ def test_cases_cover_every_supported_minor() -> None:
         )
         minors.add(versions.minor_of(version))
     assert minors == set(versions.KUBERNETES)
+
+
+# --- spec.kubeadm, taints and patches: what the real kubeadm makes of them ----------------
+
+NODE_SETTINGS = REPO / "examples" / "node-settings.yaml"
+
+
+def manifest_of(folder: Path, component: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((folder / f"{component}.yaml").read_text())
+    return manifest
+
+
+def command_flags(manifest: dict[str, Any]) -> set[str]:
+    return set(manifest["spec"]["containers"][0]["command"][1:])
+
+
+def test_kubeadm_init_dry_run_applies_the_spec_settings(tmp_path: Path) -> None:
+    """examples/node-settings.yaml: kubeadm's own static pod manifests and kubelet
+    configuration carry every flag, volume, field and patch of the spec."""
+    rendered = render_spec(NODE_SETTINGS)
+    spec = yaml.safe_load(NODE_SETTINGS.read_text())["spec"]
+    init = rendered.cluster.init_node.name
+    write_tree(tmp_path / "pki", rendered_pki(rendered))
+    patches = write_patches(rendered, init, tmp_path / "patches")
+    config = dry_run_config(node_config(rendered, init, tmp_path), tmp_path / "pki", patches)
+    minor = rendered.cluster.kubernetes.minor
+    assert minor >= DRY_RUN_FOLDER_FROM_MINOR  # the dry run's files are in its own folder
+    stdout, out = init_certificates(minor, config, rendered_pki(rendered), tmp_path)
+    components = {
+        "apiServer": "kube-apiserver",
+        "controllerManager": "kube-controller-manager",
+        "scheduler": "kube-scheduler",
+        "etcd": "etcd",
+    }
+    for name, component in components.items():
+        wanted = {f"--{k}={v}" for k, v in spec["kubeadm"][name]["extraArgs"].items()}
+        assert wanted <= command_flags(manifest_of(out, component)), component
+    apiserver = manifest_of(out, "kube-apiserver")
+    volumes = {v["name"]: v["hostPath"] for v in apiserver["spec"]["volumes"]}
+    for volume in spec["kubeadm"]["apiServer"]["extraVolumes"]:
+        assert volumes[volume["name"]] == {"path": volume["hostPath"], "type": volume["pathType"]}
+    # The role's strategic-merge patch, read from the rendered patch files.
+    assert apiserver["metadata"]["annotations"]["example.com/patched"] == "true"
+    kubelet = yaml.safe_load((out / "config.yaml").read_text())
+    for key, value in spec["kubeadm"]["kubelet"].items():
+        assert kubelet[key] == value, key
+    assert kubelet["cgroupDriver"] == "systemd"
+    # kube-proxy's ConfigMap and the node's taints, as the dry run would send them.
+    assert "mode: nftables" in stdout
+    assert "example.com/maintenance" in stdout and "PreferNoSchedule" in stdout
+
+
+def test_a_misspelled_kubelet_field_is_refused_by_kubeadm_and_first_by_validate(
+    tmp_path: Path,
+) -> None:
+    """The real kubeadm refuses an unknown KubeletConfiguration field; k8sgen says so first,
+    with the spec's file and line."""
+    typo = yaml.safe_load(NODE_SETTINGS.read_text())
+    typo["spec"]["kubeadm"]["kubelet"]["maxPod"] = typo["spec"]["kubeadm"]["kubelet"].pop("maxPods")
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(yaml.safe_dump(typo, sort_keys=False))
+    with pytest.raises(SpecError) as refused:
+        validate(load_spec(spec))
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if "maxPod:" in text)
+    assert (
+        f"{spec}:{line}: spec.kubeadm.kubelet.maxPod: KubeletConfiguration has no field "
+        "maxPod (did you mean maxPods?)" in str(refused.value)
+    )
+    # The same document as k8sgen would render it, given to the real kubeadm.
+    rendered = render_spec(NODE_SETTINGS)
+    minor = rendered.cluster.kubernetes.minor
+    documents = list(yaml.safe_load_all(node_config(rendered, "master1", tmp_path).read_text()))
+    kubelet = next(d for d in documents if d["kind"] == "KubeletConfiguration")
+    kubelet["maxPod"] = kubelet.pop("maxPods")
+    config = tmp_path / "typo-kubeadm.yaml"
+    config.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    result = subprocess.run(
+        isolated([str(kubeadm(minor)), "config", "validate", "--config", str(config)]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert 'strict decoding error: unknown field "maxPod"' in result.stderr
+
+
+def test_kubeadm_v1beta3_accepts_the_spec_settings(tmp_path: Path) -> None:
+    """node-settings at the oldest minor, whose kubeadm API (v1beta3) wants extraArgs as a map;
+    nftables mode is alpha there, so ipvs."""
+    minor = min(versions.KUBERNETES)
+    assert versions.KUBERNETES[minor].kubeadm_api == versions.V1BETA3
+    data = yaml.safe_load(NODE_SETTINGS.read_text())
+    data["spec"]["kubernetes"]["version"] = kubeadm_releases()[minor]
+    data["spec"]["kubeadm"]["kubeProxy"]["mode"] = "ipvs"
+    spec = tmp_path / NODE_SETTINGS.name
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = render_spec(spec)
+    for node in rendered.cluster.nodes:
+        config = node_config(rendered, node.name, tmp_path)
+        stdout, stderr = run_kubeadm(minor, "config", "validate", "--config", str(config))
+        assert (stdout.strip(), stderr) == ("ok", ""), node.name

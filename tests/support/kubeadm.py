@@ -1,14 +1,16 @@
 """What the tests expect of kubeadm: the shared PKI files, and the strict API schemas
-(tests/schemas/, written from the API Go types) as validators."""
+(written from the API Go types) as validators: kubeadm's in tests/schemas/, the kubelet's and
+kube-proxy's in schemas/ (k8sgen checks spec.kubeadm.kubelet and kubeProxy with them)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .repo import TEST_SCHEMAS
+from .repo import REPO, TEST_SCHEMAS
 
 SCHEMA_FILES = {
     "kubeadm.k8s.io/v1beta3": "kubeadm-v1beta3.schema.json",
@@ -33,8 +35,13 @@ SHARED_PKI_NAMES = (
 SHARED_PKI = {"/var/lib/k8sgen/pki/" + name for name in SHARED_PKI_NAMES}
 
 
+def schema_path(file_name: str) -> Path:
+    shipped = REPO / "schemas" / file_name
+    return shipped if shipped.is_file() else TEST_SCHEMAS / file_name
+
+
 def api_schema(api_version: str) -> Any:
-    return json.loads((TEST_SCHEMAS / SCHEMA_FILES[api_version]).read_text(encoding="utf-8"))
+    return json.loads(schema_path(SCHEMA_FILES[api_version]).read_text(encoding="utf-8"))
 
 
 def api_validator(api_version: str) -> jsonschema.Validator:

@@ -13,7 +13,8 @@ from generator import versions
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 EXAMPLES = [p for p in EXAMPLES if not p.name.endswith(".secrets.yaml")]
-# Schemas only the tests read (written from the Kubernetes API Go types); not in the wheel.
+# kubeadm's schemas only the tests read (written from the Kubernetes API Go types); not in
+# the wheel (the kubelet's and kube-proxy's are in schemas/: tests/support/kubeadm.py).
 TEST_SCHEMAS = REPO / "tests" / "schemas"
 # Third-party test data lives beside the repository (see DESIGN.md), never inside it, or
 # where K8SGEN_FIXTURES points.

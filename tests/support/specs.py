@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from generator import model, secrets
+from generator import joincred, model, secrets
 from generator.app import SecretsNeed, load_cluster
 from generator.render import render
 from generator.render.artifact import Artifact
@@ -30,10 +30,12 @@ class Rendered:
 
 def render_spec(spec: Path, cluster_secrets: secrets.ClusterSecrets | None = None) -> Rendered:
     cluster = load_cluster(spec).cluster
-    algorithm = secrets.key_algorithm_for(cluster.kubernetes)
-    value = cluster_secrets or secrets.generate(
+    algorithm = secrets.NEW_KEY_ALGORITHM
+    # As `k8sgen render` does: the join credentials the spec's nodes need are minted first.
+    made = cluster_secrets or secrets.generate(
         cluster.name, lifetimes=cluster.certificates, algorithm=algorithm
     )
+    value = joincred.reconcile(cluster, made).secrets
     artifacts = {a.path: a for a in render(cluster, value)}
     return Rendered(spec, cluster, value, artifacts)
 

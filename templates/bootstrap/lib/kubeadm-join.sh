@@ -44,6 +44,15 @@ join_delay() {
   echo "$seconds"
 }
 
+# join_credential_valid EPOCH DATE: stop before kubeadm once this node's join certificate (its
+# end is EPOCH, said DATE) has ended: no try can succeed, the operator must render a new one.
+join_credential_valid() {
+  JOIN_CREDENTIAL_UNTIL=$2
+  if [ "$(date +%s)" -ge "$1" ]; then
+    fail_because join-credential-expired "this node's join certificate expired at $2 (node clock: $(date -u '+%Y-%m-%d %H:%M UTC'))"
+  fi
+}
+
 # join_failure_reason OUT TRY STATUS LINE: stop the run where no further try can help.
 join_failure_reason() {
   if grep -q 'cluster CA found in cluster-info ConfigMap is invalid' "$1"; then
@@ -53,6 +62,10 @@ join_failure_reason() {
   if grep -q 'failed to verify JWS signature' "$1"; then
     keep_output "$1"
     fail_because token "kubeadm join: the cluster does not accept this node's bootstrap token: $4"
+  fi
+  if [ -n "${JOIN_CREDENTIAL_UNTIL:-}" ] && grep -q 'Unauthorized' "$1"; then
+    keep_output "$1"
+    fail_because join-credential-expired "kubeadm join: the API server refused this node's join certificate (valid until $JOIN_CREDENTIAL_UNTIL; is the cluster's clock ahead?): $4"
   fi
   if [ "$2" -ge "$JOIN_ATTEMPTS" ]; then
     local reason=kubeadm-join line=$4
