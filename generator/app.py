@@ -94,7 +94,10 @@ def _secrets(cluster: model.Cluster, need: SecretsNeed, path: Path, why: str) ->
         loaded = secrets.load_or_create(path, cluster.name, cluster.certificates, algorithm)
         return SecretsFile(path, *loaded)
     if path.exists() or path.is_symlink():
-        return SecretsFile(path, secrets.load(path, cluster.name), created=False)
+        existing = secrets.load(path, cluster.name)
+        if cluster.encryption and existing.encryption_key is None:
+            raise secrets.missing_encryption_key(path)
+        return SecretsFile(path, existing, created=False)
     if need is SecretsNeed.EXISTING:
         raise K8sgenError(
             f"{path}: no secrets file; {why} (pass --secrets, or run k8sgen render first)"

@@ -51,3 +51,11 @@ STATIC_PODS_DIR = "/etc/kubernetes/manifests"
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 CONTAINERD_PROXY_DROPIN = "/etc/systemd/system/containerd.service.d/k8sgen-proxy.conf"
 APT_PROXY_CONF = "/etc/apt/apt.conf.d/95k8sgen-proxy"
+
+# The API server's audit policy and log, and its encryption-at-rest configuration (control
+# planes only): k8sgen's own folder (cloud-init writes nothing under /etc/kubernetes), out of
+# reach of `kubeadm reset`; the static pod mounts each file alone, not the folder.
+API_SERVER_CONFIG_DIR = f"{CONFIG_DIR}/apiserver"
+AUDIT_POLICY = f"{API_SERVER_CONFIG_DIR}/audit-policy.yaml"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+ENCRYPTION_CONFIG = f"{API_SERVER_CONFIG_DIR}/encryption-config.yaml"

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypedDict
 
-from generator import certspec, versions
+from generator import certspec, netfamily, versions
 from generator.calico_patch import calico_image
 from generator.nodeconfig import (
     KubeadmSettings,
@@ -20,6 +20,7 @@ from generator.nodeconfig import (
 from generator.offline import Offline, build_offline
 from generator.proxy import Proxy, build_proxy
 from generator.registries import RegistryHost, build_registries
+from generator.security import Audit, EncryptionAtRest, build_audit, build_encryption
 from generator.spec.rules import (
     DEFAULT_MIRROR_PRESET,
     cluster_subnets,
@@ -153,6 +154,9 @@ class Node:
     interface: str | None  # the NIC of the address: node's, spec.network's or the OS default
     labels: tuple[tuple[str, str], ...]
     mac: str | None = None  # lower case; the NIC with it is renamed to `interface`
+    address6: ipaddress.IPv6Interface | None = None  # dual-stack or single-stack IPv6
+    gateway6: str | None = None
+    ipv6_primary: bool = False  # the cluster's first family is IPv6 (see netfamily.py)
     extras: NodeExtras = field(default_factory=NodeExtras)  # taints, files, hooks, patches
 
     @property
@@ -161,7 +165,14 @@ class Node:
 
     @property
     def ip(self) -> str | None:
-        return str(self.address.ip) if self.address else None
+        """The address of the cluster's primary family: the API server advertises it."""
+        return self.ips[0] if self.ips else None
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """Every static address, the primary family first (the kubelet's node-ip)."""
+        ips = [str(a.ip) for a in (self.address, self.address6) if a is not None]
+        return tuple(reversed(ips)) if self.ipv6_primary else tuple(ips)
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,8 @@ class Cluster:
     join_with: str = DEFAULT_JOIN_WITH
     join_window: str = DEFAULT_JOIN_WINDOW  # lifetime of each node's join certificate
     certificates: certspec.Certificates = field(default_factory=certspec.Certificates)
+    audit: Audit | None = None  # the API server's audit log, on every control plane
+    encryption: EncryptionAtRest | None = None  # Secrets encrypted in etcd
     proxy: Proxy | None = None
     registries: tuple[RegistryHost, ...] = ()  # private registries: CA, auth, skipVerify
     kubeadm_settings: KubeadmSettings = field(default_factory=KubeadmSettings)  # spec.kubeadm
@@ -199,6 +212,20 @@ class Cluster:
     @property
     def endpoint(self) -> str:
         return f"{self.endpoint_host}:{self.endpoint_port}"
+
+    @property
+    def pod_subnets(self) -> tuple[str, ...]:
+        """podSubnet's networks, the primary family first (one, or two for dual-stack)."""
+        return tuple(self.pod_subnet.split(","))
+
+    @property
+    def service_subnets(self) -> tuple[str, ...]:
+        return tuple(self.service_subnet.split(","))
+
+    @property
+    def ip_families(self) -> tuple[int, ...]:
+        """4 and/or 6, the primary first (validation makes both subnets agree)."""
+        return tuple(netfamily.family_of(c) for c in self.service_subnets)
 
     @property
     def init_node(self) -> Node:
@@ -231,8 +258,10 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     here (embed.embed_local_manifest reads and patches it)."""
     spec = data["spec"]
     kube = spec["kubernetes"]
-    nodes = tuple(_node(spec, n, base_dir) for n in spec["nodes"])
-    front = _control_plane_front(spec.get("controlPlane", {}), nodes)
+    ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
+    nodes = tuple(_node(spec, n, base_dir, ipv6_primary) for n in spec["nodes"])
+    control_plane = spec.get("controlPlane", {})
+    front = _control_plane_front(control_plane, nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
     subnets = cluster_subnets(kube)
     mirrors = _mirrors(spec.get("mirrors", {}))
@@ -249,20 +278,36 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         calico=_calico(
             spec.get("cni", {}).get("calico", {}), minor, base_dir, mirrors.calico_images
         ),
-        os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
         ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
         ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
         nodes=nodes,
-        arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
-        firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
         vip=front.vip,
         certificate_distribution=front.certificate_distribution,
         offline=build_offline(spec),
         certificates=certspec.build(spec),
+        audit=build_audit(control_plane),
+        encryption=build_encryption(control_plane),
         proxy=_proxy(spec, nodes, subnets, front.host),
         registries=build_registries(spec, base_dir),
         kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
         **_bootstrap_fields(spec.get("bootstrap", {})),
+        **_machine_fields(spec),
+    )
+
+
+class _MachineFields(TypedDict):
+    """The fields of Cluster that say what the machines are: OS release, architecture."""
+
+    os: versions.OSRelease
+    arch: versions.Architecture
+    firewalld: str
+
+
+def _machine_fields(spec: dict[str, Any]) -> _MachineFields:
+    return _MachineFields(
+        os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
+        arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
+        firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
     )
 
 
@@ -328,9 +373,15 @@ def control_plane_interface(nodes: tuple[Node, ...]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _node(spec: dict[str, Any], data: dict[str, Any], base_dir: Path) -> Node:
+def _node(
+    spec: dict[str, Any], data: dict[str, Any], base_dir: Path, ipv6_primary: bool = False
+) -> Node:
+    address6 = data.get("address6")
     mac = data.get("mac")
     return Node(
+        address6=ipaddress.IPv6Interface(address6) if address6 else None,
+        gateway6=data.get("gateway6"),
+        ipv6_primary=ipv6_primary,
         name=data["name"],
         role=data["role"],
         address=node_address(data),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import datetime
@@ -48,6 +50,9 @@ ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29; bound to cluster-admi
 CA_PAIRS = ("ca", "frontProxyCA", "etcdCA")
 JOIN_CREDENTIALS = "joinCredentials"  # node name -> its join certificate and key
 MAX_SECRETS_BYTES = 1024 * 1024  # about 20 KB in practice
+# kube-apiserver's aescbc takes a 16, 24 or 32-byte key and secretbox exactly 32: one
+# 32-byte key serves both providers.
+ENCRYPTION_KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class ClusterSecrets:
     etcd_ca: CertPair
     service_account: ServiceAccountKey
     admin: CertPair  # client certificate for admin.conf
+    # base64 key of encryption at rest: in every file created since k8sgen had the feature,
+    # None in older files. Never regenerated: a new key makes every stored Secret unreadable.
+    encryption_key: str | None = None
     # Private registries' logins by host[:port] (k8sgen registry-login), sorted by host.
     registry_credentials: tuple[tuple[str, Credential], ...] = ()
 
@@ -103,6 +111,7 @@ class ClusterSecrets:
             "etcdCA": _pair_data(self.etcd_ca),
             "serviceAccount": {"key": self.service_account.key, "pub": self.service_account.pub},
             "admin": _pair_data(self.admin),
+            **({"encryptionKey": self.encryption_key} if self.encryption_key else {}),
             **_credentials_data(self.registry_credentials),
             **({"nodes": dict(self.nodes)} if self.nodes else {}),
             **(
@@ -159,7 +168,19 @@ def generate(
         etcd_ca=new_ca("etcd-ca", now, lifetimes.ca, algorithm),
         service_account=ServiceAccountKey(key_pem(sa_key), public_key_pem(sa_key)),
         admin=new_client_cert(ca, ADMIN_USER, (ADMIN_GROUP,), now, lifetimes.leaf),
+        encryption_key=new_encryption_key(),
     )
+
+
+def new_encryption_key() -> str:
+    return base64.b64encode(random.token_bytes(ENCRYPTION_KEY_BYTES)).decode()
+
+
+def is_encryption_key(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == ENCRYPTION_KEY_BYTES
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_or_create(
@@ -212,6 +233,17 @@ def _private_temporary(path: Path, text: str) -> Iterator[Path]:
         # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def missing_encryption_key(path: Path) -> SecretsError:
+    """An older secrets file and a spec that turns encryption at rest on: k8sgen never rewrites
+    the file, so the operator adds the key once (and backs the file up again)."""
+    return SecretsError(
+        f"{path}: spec.controlPlane.encryptionAtRest needs an encryption key, and this secrets "
+        "file predates them: add the line `encryptionKey: KEY`, with KEY from "
+        f"`head -c {ENCRYPTION_KEY_BYTES} /dev/urandom | base64`, once (never change it later: "
+        "Secrets stored with a key are unreadable without it), then render again"
+    )
 
 
 def _text(value: ClusterSecrets) -> str:
@@ -282,34 +314,44 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     ):
         raise corrupt(f"expected apiVersion {API_VERSION} and kind {KIND}")
     try:
-        value = ClusterSecrets(
-            cluster=str(data["cluster"]),
-            bootstrap_token=str(data["bootstrapToken"]),
-            certificate_key=str(data["certificateKey"]),
-            ca=_pair(data["ca"]),
-            front_proxy_ca=_pair(data["frontProxyCA"]),
-            etcd_ca=_pair(data["etcdCA"]),
-            service_account=ServiceAccountKey(
-                str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
-            ),
-            admin=_pair(data["admin"]),
-            registry_credentials=_credentials(data.get("registryCredentials", {})),
-            join_credentials={
-                str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()
-            },
-            nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
-        )
+        value = _secrets_from(data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
         raise corrupt(f"bootstrapToken must look like {TOKEN_EXAMPLE}")
     if not CERT_KEY_PATTERN.fullmatch(value.certificate_key):
         raise corrupt("certificateKey must be 64 lowercase hex digits")
+    if value.encryption_key is not None and not is_encryption_key(value.encryption_key):
+        raise corrupt(f"encryptionKey must be {ENCRYPTION_KEY_BYTES} bytes in base64")
     for name in (*CA_PAIRS, "admin"):
         _check_pair(corrupt, name, data[name])
     for node, pair in (data.get(JOIN_CREDENTIALS) or {}).items():
         _check_pair(corrupt, f"{JOIN_CREDENTIALS}.{node}", pair)
     return value
+
+
+def _secrets_from(data: dict[str, Any]) -> ClusterSecrets:
+    """DATA as ClusterSecrets; KeyError, TypeError or AttributeError where it is malformed."""
+    return ClusterSecrets(
+        cluster=str(data["cluster"]),
+        bootstrap_token=str(data["bootstrapToken"]),
+        certificate_key=str(data["certificateKey"]),
+        ca=_pair(data["ca"]),
+        front_proxy_ca=_pair(data["frontProxyCA"]),
+        etcd_ca=_pair(data["etcdCA"]),
+        service_account=ServiceAccountKey(
+            str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
+        ),
+        admin=_pair(data["admin"]),
+        encryption_key=_optional_text(data.get("encryptionKey")),
+        registry_credentials=_credentials(data.get("registryCredentials", {})),
+        join_credentials={str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()},
+        nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
+    )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _credentials(data: Any) -> tuple[tuple[str, Credential], ...]:

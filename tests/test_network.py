@@ -47,9 +47,19 @@ class Configured:
 
     name: str | None  # the device it applies to (after renaming); None: matched by MAC alone
     mac: str | None
-    address: str  # ADDRESS/PREFIX
+    address: str | None  # IPv4 ADDRESS/PREFIX
     gateway: str | None  # of the default route; "route(8) X" where only net-tools adds it
-    dns: tuple[str, ...]
+    dns: tuple[str, ...]  # both families, in the order given
+    address6: str | None = None  # IPv6 ADDRESS/PREFIX
+    gateway6: str | None = None
+
+
+def split_families(addresses: list[str]) -> tuple[str | None, str | None]:
+    """(the IPv4 one, the IPv6 one) of a device's ADDRESS/PREFIX list; at most one each."""
+    ipv4 = [a for a in addresses if ":" not in a]
+    ipv6 = [a for a in addresses if ":" in a]
+    assert len(ipv4) <= 1 and len(ipv6) <= 1, addresses
+    return (ipv4 or [None])[0], (ipv6 or [None])[0]
 
 
 def ini_sections(text: str) -> list[tuple[str, dict[str, str]]]:
@@ -84,21 +94,27 @@ def udev_names(out: Path) -> dict[str, str]:
 def from_eni(out: Path) -> list[Configured]:
     text = (out / "etc/network/interfaces.d/50-cloud-init").read_text()
     by_name = {name: mac for mac, name in udev_names(out).items()}
-    result = []
-    for stanza in re.split(r"\n(?=auto |iface )", text):
-        head = re.match(r"iface (\S+) inet static\n", stanza)
+    devices: dict[str, Configured] = {}
+    # A dual-stack NIC has an `inet` and an `inet6` stanza (the second as a "control-alias").
+    for stanza in re.split(r"\n(?=auto |iface |# control-alias )", text):
+        head = re.match(r"iface (\S+) (inet6?) static\n", stanza)
         if not head:
             continue
-        options = [line.strip().split(None, 1) for line in stanza.splitlines()[1:] if line.strip()]
-        values = {key: value for key, value in options}
+        lines = [line.strip() for line in stanza.splitlines()[1:] if line.strip()]
+        values = dict(line.split(None, 1) for line in lines if not line.startswith("#"))
         gateway = values.get("gateway")
         net_tools = re.search(r"^\s*post-up route add default gw (\S+)", stanza, re.M)
         if net_tools:
             gateway = f"route(8) {net_tools[1]}"
-        dns = tuple(values.get("dns-nameservers", "").split())
-        name = head[1]
-        result.append(Configured(name, by_name.get(name), values["address"], gateway, dns))
-    return result
+        name, inet6 = head[1], head[2] == "inet6"
+        device = devices.get(name) or Configured(name, by_name.get(name), None, None, ())
+        dns = device.dns or tuple(values.get("dns-nameservers", "").split())
+        if inet6:
+            device = replace(device, address6=values["address"], gateway6=gateway, dns=dns)
+        else:
+            device = replace(device, address=values["address"], gateway=gateway, dns=dns)
+        devices[name] = device
+    return list(devices.values())
 
 
 def from_netplan(out: Path) -> list[Configured]:
@@ -108,13 +124,16 @@ def from_netplan(out: Path) -> list[Configured]:
         match = ethernet.get("match", {})
         assert set(match) <= {"macaddress"}, f"only a MAC identifies a NIC: {match}"
         name = ethernet.get("set-name", key) if match else key
-        gateway = ethernet.get("gateway4")
+        gateway, gateway6 = ethernet.get("gateway4"), ethernet.get("gateway6")
         for route in ethernet.get("routes", []):
             if route["to"] in ("0.0.0.0/0", "default"):
                 gateway = route["via"]
-        (address,) = ethernet["addresses"]
+            elif route["to"] == "::/0":
+                gateway6 = route["via"]
+        address, address6 = split_families(ethernet["addresses"])
         dns = tuple(ethernet.get("nameservers", {}).get("addresses", ()))
-        result.append(Configured(name, match.get("macaddress"), address, gateway, dns))
+        mac = match.get("macaddress")
+        result.append(Configured(name, mac, address, gateway, dns, address6, gateway6))
     return result
 
 
@@ -123,15 +142,25 @@ def from_networkd(out: Path) -> list[Configured]:
     for path in sorted(out.glob("etc/systemd/network/*.network")):
         sections = ini_sections(path.read_text())
         merged: dict[str, str] = {}
-        gateway = None
+        gateways: dict[bool, str | None] = {False: None, True: None}  # by "is IPv6"
+        addresses = []
         for section, values in sections:
-            if section == "Route" and values.get("Destination", "0.0.0.0/0") == "0.0.0.0/0":
-                gateway = values.get("Gateway")
+            gateway = values.get("Gateway", "")
+            default = "::/0" if ":" in gateway else "0.0.0.0/0"
+            if section == "Route" and values.get("Destination", default) == default:
+                gateways[":" in gateway] = gateway
+            elif section == "Address":
+                addresses.append(values["Address"])
             elif section != "Route":
                 merged.update(values)
         dns = tuple(merged.get("DNS", "").split())
         mac = merged.get("MACAddress")
-        result.append(Configured(merged.get("Name"), mac, merged["Address"], gateway, dns))
+        address, address6 = split_families(addresses)
+        result.append(
+            Configured(
+                merged.get("Name"), mac, address, gateways[False], dns, address6, gateways[True]
+            )
+        )
     return result
 
 
@@ -139,13 +168,15 @@ def from_sysconfig(out: Path) -> list[Configured]:
     result = []
     for path in sorted(out.glob("etc/sysconfig/network-scripts/ifcfg-*")):
         values = dict(line.split("=", 1) for line in shlex.split(path.read_text(), comments=True))
-        prefix = ipaddress.IPv4Network(f"0.0.0.0/{values['NETMASK']}").prefixlen
+        address = None
+        if "IPADDR" in values:
+            prefix = ipaddress.IPv4Network(f"0.0.0.0/{values['NETMASK']}").prefixlen
+            address = f"{values['IPADDR']}/{prefix}"
         dns = tuple(values[k] for k in sorted(values) if re.fullmatch(r"DNS\d+", k))
         gateway = values.get("GATEWAY") if values.get("DEFROUTE", "yes") == "yes" else None
         mac = values.get("HWADDR", "").lower() or None
-        result.append(
-            Configured(values["DEVICE"], mac, f"{values['IPADDR']}/{prefix}", gateway, dns)
-        )
+        six = (values.get("IPV6ADDR"), values.get("IPV6_DEFAULTGW"))
+        result.append(Configured(values["DEVICE"], mac, address, gateway, dns, *six))
     return result
 
 
@@ -153,15 +184,17 @@ def from_network_manager(out: Path) -> list[Configured]:
     result = []
     for path in sorted(out.glob("etc/NetworkManager/system-connections/*.nmconnection")):
         sections = dict(ini_sections(path.read_text()))
-        ipv4 = sections["ipv4"]
+        ipv4, ipv6 = sections.get("ipv4", {}), sections.get("ipv6", {})
         gateway = ipv4.get("gateway")
         for key, value in ipv4.items():
             if re.fullmatch(r"route\d+", key) and value.startswith("0.0.0.0/0,"):
                 gateway = value.split(",")[1]
-        dns = tuple(d for d in ipv4.get("dns", "").split(";") if d)
+        both = ipv4.get("dns", "") + ipv6.get("dns", "")
+        dns = tuple(d for d in both.split(";") if d)
         mac = sections.get("ethernet", {}).get("mac-address", "").lower() or None
         name = sections["connection"].get("interface-name")
-        result.append(Configured(name, mac, ipv4["address1"], gateway, dns))
+        six = (ipv6.get("address1"), ipv6.get("gateway"))
+        result.append(Configured(name, mac, ipv4.get("address1"), gateway, dns, *six))
     return result
 
 
@@ -183,8 +216,10 @@ def net_convert(network_config: Path, distro: str, renderer: str, out: Path) -> 
 
 
 def expected(node: Node, renderer: str) -> Configured:
-    assert node.address is not None
-    wanted = Configured(node.interface, node.mac, str(node.address), node.gateway, node.dns)
+    address, address6 = (str(a) if a else None for a in (node.address, node.address6))
+    wanted = Configured(
+        node.interface, node.mac, address, node.gateway, node.dns, address6, node.gateway6
+    )
     if renderer == "network-manager" and node.mac:
         return replace(wanted, name=None)  # the keyfile matches the NIC by its MAC alone
     return wanted
@@ -216,7 +251,7 @@ class Case:
 def static_nodes_to_check(nodes: tuple[Node, ...]) -> list[Node]:
     """Every node's network-config has one shape; the first static node and each with a MAC
     cover them all (the others differ only in values)."""
-    static = [n for n in nodes if n.address]
+    static = [n for n in nodes if n.address or n.address6]
     return [n for i, n in enumerate(static) if i == 0 or n.mac]
 
 

@@ -62,8 +62,9 @@ def test_network_config_matches_cloud_inits_v2_schema(rendered_examples: list[Re
     checked = 0
     for rendered, node in every_node(rendered_examples):
         artifact = rendered.artifacts.get(f"nodes/{node}/network-config")
-        has_address = next(n for n in rendered.cluster.nodes if n.name == node).address
-        assert (artifact is not None) == (has_address is not None)
+        model_node = next(n for n in rendered.cluster.nodes if n.name == node)
+        static = model_node.address or model_node.address6  # IPv4, IPv6 or both
+        assert (artifact is not None) == (static is not None)
         if artifact is None:
             continue
         data = yaml.safe_load(artifact.content)

@@ -143,22 +143,33 @@ def network_config(node: Node, family: versions.OSFamily) -> dict[str, Any] | No
     cloud-init's eni, sysconfig, NetworkManager and networkd renderers configure a device
     named after the key. With a MAC, the NIC that has it is renamed to that name (set-name),
     which every renderer supports."""
-    if node.address is None:
+    if node.address is None and node.address6 is None:
         return None
     assert node.interface, "validate requires an interface name for a static address"
     ethernet: dict[str, Any] = {}
     if node.mac:
         ethernet["match"] = {"macaddress": node.mac}
         ethernet["set-name"] = node.interface
-    ethernet["addresses"] = [str(node.address)]
-    if node.gateway and family.gateway_as_gateway4:
-        ethernet["gateway4"] = node.gateway
-    elif node.gateway:
-        # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
-        ethernet["routes"] = [{"to": "0.0.0.0/0", "via": node.gateway}]
+    ethernet["addresses"] = [str(a) for a in (node.address, node.address6) if a is not None]
+    ethernet.update(_gateways(node, family))
     if node.dns:
         ethernet["nameservers"] = {"addresses": list(node.dns)}
     return {"version": 2, "ethernets": {node.interface: ethernet}}
+
+
+def _gateways(node: Node, family: versions.OSFamily) -> dict[str, Any]:
+    """The default route of each family, in the form every renderer of the OS family reads."""
+    found: dict[str, Any] = {}
+    if node.gateway and family.gateway_as_gateway4:
+        found["gateway4"] = node.gateway
+    elif node.gateway:
+        # 0.0.0.0/0, not "default": cloud-init 22.4's ifupdown renderer rejects "default".
+        found["routes"] = [{"to": "0.0.0.0/0", "via": node.gateway}]
+    if node.gateway6:
+        # gateway6, not a route: cloud-init 22.4's networkd and NetworkManager renderers turn
+        # `to: ::/0` into a route to ::/64 (and NetworkManager files it under ipv4).
+        found["gateway6"] = node.gateway6
+    return found
 
 
 def admin_kubeconfig(cluster: Cluster, secrets: ClusterSecrets) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from generator.layout import (
 )
 from generator.model import Cluster, Node
 from generator.registries import credentials_for
-from generator.render import kubeadm, kubevip, renewal, rpm
+from generator.render import kubeadm, kubevip, renewal, rpm, security
 from generator.render.bootstrap import bootstrap_script
 from generator.render.extras import extra_files
 from generator.render.kubeconfigs import client_kubeconfig
@@ -72,6 +72,7 @@ def cloud_config(
         *image_files,
         *kubeadm_files(cluster, node, plan, secrets),
         *kube_vip_files(cluster, node),
+        *api_server_files(cluster, node, secrets),
         *cni_files(cluster, plan),
         *extra_files(node),
         packed_file(BOOTSTRAP_SCRIPT, bootstrap_script(cluster, node, plan, secrets), "0755"),
@@ -148,6 +149,14 @@ def kube_vip_files(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return [
         write_file(path, dump(manifest), "0600")
         for path, manifest in kubevip.manifests(cluster, node).items()
+    ]
+
+
+def api_server_files(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> list[dict[str, Any]]:
+    """Audit policy and encryption configuration on control planes."""
+    return [
+        write_file(path, dump(document), permissions)
+        for path, document, permissions in security.control_plane_files(cluster, node, secrets)
     ]
 
 

@@ -37,5 +37,5 @@ def firewalld_for(cluster: Cluster, control_plane: bool) -> FirewalldPlan:
         cluster.firewalld,
         ports,
         CALICO_PROTOCOLS,
-        (cluster.pod_subnet, cluster.service_subnet),
+        (*cluster.pod_subnets, *cluster.service_subnets),
     )

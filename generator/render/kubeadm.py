@@ -8,6 +8,7 @@ from generator.joincred import credential
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
 from generator.nodeconfig import COMPONENTS, Component, KubeadmPatch
+from generator.render import security
 from generator.secrets import ClusterSecrets
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
@@ -75,7 +76,7 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
         # v1beta4 they stay RSA, signed by whatever CA it loads.
         configuration["encryptionAlgorithm"] = str(algorithm)
     for name in COMPONENTS:
-        settings = _component_settings(cluster, cluster.kubeadm_settings.component(name))
+        settings = _component_settings(cluster, cluster.kubeadm_settings.component(name), name)
         if settings and name == "etcd":
             configuration["etcd"] = {"local": settings}  # stacked etcd, as kubeadm runs it
         elif settings:
@@ -84,13 +85,19 @@ def cluster_configuration(cluster: Cluster, secrets: ClusterSecrets) -> dict[str
     return configuration
 
 
-def _component_settings(cluster: Cluster, component: Component) -> dict[str, Any]:
-    """extraArgs (a map in v1beta3, a list of {name, value} in v1beta4) and extraVolumes."""
+def _component_settings(cluster: Cluster, component: Component, name: str) -> dict[str, Any]:
+    """extraArgs (a map in v1beta3, a list of {name, value} in v1beta4) and extraVolumes: the
+    API server's audit and encryption ones (render/security.py) first, the spec's after (a flag
+    the spec names too takes the spec's value)."""
+    own_args = security.api_server_args(cluster) if name == "apiServer" else {}
+    own_volumes = security.api_server_volumes(cluster) if name == "apiServer" else []
+    args = {**own_args, **dict(component.extra_args)}
+    volumes = [*own_volumes, *(dict(v) for v in component.extra_volumes)]
     settings: dict[str, Any] = {}
-    if component.extra_args:
-        settings["extraArgs"] = _extra_args(cluster, dict(component.extra_args))
-    if component.extra_volumes:
-        settings["extraVolumes"] = [dict(v) for v in component.extra_volumes]
+    if args:
+        settings["extraArgs"] = _extra_args(cluster, args)
+    if volumes:
+        settings["extraVolumes"] = volumes
     return settings
 
 
@@ -112,7 +119,7 @@ def cert_sans(cluster: Cluster) -> list[str]:
     names = [cluster.endpoint_host]
     if cluster.vip:
         names.append(cluster.vip.address)
-    names += [n.ip for n in cluster.nodes if n.is_control_plane and n.ip]
+    names += [ip for n in cluster.nodes if n.is_control_plane for ip in n.ips]
     return list(dict.fromkeys(names))
 
 
@@ -199,9 +206,10 @@ def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
 
 def _kubelet_args(node: Node) -> dict[str, str]:
     args: dict[str, str] = {}
-    if node.ip:
+    if node.ips:
         # Pin the node IP: with several NICs the kubelet may otherwise pick the wrong one.
-        args["node-ip"] = node.ip
+        # Dual-stack: both, the primary family first (as in podSubnet).
+        args["node-ip"] = ",".join(node.ips)
     if node.labels:
         args["node-labels"] = ",".join(f"{k}={v}" for k, v in node.labels)
     return args

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from generator.model import API_PORT, CERTIFICATES_FILES, Cluster, Node
+from generator.netfamily import url_host
 
 
 class NodeKind(StrEnum):
@@ -68,7 +69,7 @@ def _control_plane_join_plan(
 ) -> NodePlan:
     previous = _previous_control_plane(cluster, node)
     # Stacked etcd grows one member at a time: wait for the control plane before us.
-    host = previous.ip or cluster.endpoint_host
+    host = url_host(previous.ip) if previous.ip else cluster.endpoint_host
     port = API_PORT if previous.ip else cluster.endpoint_port
     return NodePlan(
         NodeKind.JOIN_CONTROL_PLANE,

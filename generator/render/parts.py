@@ -43,6 +43,12 @@ SYSCTLS = (
     ("net.bridge.bridge-nf-call-ip6tables", "1"),
     ("net.ipv4.ip_forward", "1"),
 )
+# With an IPv6 network, kubeadm's preflight requires IPv6 forwarding (it reads
+# net.ipv6.conf.default.forwarding); writing `all` also sets every NIC's.
+IPV6_SYSCTLS = (
+    ("net.ipv6.conf.all.forwarding", "1"),
+    ("net.ipv6.conf.default.forwarding", "1"),
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,13 @@ def system_files(cluster: Cluster) -> list[dict[str, Any]]:
     """The kernel modules and sysctls of the prepare phase; spec.proxy's files."""
     return [
         write_file(MODULES_FILE, "".join(f"{m}\n" for m in kernel_modules(cluster))),
-        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in SYSCTLS)),
+        write_file(SYSCTL_FILE, "".join(f"{k} = {v}\n" for k, v in sysctls(cluster))),
         *(write_file(path, text) for path, text in proxy_files(cluster).items()),
     ]
+
+
+def sysctls(cluster: Cluster) -> tuple[tuple[str, str], ...]:
+    return SYSCTLS + (IPV6_SYSCTLS if 6 in cluster.ip_families else ())
 
 
 def package_files(cluster: Cluster) -> list[dict[str, Any]]:

@@ -33,13 +33,16 @@ def call(function: str, node: Node, name: str) -> str:
 
 
 def node_entry(cluster: Cluster, node: Node, iso: bool) -> dict[str, Any]:
-    static = node.address is not None
+    # The primary family's address (node.ip) with its prefix; dual-stack's other one is in
+    # network-config.
+    primary = next((a for a in (node.address, node.address6) if a and str(a.ip) == node.ip), None)
+    static = primary is not None
     return {
         "name": literal(node.name),
         "role": node.role,
         "bootstrap": plan(cluster, node).kind,
         "address": node.ip,
-        "prefix_length": node.address.network.prefixlen if node.address else None,
+        "prefix_length": primary.network.prefixlen if primary else None,
         "gateway": node.gateway,
         "dns": list(node.dns),
         "interface": node.interface if static else None,

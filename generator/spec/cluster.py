@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from generator import model, refs, tokenlife, versions
+from generator import model, netfamily, refs, tokenlife, versions
 from generator.spec.findings import CALICO, MIRRORS, Findings
 from generator.spec.load import FieldPath
 from generator.spec.rules import (
@@ -87,7 +87,9 @@ def check_cgroup_v1(data: dict[str, Any], findings: Findings) -> None:
 def check_subnets(data: dict[str, Any], findings: Findings) -> None:
     networks = {}
     for name, text in cluster_subnets(data["spec"]["kubernetes"]).items():
-        network = _network(text, ("spec", "kubernetes", name), findings)
+        # The IPv4 network alone; IPv6 and the dual-stack pairing: generator/spec/dualstack.py.
+        ipv4 = netfamily.part(text, 4) if isinstance(text, str) else text
+        network = _network(ipv4, ("spec", "kubernetes", name), findings) if ipv4 else None
         if network:
             networks[name] = network
     pods, services = networks.get("podSubnet"), networks.get("serviceSubnet")

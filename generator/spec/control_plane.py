@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from generator import netfamily
 from generator.model import API_PORT, DEFAULT_KUBE_VIP_IMAGE, MIRROR_PRESETS, node_interface
 from generator.spec.findings import VIP, Findings
 from generator.spec.rules import (
@@ -90,7 +91,7 @@ def _check_vip_outside_cluster_subnets(
 ) -> None:
     for name, text in cluster_subnets(kubernetes).items():
         try:
-            network = ipaddress.IPv4Network(text)
+            network = ipaddress.IPv4Network(netfamily.part(str(text), 4) or "")
         except ValueError:
             continue  # check_subnets reports it
         if address in network:

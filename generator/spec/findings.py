@@ -14,6 +14,7 @@ ANY = "*"  # in a path a check reads: every item of a list, every key of a mappi
 KUBERNETES = ("spec", "kubernetes")
 NODES = ("spec", "nodes")
 NODE_ADDRESSES = (*NODES, ANY, "address")
+NODE_ADDRESSES6 = (*NODES, ANY, "address6")
 NODE_ROLES = (*NODES, ANY, "role")
 CONTROL_PLANE = ("spec", "controlPlane")
 VIP = (*CONTROL_PLANE, "vip")

@@ -117,7 +117,7 @@ def _check_dns_server(server: str, path: FieldPath, findings: Findings) -> None:
     if not isinstance(server, str):
         return  # the schema says what it should be
     try:
-        ip = ipaddress.IPv4Address(server)
+        ip = ipaddress.ip_address(server)  # IPv4 or IPv6
     except ValueError as exc:
         findings.error(path, f"not a valid address: {exc}")
         return

@@ -13,7 +13,17 @@ from generator.errors import SpecError
 from generator.proxy import PROXY_PATH
 from generator.registries import REGISTRIES_PATH
 from generator.resources import load_schema
-from generator.spec import access, certificates, cluster, control_plane, join, kubeadm, nodes
+from generator.spec import (
+    access,
+    apiserver,
+    certificates,
+    cluster,
+    control_plane,
+    dualstack,
+    join,
+    kubeadm,
+    nodes,
+)
 from generator.spec.findings import (
     ANY,
     BOOTSTRAP,
@@ -22,6 +32,7 @@ from generator.spec.findings import (
     MIRRORS,
     NETWORK,
     NODE_ADDRESSES,
+    NODE_ADDRESSES6,
     NODE_ROLES,
     NODES,
     OS,
@@ -139,8 +150,14 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     ),
     SemanticCheck(access.check_proxy, (PROXY_PATH, NODES)),
     SemanticCheck(access.check_registries, (REGISTRIES_PATH, BOOTSTRAP)),
+    SemanticCheck(dualstack.check_cluster_networks, (KUBERNETES, NODES)),
+    SemanticCheck(dualstack.check_node_families, (KUBERNETES, NODE_ADDRESSES, NODE_ADDRESSES6)),
+    SemanticCheck(dualstack.check_node_addresses6, (KUBERNETES, NODES)),
+    SemanticCheck(dualstack.check_ipv6_control_plane, (KUBERNETES, CONTROL_PLANE, NODES)),
+    SemanticCheck(dualstack.check_static_address_settings, (NODES, NETWORK, OS)),
     *kubeadm.SEMANTIC_CHECKS,
     SemanticCheck(join.check_join_window, (BOOTSTRAP,)),
+    SemanticCheck(apiserver.check_api_server_overlap, (CONTROL_PLANE, ("spec", "kubeadm"))),
 )
 
 

@@ -279,9 +279,10 @@ def promised_names(cluster: Cluster) -> set[str]:
     and service address that follow from dnsDomain and serviceSubnet."""
     names = {cluster.endpoint_host, cluster.init_node.name}
     names |= {cluster.vip.address} if cluster.vip else set()
-    names |= {n.ip for n in cluster.control_planes if n.ip}
+    names |= {ip for n in cluster.control_planes for ip in n.ips}  # dual-stack: both families
     names.add(f"kubernetes.default.svc.{cluster.dns_domain}")
-    names.add(str(next(ipaddress.ip_network(cluster.service_subnet).hosts())))
+    # The `kubernetes` service's address: the first of the primary service network.
+    names.add(str(next(ipaddress.ip_network(cluster.service_subnets[0]).hosts())))
     assert set(cert_sans(cluster)) <= names
     return names
 

@@ -31,8 +31,10 @@ def mask(text: str, secrets: ClusterSecrets) -> str:
         (secrets.bootstrap_token, "(masked token)"),
         (secrets.ca_cert_hash, "sha256:(masked CA hash)"),
         (secrets.certificate_key, "(masked certificate key)"),
+        (secrets.encryption_key or "", "(masked encryption key)"),
     ):
-        text = text.replace(value, name)
+        if value:
+            text = text.replace(value, name)
     return text
 
 

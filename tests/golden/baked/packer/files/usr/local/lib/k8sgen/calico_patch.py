@@ -14,6 +14,16 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 POOL_VARIABLE = "CALICO_IPV4POOL_CIDR"
+POOL6_VARIABLE = "CALICO_IPV6POOL_CIDR"
+IPV6_ON = (
+    ("IP6", "autodetect"),
+    ("FELIX_IPV6SUPPORT", "true"),
+    ("CALICO_IPV6POOL_NAT_OUTGOING", "true"),
+)
+IPV4_OFF = (("IP", "none"), ("CALICO_ROUTER_ID", "hash"))
+CALICO_CONFIG = "ConfigMap calico-config"
+CNI_CONFIG_KEY = "cni_network_config"
+IPAM_TYPE = re.compile(r'("ipam"\s*:\s*\{\s*"type"\s*:\s*"calico-ipam")')
 CALICO_IMAGE = re.compile(r"^(?:[^/]+/)?calico/([^/]+)$")
 CALICO_NODE = "DaemonSet calico-node"
 CONTAINERS_PATH = "spec.template.spec.containers"
@@ -52,19 +62,47 @@ def patch_manifest(text: str, pod_cidr: str, image_repository: Optional[str] = N
     documents = _load(text)
     container = _calico_node_container(documents)
     env = _list(container.setdefault("env", []), CONTAINERS_PATH + "[calico-node].env")
-    entry = {"name": POOL_VARIABLE, "value": pod_cidr}
-    for index, variable in enumerate(env):
-        where = f"{CONTAINERS_PATH}[calico-node].env[{index}]"
-        if _mapping(variable, where).get("name") == POOL_VARIABLE:
-            env[index] = entry
-            break
-    else:
-        env.append(entry)
+    ipv4 = [c for c in pod_cidr.split(",") if ":" not in c]
+    ipv6 = [c for c in pod_cidr.split(",") if ":" in c]
+    settings = [(POOL_VARIABLE, c) for c in ipv4] + [(POOL6_VARIABLE, c) for c in ipv6]
+    if ipv6:
+        settings += list(IPV6_ON) + ([] if ipv4 else list(IPV4_OFF))
+        _assign_addresses(documents, bool(ipv4))
+    for name, value in settings:
+        _set_env(env, name, value)
     if image_repository:
         for document in documents:
             _rewrite_images(document, image_repository)
     return yaml.dump_all(
         documents, Dumper=_OrderedDumper, default_flow_style=False, explicit_start=True
+    )
+
+
+def _set_env(env: List[Any], name: str, value: str) -> None:
+    entry = {"name": name, "value": value}
+    for index, variable in enumerate(env):
+        where = f"{CONTAINERS_PATH}[calico-node].env[{index}]"
+        if _mapping(variable, where).get("name") == name:
+            env[index] = entry
+            return
+    env.append(entry)
+
+
+def _assign_addresses(documents: List[Any], ipv4: bool) -> None:
+    for document in documents:
+        if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
+            continue
+        if _mapping(document.get("metadata", {}), "metadata").get("name") != "calico-config":
+            continue
+        data = _mapping(document.get("data"), CALICO_CONFIG + ": data")
+        template = data.get(CNI_CONFIG_KEY)
+        if not isinstance(template, str) or not IPAM_TYPE.search(template):
+            break
+        flags = ', "assign_ipv4": "{}", "assign_ipv6": "true"'.format("true" if ipv4 else "false")
+        data[CNI_CONFIG_KEY] = IPAM_TYPE.sub(r"\1" + flags, template, count=1)
+        return
+    raise PatchError(
+        f"no {CALICO_CONFIG} whose {CNI_CONFIG_KEY} has a calico-ipam: is this calico.yaml?"
     )
 
 
