@@ -11,9 +11,17 @@ from typing import Any
 import click
 
 from generator import __version__, budget, certs, kubeconfig, model, status
-from generator.app import RenderReport, RenderRequest, SecretsNeed, load_cluster, render_cluster
+from generator.app import (
+    LoadedCluster,
+    RenderReport,
+    RenderRequest,
+    SecretsNeed,
+    load_cluster,
+    render_cluster,
+)
 from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
+from generator.cli_options import SPEC_ARGUMENT, format_option
 from generator.cli_registry import COMMANDS as REGISTRY_COMMANDS
 from generator.errors import K8sgenError, SpecError
 from generator.render.yamlio import dump
@@ -41,9 +49,6 @@ def cli(debug: bool) -> None:
     """Render cloud-init user-data that turns fresh VMs into a kubeadm cluster."""
 
 
-SPEC_ARGUMENT = click.argument(
-    "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
-)
 SECRETS_OPTION = click.option(
     "--secrets",
     "secrets_path",
@@ -75,14 +80,7 @@ def secrets_command(spec_path: Path, secrets_path: Path | None) -> None:
 @cli.command("certs")
 @SPEC_ARGUMENT
 @SECRETS_OPTION
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(certs.FORMATS),
-    default="text",
-    show_default=True,
-    help="text: a table; json: the same rows as data.",
-)
+@format_option(certs.FORMATS, "text", "text: a table; json: the same rows as data.")
 def certs_command(spec_path: Path, secrets_path: Path | None, fmt: str) -> None:
     """Every certificate of SPEC's cluster: when it ends and what renews it (offline)."""
     loaded = load_cluster(
@@ -202,20 +200,11 @@ def render_command(
         output, dry_run=dry_run, iso=iso, gzip=gzipped, platform=platform, renew=renew
     )
     report = render_cluster(loaded, request)
-    stored = report.secrets
-    if stored.created and dry_run:
-        click.echo(f"{stored.path}: would be created", err=True)
-    elif stored.created:
-        click.echo(
-            f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
-        )
-    elif report.secrets.value != loaded.require_secrets().value and not dry_run:
-        minted = ", ".join(report.joins.minted) or "none"
-        click.echo(f"{stored.path}: updated (nodes recorded; join certificates minted: {minted})")
+    _echo_secrets_file(loaded, report, dry_run)
     _summary(loaded.cluster, report, dry_run)
     for line in report.join_lines:
         click.echo(line, err=line.startswith("warning:"))
-    for warning in certs.lifetime_warnings(loaded.cluster, stored.value):
+    for warning in certs.lifetime_warnings(loaded.cluster, report.secrets.value):
         click.echo(f"warning: {warning}", err=True)
     for line in report.token_lines:
         click.echo(line, err=line.startswith("warning:"))
@@ -229,6 +218,20 @@ def render_command(
         click.echo(
             f"bundle mode: attach bundle.iso (k8sgen bundle {spec_path} -o DIR) to every node"
         )
+
+
+def _echo_secrets_file(loaded: LoadedCluster, report: RenderReport, dry_run: bool) -> None:
+    """What the render did to the secrets file."""
+    stored = report.secrets
+    if stored.created and dry_run:
+        click.echo(f"{stored.path}: would be created", err=True)
+    elif stored.created:
+        click.echo(
+            f"{stored.path}: created the cluster secrets (0600; keep it private, back it up)"
+        )
+    elif stored.value != loaded.require_secrets().value and not dry_run:
+        minted = ", ".join(report.joins.minted) or "none"
+        click.echo(f"{stored.path}: updated (nodes recorded; join certificates minted: {minted})")
 
 
 def _summary(cluster: model.Cluster, report: RenderReport, dry_run: bool) -> None:

@@ -12,11 +12,8 @@ import click
 
 from generator import app, images, model, secrets
 from generator.bundle import make_bundle
+from generator.cli_options import SPEC_ARGUMENT, format_option
 from generator.registries import Credential, credentials_for
-
-SPEC_ARGUMENT = click.argument(
-    "spec_path", metavar="SPEC", type=click.Path(path_type=Path, dir_okay=False)
-)
 
 
 def echo_warning(line: str) -> None:
@@ -30,13 +27,10 @@ def load_cluster(spec_path: Path) -> model.Cluster:
 
 @click.command("images")
 @SPEC_ARGUMENT
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(images.FORMATS),
-    default="list",
-    show_default=True,
-    help="list: a table; skopeo-sync: a script copying upstream images to the mirror; json.",
+@format_option(
+    images.FORMATS,
+    "list",
+    "list: a table; skopeo-sync: a script copying upstream images to the mirror; json.",
 )
 def images_command(spec_path: Path, fmt: str) -> None:
     """Every image the cluster of SPEC pulls: as the nodes name it, upstream, pulled from."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from generator import app, secrets
-from generator.cli_offline import SPEC_ARGUMENT, echo_warning
+from generator.cli_offline import echo_warning
+from generator.cli_options import SPEC_ARGUMENT
 from generator.errors import K8sgenError
 from generator.registries import Credential
 

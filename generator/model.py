@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from generator import certspec, netfamily, versions
 from generator.calico_patch import calico_image
@@ -261,13 +261,10 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
     ipv6_primary = netfamily.primary_is_ipv6(spec["kubernetes"])
     nodes = tuple(_node(spec, n, base_dir, ipv6_primary) for n in spec["nodes"])
     control_plane = spec.get("controlPlane", {})
-    vip = _vip(control_plane.get("vip"), nodes)
-    host, port = _endpoint(control_plane, vip, nodes)
+    front = _control_plane_front(control_plane, nodes)
     minor = versions.KUBERNETES[versions.minor_of(kube["version"])]
-    bootstrap = spec.get("bootstrap", {})
     subnets = cluster_subnets(kube)
     mirrors = _mirrors(spec.get("mirrors", {}))
-    calico = spec.get("cni", {}).get("calico", {})
     return Cluster(
         name=data["metadata"]["name"],
         version=kube["version"],
@@ -275,33 +272,64 @@ def build(data: dict[str, Any], base_dir: Path) -> Cluster:
         pod_subnet=subnets["podSubnet"],
         service_subnet=subnets["serviceSubnet"],
         dns_domain=kube.get("dnsDomain", DEFAULT_DNS_DOMAIN),
-        endpoint_host=host,
-        endpoint_port=port,
+        endpoint_host=front.host,
+        endpoint_port=front.port,
         mirrors=mirrors,
-        calico=_calico(calico, minor, base_dir, mirrors.calico_images),
-        os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
-        token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
-        token_override=bootstrap.get("token"),
-        bootstrap=_bootstrap_policy(bootstrap),
+        calico=_calico(
+            spec.get("cni", {}).get("calico", {}), minor, base_dir, mirrors.calico_images
+        ),
         ssh_keys=tuple(spec.get("ssh", {}).get("authorizedKeys", ())),
         ntp=tuple(spec.get("ntp", DEFAULT_NTP)),
         nodes=nodes,
-        arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
-        firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
-        vip=vip,
-        certificate_distribution=control_plane.get(
-            "certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION
-        ),
-        baked=bootstrap.get("baked", False),
+        vip=front.vip,
+        certificate_distribution=front.certificate_distribution,
         offline=build_offline(spec),
-        join_with=bootstrap.get("joinWith", DEFAULT_JOIN_WITH),
-        join_window=bootstrap.get("joinWindow", DEFAULT_JOIN_WINDOW),
         certificates=certspec.build(spec),
         audit=build_audit(control_plane),
         encryption=build_encryption(control_plane),
-        proxy=_proxy(spec, nodes, subnets, host),
+        proxy=_proxy(spec, nodes, subnets, front.host),
         registries=build_registries(spec, base_dir),
         kubeadm_settings=build_kubeadm_settings(spec.get("kubeadm", {})),
+        **_bootstrap_fields(spec.get("bootstrap", {})),
+        **_machine_fields(spec),
+    )
+
+
+class _MachineFields(TypedDict):
+    """The fields of Cluster that say what the machines are: OS release, architecture."""
+
+    os: versions.OSRelease
+    arch: versions.Architecture
+    firewalld: str
+
+
+def _machine_fields(spec: dict[str, Any]) -> _MachineFields:
+    return _MachineFields(
+        os=versions.OPERATING_SYSTEMS[(spec["os"]["family"], spec["os"]["version"])],
+        arch=versions.ARCHITECTURES[spec.get("arch", DEFAULT_ARCH)],
+        firewalld=spec["os"].get("firewalld", DEFAULT_FIREWALLD),
+    )
+
+
+class _BootstrapFields(TypedDict):
+    """The fields of Cluster that spec.bootstrap sets."""
+
+    token_ttl: str
+    token_override: str | None
+    bootstrap: BootstrapPolicy
+    baked: bool
+    join_with: str
+    join_window: str
+
+
+def _bootstrap_fields(bootstrap: dict[str, Any]) -> _BootstrapFields:
+    return _BootstrapFields(
+        token_ttl=bootstrap.get("tokenTTL", DEFAULT_TOKEN_TTL),
+        token_override=bootstrap.get("token"),
+        bootstrap=_bootstrap_policy(bootstrap),
+        baked=bootstrap.get("baked", False),
+        join_with=bootstrap.get("joinWith", DEFAULT_JOIN_WITH),
+        join_window=bootstrap.get("joinWindow", DEFAULT_JOIN_WINDOW),
     )
 
 
@@ -364,6 +392,25 @@ def _node(
         mac=mac.lower() if mac else None,
         extras=build_extras(spec, data, base_dir),
     )
+
+
+@dataclass(frozen=True)
+class _ControlPlaneFront:
+    """How nodes reach the control plane: its endpoint, the VIP if any, how certs travel."""
+
+    vip: Vip | None
+    host: str
+    port: int
+    certificate_distribution: str
+
+
+def _control_plane_front(
+    control_plane: dict[str, Any], nodes: tuple[Node, ...]
+) -> _ControlPlaneFront:
+    vip = _vip(control_plane.get("vip"), nodes)
+    host, port = _endpoint(control_plane, vip, nodes)
+    distribution = control_plane.get("certificateDistribution", DEFAULT_CERTIFICATE_DISTRIBUTION)
+    return _ControlPlaneFront(vip, host, port, distribution)
 
 
 def _vip(data: dict[str, Any] | None, nodes: tuple[Node, ...]) -> Vip | None:

@@ -11,6 +11,7 @@ import os
 import re
 import secrets as random
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,6 @@ def load_or_create(
 def write_new(path: Path, value: ClusterSecrets) -> None:
     """Create PATH 0600; refuse to replace an existing file, even one created meanwhile."""
     text = _text(value)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -208,18 +208,27 @@ def write_new(path: Path, value: ClusterSecrets) -> None:
             f"({exc.strerror or exc})"
         ) from exc
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)  # fails if PATH appeared meanwhile: never overwrite
+        with _private_temporary(path, text) as tmp:
+            os.link(tmp, path)  # fails if PATH appeared meanwhile: never overwrite
     except FileExistsError as exc:
         raise SecretsError(f"{path}: already exists; not replacing it") from exc
     except OSError as exc:
         raise SecretsError(
             f"{path}: cannot create the secrets file: {exc.strerror or exc}"
         ) from exc
+
+
+@contextlib.contextmanager
+def _private_temporary(path: Path, text: str) -> Iterator[Path]:
+    """TEXT written and synced to a new 0600 file beside PATH, removed after the block."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield tmp
     finally:
         # Never let the clean-up hide the real error (ENOTDIR, EROFS, EACCES on the folder).
         with contextlib.suppress(OSError):
@@ -260,21 +269,13 @@ def write_additions(path: Path, before: ClusterSecrets, after: ClusterSecrets) -
 def replace_file(path: Path, value: ClusterSecrets) -> None:
     """Write VALUE over the existing secrets file at PATH, 0600 throughout: a crash leaves the
     old file or the new one, never half of either."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_text(value))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with _private_temporary(path, _text(value)) as tmp:
+            os.replace(tmp, path)
     except OSError as exc:
         raise SecretsError(
             f"{path}: cannot update the secrets file: {exc.strerror or exc}"
         ) from exc
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def load(path: Path, cluster: str) -> ClusterSecrets:
@@ -313,24 +314,7 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     ):
         raise corrupt(f"expected apiVersion {API_VERSION} and kind {KIND}")
     try:
-        value = ClusterSecrets(
-            cluster=str(data["cluster"]),
-            bootstrap_token=str(data["bootstrapToken"]),
-            certificate_key=str(data["certificateKey"]),
-            ca=_pair(data["ca"]),
-            front_proxy_ca=_pair(data["frontProxyCA"]),
-            etcd_ca=_pair(data["etcdCA"]),
-            service_account=ServiceAccountKey(
-                str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
-            ),
-            admin=_pair(data["admin"]),
-            encryption_key=_optional_text(data.get("encryptionKey")),
-            registry_credentials=_credentials(data.get("registryCredentials", {})),
-            join_credentials={
-                str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()
-            },
-            nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
-        )
+        value = _secrets_from(data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise corrupt(f"missing or misplaced field {exc}") from exc
     if not TOKEN_PATTERN.fullmatch(value.bootstrap_token):
@@ -344,6 +328,26 @@ def _parse(path: Path, data: Any) -> ClusterSecrets:
     for node, pair in (data.get(JOIN_CREDENTIALS) or {}).items():
         _check_pair(corrupt, f"{JOIN_CREDENTIALS}.{node}", pair)
     return value
+
+
+def _secrets_from(data: dict[str, Any]) -> ClusterSecrets:
+    """DATA as ClusterSecrets; KeyError, TypeError or AttributeError where it is malformed."""
+    return ClusterSecrets(
+        cluster=str(data["cluster"]),
+        bootstrap_token=str(data["bootstrapToken"]),
+        certificate_key=str(data["certificateKey"]),
+        ca=_pair(data["ca"]),
+        front_proxy_ca=_pair(data["frontProxyCA"]),
+        etcd_ca=_pair(data["etcdCA"]),
+        service_account=ServiceAccountKey(
+            str(data["serviceAccount"]["key"]), str(data["serviceAccount"]["pub"])
+        ),
+        admin=_pair(data["admin"]),
+        encryption_key=_optional_text(data.get("encryptionKey")),
+        registry_credentials=_credentials(data.get("registryCredentials", {})),
+        join_credentials={str(n): _pair(p) for n, p in (data.get(JOIN_CREDENTIALS) or {}).items()},
+        nodes={str(n): str(r) for n, r in (data.get("nodes") or {}).items()},
+    )
 
 
 def _optional_text(value: Any) -> str | None:

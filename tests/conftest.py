@@ -4,10 +4,13 @@ Helpers the test modules share live in tests/support/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from generator import secrets
 
+from .support.loopback import Registry, registry_with_hello
 from .support.repo import EXAMPLES
 from .support.specs import Rendered, render_spec
 
@@ -26,3 +29,11 @@ def rendered_examples() -> list[Rendered]:
 @pytest.fixture(scope="session")
 def demo_secrets() -> secrets.ClusterSecrets:
     return secrets.generate("demo")
+
+
+@pytest.fixture(scope="module")
+def hello_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A loopback registry holding library/hello:1, one per test module that asks for it."""
+    root = tmp_path_factory.mktemp("registry")
+    with registry_with_hello(root, "k8sgen registry test") as registry:
+        yield registry

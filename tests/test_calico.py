@@ -24,6 +24,7 @@ from generator.cli import cli
 from generator.lint import lint
 from generator.refs import url_host
 
+from .support.calico_download import run_calico_download
 from .support.loopback import file_server
 from .support.nodedata import files, scripts, shell_function
 from .support.readyz_servers import closed_port
@@ -144,24 +145,7 @@ def download_spec(tmp_path: Path, **calico: Any) -> Path:
 
 
 def run_download(rendered: Rendered, config_dir: Path) -> subprocess.CompletedProcess[str]:
-    """The rendered calico_download with real curl and sha256sum; log lines go to stderr."""
-    script = scripts(rendered, "master1")[BOOTSTRAP]
-    program = "\n".join(
-        [
-            'log() { printf "%s\\n" "$*" >&2; }',
-            shell_function(script, "redact"),
-            shell_function(script, "one_line"),
-            shell_function(script, "calico_download"),
-            "calico_download",
-        ]
-    )
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", program],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "CONFIG_DIR": str(config_dir)},
-        timeout=120,
-    )
+    return run_calico_download(scripts(rendered, "master1")[BOOTSTRAP], config_dir)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import re
 import stat
 import subprocess
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from generator.registries import Credential, CredentialsMissing
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 
-from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
+from .support.loopback import Registry, running_containerd
 from .support.nodedata import files
 from .support.repo import REPO
 from .support.specs import Rendered, example, render_spec, write_spec
@@ -39,15 +38,6 @@ from .support.tls_registry import Certificates, auth_front, make_certificates
 from .support.tools import check_with_cloud_init, need
 
 USER, PASSWORD = "robot", "pull-only-s3cret"
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    root = tmp_path_factory.mktemp("registry")
-    write_oci_image(root / "layout", "test", "k8sgen private registry test", ("amd64", "arm64"))
-    with running_registry(root / "server") as value:
-        value.push(root / "layout", "test", f"{value.host}/library/hello:1")
-        yield value
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +91,9 @@ def pull(
 
 
 def test_containerd_pulls_with_the_rendered_ca_and_login(
-    tmp_path: Path, registry: Registry, certificates: Certificates
+    tmp_path: Path, hello_registry: Registry, certificates: Certificates
 ) -> None:
-    with auth_front(registry, certificates, f"{USER}:{PASSWORD}") as front:
+    with auth_front(hello_registry, certificates, f"{USER}:{PASSWORD}") as front:
         rendered = with_login(private_spec(tmp_path, front.host, certificates.ca), front.host)
         node = files(rendered, "master1")
         hosts = node[f"{CERTS_DIR}/{front.host}/hosts.toml"]
@@ -133,10 +123,10 @@ def test_containerd_pulls_with_the_rendered_ca_and_login(
 
 
 def test_the_bundle_copies_with_the_same_ca_and_login(
-    tmp_path: Path, registry: Registry, certificates: Certificates
+    tmp_path: Path, hello_registry: Registry, certificates: Certificates
 ) -> None:
     """k8sgen bundle's skopeo, given the spec's CA and the stored login (an auth file)."""
-    with auth_front(registry, certificates, f"{USER}:{PASSWORD}") as front:
+    with auth_front(hello_registry, certificates, f"{USER}:{PASSWORD}") as front:
         rendered = with_login(private_spec(tmp_path, front.host, certificates.ca), front.host)
         reference = f"{front.host}/library/hello:1"
         image = Image("hello", "test", reference, reference, (front.host,), None)

@@ -19,9 +19,10 @@ from generator.render import render
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 
+from .support.calico_download import run_calico_download
 from .support.http_proxy import forward_proxy
 from .support.loopback import file_server
-from .support.nodedata import files, scripts, shell_function
+from .support.nodedata import files, scripts
 from .support.repo import REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec, write_spec
 from .support.tools import check_with_cloud_init, cloud_init_writes_yum_repos, need
@@ -114,27 +115,6 @@ def test_the_user_data_of_a_proxied_site_is_valid_cloud_config(tmp_path: Path) -
     assert own["ca"].endswith("/harbor.site.example/ca.crt")
 
 
-def run_download(
-    script: str, config_dir: Path, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    program = "\n".join(
-        [
-            'log() { printf "%s\\n" "$*" >&2; }',
-            shell_function(script, "redact"),
-            shell_function(script, "one_line"),
-            shell_function(script, "calico_download"),
-            "calico_download",
-        ]
-    )
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", program],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "CONFIG_DIR": str(config_dir), **env},
-        timeout=120,
-    )
-
-
 def test_the_bootstrap_downloads_through_the_proxy_and_the_cluster_direct(tmp_path: Path) -> None:
     """The rendered calico_download with the node's proxy.env (the proxy moved to loopback):
     a host outside NO_PROXY is asked of the proxy, 127.0.0.1 (in NO_PROXY) is reached direct."""
@@ -159,7 +139,7 @@ def test_the_bootstrap_downloads_through_the_proxy_and_the_cluster_direct(tmp_pa
                 config = tmp_path / ("proxied" if via_proxy else "direct")
                 (config / "calico").mkdir(parents=True)
                 proxy.requested.clear()
-                result = run_download(scripts(rendered, "cp1")[BOOTSTRAP], config, env)
+                result = run_calico_download(scripts(rendered, "cp1")[BOOTSTRAP], config, env)
                 assert result.returncode == 0, result.stderr
                 assert (config / "calico" / "calico.yaml").read_bytes() == manifest
                 expected = [f"http://{MIRROR_HOST}{MANIFEST_PATH}"] if via_proxy else []

@@ -6,35 +6,28 @@ reverse proxy on 127.0.0.1 serves the loopback registry's /v2/... under /v2/dock
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import re
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 from generator.errors import SpecError
 from generator.spec.load import load_text
 from generator.spec.validate import validate
 
-from .support.loopback import Registry, running_containerd, running_registry, write_oci_image
+from .support.loopback import Registry, running_containerd
 from .support.nodedata import files
 from .support.readyz_servers import closed_port
+from .support.servers import RegistryRelay, serving
 from .support.specs import example, render_spec, write_spec
 from .support.tools import need
 
 PROJECT = "/v2/dockerhub"
 IMAGE = "docker.io/library/hello:1"
 HOSTS = "/etc/containerd/certs.d/docker.io/hosts.toml"
-# Headers a registry answer carries that a client needs.
-PASSED_ON = ("Content-Type", "Content-Length", "Docker-Content-Digest", "Location")
 
 
 class ProjectProxy(http.server.ThreadingHTTPServer):
@@ -46,14 +39,8 @@ class ProjectProxy(http.server.ThreadingHTTPServer):
         self.paths: list[str] = []
 
 
-class ProjectHandler(http.server.BaseHTTPRequestHandler):
+class ProjectHandler(RegistryRelay):
     server: ProjectProxy
-
-    def do_GET(self) -> None:
-        self.forward("GET")
-
-    def do_HEAD(self) -> None:
-        self.forward("HEAD")
 
     def forward(self, method: str) -> None:
         self.server.paths.append(urlsplit(self.path).path)  # without containerd's ?ns=
@@ -64,43 +51,7 @@ class ProjectHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        connection = http.client.HTTPConnection(self.server.registry.host, timeout=30)
-        accept = {"Accept": self.headers.get("Accept", "*/*")}
-        connection.request(method, upstream, headers=accept)
-        answer = connection.getresponse()
-        body = answer.read()
-        self.send_response(answer.status)
-        for name in PASSED_ON:
-            if answer.getheader(name):
-                self.send_header(name, answer.getheader(name, ""))
-        self.end_headers()
-        if method == "GET":
-            self.wfile.write(body)
-        connection.close()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def project_proxy(registry: Registry) -> Iterator[ProjectProxy]:
-    proxy = ProjectProxy(registry)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    root = tmp_path_factory.mktemp("registry")
-    write_oci_image(root / "layout", "test", "k8sgen mirror path test", ("amd64", "arm64"))
-    with running_registry(root / "server") as value:
-        value.push(root / "layout", "test", f"{value.host}/library/hello:1")
-        yield value
+        self.pass_back(method, *self.ask(method, self.server.registry.host, upstream))
 
 
 def rendered_hosts_toml(tmp_path: Path, mirror: str) -> str:
@@ -128,8 +79,10 @@ def pull(tmp_path: Path, hosts_toml: str) -> subprocess.CompletedProcess[str]:
         )
 
 
-def test_harbor_style_project_path_is_pulled_through(tmp_path: Path, registry: Registry) -> None:
-    with project_proxy(registry) as proxy:
+def test_harbor_style_project_path_is_pulled_through(
+    tmp_path: Path, hello_registry: Registry
+) -> None:
+    with serving(ProjectProxy(hello_registry)) as proxy:
         mirror = f"http://127.0.0.1:{proxy.server_address[1]}{PROJECT}"
         hosts_toml = rendered_hosts_toml(tmp_path, mirror)
         assert (

@@ -104,3 +104,33 @@ def test_a_typing_only_cycle_is_found(tmp_path: Path) -> None:
     assert find_cycle(graph) == ["pkg.checks", "pkg.sub.runner", "pkg.checks"]
     (package / "checks.py").write_text("X = 1\n")
     assert find_cycle(import_graph(tmp_path, "pkg")) is None
+
+
+MAX_FUNCTION_LINES = 40  # the house rule: a longer function is split into named steps
+
+
+def long_functions(root: Path, package: str) -> list[str]:
+    """'file:line name (N lines)' for every function of the package over MAX_FUNCTION_LINES,
+    counted from `def` to its last line, docstring included."""
+    found = []
+    for path in module_names(root, package).values():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    where = f"{path.relative_to(root)}:{node.lineno}"
+                    found.append(f"{where} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_of_generator_is_longer_than_the_limit() -> None:
+    assert long_functions(REPO, PACKAGE) == []
+
+
+def test_a_long_function_is_named(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "long.py").write_text(f"def short():\n    pass\n\n\ndef tall():\n{body}")
+    assert long_functions(tmp_path, "pkg") == [
+        f"pkg/long.py:5 tall ({MAX_FUNCTION_LINES + 1} lines)"
+    ]

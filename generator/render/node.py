@@ -46,9 +46,8 @@ class NodePlan:
 
 
 def plan(cluster: Cluster, node: Node) -> NodePlan:
-    calico_images = cluster.calico.images
     # kube-vip's static pod starts before (init) or right after (join) kubeadm: pull it early.
-    control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *calico_images)
+    control_plane_images = (*((cluster.vip.image,) if cluster.vip else ()), *cluster.calico.images)
     phases = with_hooks(_phases(cluster), node)
     if node == cluster.init_node:
         return NodePlan(
@@ -61,23 +60,33 @@ def plan(cluster: Cluster, node: Node) -> NodePlan:
             cluster.calico.manifest_urls,
         )
     if node.is_control_plane:
-        previous = _previous_control_plane(cluster, node)
-        # Stacked etcd grows one member at a time: wait for the control plane before us.
-        host = url_host(previous.ip) if previous.ip else cluster.endpoint_host
-        port = API_PORT if previous.ip else cluster.endpoint_port
-        return NodePlan(
-            NodeKind.JOIN_CONTROL_PLANE,
-            (*phases, "report"),
-            control_plane_images,
-            f"https://{host}:{port}/readyz",
-            f"the API server of {previous.name}",
-            cluster.bootstrap.api_wait_seconds,
-            (),
-        )
+        return _control_plane_join_plan(cluster, node, phases, control_plane_images)
+    return _worker_plan(cluster, phases)
+
+
+def _control_plane_join_plan(
+    cluster: Cluster, node: Node, phases: tuple[str, ...], images: tuple[str, ...]
+) -> NodePlan:
+    previous = _previous_control_plane(cluster, node)
+    # Stacked etcd grows one member at a time: wait for the control plane before us.
+    host = url_host(previous.ip) if previous.ip else cluster.endpoint_host
+    port = API_PORT if previous.ip else cluster.endpoint_port
+    return NodePlan(
+        NodeKind.JOIN_CONTROL_PLANE,
+        (*phases, "report"),
+        images,
+        f"https://{host}:{port}/readyz",
+        f"the API server of {previous.name}",
+        cluster.bootstrap.api_wait_seconds,
+        (),
+    )
+
+
+def _worker_plan(cluster: Cluster, phases: tuple[str, ...]) -> NodePlan:
     worker_images = (
         f"{cluster.mirrors.images}/kube-proxy:v{cluster.version}",
         cluster.pause_image,
-        *calico_images,
+        *cluster.calico.images,
     )
     return NodePlan(
         NodeKind.JOIN_WORKER,

@@ -54,14 +54,22 @@ def node_entry(cluster: Cluster, node: Node, iso: bool) -> dict[str, Any]:
     }
 
 
-def module(cluster: Cluster, gzipped: bool, iso: bool) -> dict[str, Any]:
-    nodes = cluster.nodes
+def user_data_values(
+    nodes: tuple[Node, ...], gzipped: bool
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Per node: the user_data and user_data_base64gzip output values."""
     if gzipped:  # the file is gzip already; file() refuses bytes that are not UTF-8
         user_data: dict[str, str | None] = {n.name: None for n in nodes}
         packed = {n.name: call("filebase64", n, "user-data") for n in nodes}
     else:
         user_data = {n.name: call("file", n, "user-data") for n in nodes}
         packed = {n.name: f'${{base64gzip(file("{node_file(n, "user-data")}"))}}' for n in nodes}
+    return user_data, packed
+
+
+def module(cluster: Cluster, gzipped: bool, iso: bool) -> dict[str, Any]:
+    nodes = cluster.nodes
+    user_data, packed = user_data_values(nodes, gzipped)
     return {
         "terraform": {"required_version": REQUIRED_VERSION},
         "output": {

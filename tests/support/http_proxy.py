@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager
 from urllib.parse import urlsplit
+
+from .servers import QuietHandler, serving
 
 
 class ForwardProxy(http.server.ThreadingHTTPServer):
@@ -27,7 +26,7 @@ class ForwardProxy(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: ForwardProxy
 
     def do_GET(self) -> None:
@@ -47,17 +46,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: Any) -> None:
-        pass
 
-
-@contextmanager
-def forward_proxy(routes: dict[str, int]) -> Iterator[ForwardProxy]:
-    proxy = ForwardProxy(routes)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
+def forward_proxy(routes: dict[str, int]) -> AbstractContextManager[ForwardProxy]:
+    return serving(ForwardProxy(routes))

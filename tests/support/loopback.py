@@ -18,7 +18,6 @@ import socket
 import subprocess
 import tarfile
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from .servers import QuietHandler, serving
 from .tools import need
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -119,19 +119,12 @@ def running_registry(root: Path) -> Iterator[Registry]:
 def file_server(directory: Path) -> Iterator[str]:
     """http.server over DIRECTORY on 127.0.0.1; yields the base URL."""
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    class Quiet(QuietHandler, http.server.SimpleHTTPRequestHandler):
+        pass
 
     handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -233,3 +226,12 @@ def write_oci_image(root: Path, tag: str, text: str, architectures: tuple[str, .
     top.pop("platform", None)
     (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+
+
+@contextmanager
+def registry_with_hello(root: Path, text: str) -> Iterator[Registry]:
+    """A loopback registry holding library/hello:1 (amd64 and arm64; its layer holds TEXT)."""
+    write_oci_image(root / "layout", "test", text, ("amd64", "arm64"))
+    with running_registry(root / "server") as registry:
+        registry.push(root / "layout", "test", f"{registry.host}/library/hello:1")
+        yield registry

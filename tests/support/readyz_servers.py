@@ -8,16 +8,18 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from generator.pki import new_ca
+
+from .servers import QuietHandler, serving
 
 LOOPBACK = "127.0.0.1"
 NOT_READY = "[-]etcd failed: reason withheld\nreadyz check failed"
 
 
-class ReadyzHandler(BaseHTTPRequestHandler):
+class ReadyzHandler(QuietHandler):
     """Answers 500 NOT_READY to the first `server.failures` requests, then 200 "ok"."""
 
     server: ReadyzServer
@@ -31,9 +33,6 @@ class ReadyzHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 class ReadyzServer(ThreadingHTTPServer):
@@ -60,13 +59,8 @@ def readyz_server(folder: Path, failures: int, tls: bool = True) -> Iterator[Rea
     server = ReadyzServer(failures)
     if tls:
         server.socket = self_signed(folder).wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

@@ -8,22 +8,16 @@ plain loopback registry (tests/support/loopback.py). It records what it answered
 from __future__ import annotations
 
 import base64
-import http.client
 import http.server
 import ssl
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .loopback import Registry
+from .servers import RegistryRelay, serving
 from .tools import need
-
-# Headers a registry answer carries that a client needs.
-PASSED_ON = ("Content-Type", "Content-Length", "Docker-Content-Digest", "Location")
 
 
 @dataclass(frozen=True)
@@ -88,14 +82,8 @@ class AuthFront(http.server.ThreadingHTTPServer):
         return f"127.0.0.1:{self.server_address[1]}"
 
 
-class _FrontHandler(http.server.BaseHTTPRequestHandler):
+class _FrontHandler(RegistryRelay):
     server: AuthFront
-
-    def do_GET(self) -> None:
-        self.forward("GET")
-
-    def do_HEAD(self) -> None:
-        self.forward("HEAD")
 
     def forward(self, method: str) -> None:
         if self.headers.get("Authorization") != self.server.expected:
@@ -105,33 +93,13 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        upstream = http.client.HTTPConnection(self.server.registry.host, timeout=30)
-        accept = ", ".join(self.headers.get_all("Accept", [])) or "*/*"  # skopeo sends several
-        upstream.request(method, self.path, headers={"Accept": accept})
-        answer = upstream.getresponse()
-        body = answer.read()
-        upstream.close()
+        answer, body = self.ask(method, self.server.registry.host, self.path)
         self.server.answers.append((self.path, answer.status))
-        self.send_response(answer.status)
-        for name in PASSED_ON:
-            if answer.getheader(name):
-                self.send_header(name, answer.getheader(name, ""))
-        self.end_headers()
-        if method == "GET":
-            self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.pass_back(method, answer, body)
 
 
-@contextmanager
-def auth_front(registry: Registry, certificates: Certificates, login: str) -> Iterator[AuthFront]:
+def auth_front(
+    registry: Registry, certificates: Certificates, login: str
+) -> AbstractContextManager[AuthFront]:
     """REGISTRY behind TLS (CERTIFICATES) and basic auth (LOGIN is user:password)."""
-    front = AuthFront(registry, certificates, login)
-    thread = threading.Thread(target=front.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield front
-    finally:
-        front.shutdown()
-        front.server_close()
+    return serving(AuthFront(registry, certificates, login))

@@ -5,15 +5,9 @@
 kubeadm_init() {
   local out status line
   refuse_if_blocked "$1"
-  start_attempt
   out=$(mktemp "$STATE_DIR/.output.XXXXXX")
-  if kubeadm "$@" 2>&1 | tee "$out"; then
-    mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/succeeded"
-    rm -f "$out"
-    return 0
-  else
-    status=$?
-  fi
+  kubeadm_attempt "$out" "$@"
+  [ "$status" -ne 0 ] || return 0
   line=$(key_line "$out")
   keep_output "$out"
   # Failed, not cut off: once the block is lifted, a new attempt may start.

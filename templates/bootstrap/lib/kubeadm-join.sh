@@ -14,15 +14,9 @@ kubeadm_join() {
     rm -f "$KUBEADM_STATE/reset-first"
   fi
   while :; do
-    start_attempt
     out=$(mktemp "$STATE_DIR/.output.XXXXXX")
-    if kubeadm "$@" 2>&1 | tee "$out"; then
-      mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/succeeded"
-      rm -f "$out"
-      return 0
-    else
-      status=$?
-    fi
+    kubeadm_attempt "$out" "$@"
+    [ "$status" -ne 0 ] || return 0
     line=$(key_line "$out")
     mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/reset-first"
     join_check_repeat "$out" "$status" "$line"

@@ -28,3 +28,18 @@ start_attempt() {
   [ -z "$PKI_STASH" ] || restore_shared_pki
   : >"$KUBEADM_STATE/started"
 }
+
+# kubeadm_attempt OUT ARGS...: start_attempt, then kubeadm ARGS, its output teed to OUT; on
+# success the succeeded mark is set and OUT removed. Sets the caller's local `status` to
+# kubeadm's and returns 0: called outside a condition, set -e and the ERR trap stay in force.
+kubeadm_attempt() {
+  local out=$1
+  shift
+  start_attempt
+  status=0
+  kubeadm "$@" 2>&1 | tee "$out" || status=$?
+  if [ "$status" -eq 0 ]; then
+    mv -f "$KUBEADM_STATE/started" "$KUBEADM_STATE/succeeded"
+    rm -f "$out"
+  fi
+}
