@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import joincred, model, secrets
-from generator.budget import PLATFORMS, fits
+from generator import model, secrets
+from generator.delivery.budget import PLATFORMS, fits
 from generator.embed import embed_local_files
 from generator.render import UserDataSize, user_data_bytes
+from generator.secrets import joincred
 from generator.spec.load import load_spec
 from generator.spec.validate import validate
 

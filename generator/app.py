@@ -14,16 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import budget, joincred, lint, model, render, secrets, tokenlife
+from generator import model, render, secrets
+from generator.delivery import budget
+from generator.delivery.write import WriteResult, check_output, stale_files, write_artifacts
 from generator.embed import from_spec
 from generator.errors import K8sgenError
+from generator.offline import lint
 from generator.render import Rendering, UserDataSize, ha
 from generator.render.artifact import Artifact
 from generator.render.kubeadm import token
+from generator.secrets import joincred, tokenlife
 from generator.spec.findings import Findings
 from generator.spec.load import load_spec
 from generator.spec.validate import validate
-from generator.write import WriteResult, check_output, stale_files, write_artifacts
 
 
 class SecretsNeed(enum.Enum):

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from generator import __version__, budget, certs, kubeconfig, model, status
+from generator import __version__, model, status
 from generator.app import (
     LoadedCluster,
     RenderReport,
@@ -23,10 +23,12 @@ from generator.cli_offline import COMMANDS as OFFLINE_COMMANDS
 from generator.cli_offline import echo_warning as _warn
 from generator.cli_options import SPEC_ARGUMENT, format_option
 from generator.cli_registry import COMMANDS as REGISTRY_COMMANDS
+from generator.delivery import budget
+from generator.delivery.write import CREATED, UNCHANGED, write_new_file
 from generator.errors import K8sgenError, SpecError
 from generator.render.yamlio import dump
+from generator.secrets import certs, kubeconfig
 from generator.starter import StarterOptions, starter_spec
-from generator.write import CREATED, UNCHANGED, write_new_file
 
 
 class K8sgenGroup(click.Group):

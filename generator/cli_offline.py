@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from generator import app, images, model, secrets
-from generator.bundle import make_bundle
+from generator import app, model, secrets
 from generator.cli_options import SPEC_ARGUMENT, format_option
+from generator.offline import images
+from generator.offline.bundle import make_bundle
 from generator.registries import Credential, credentials_for
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import budget, secrets
+from generator import secrets
 from generator.cli import cli
+from generator.delivery import budget
 from generator.render import UserDataSize, user_data_bytes
 
 from .support.counting import renders_per_node

@@ -23,9 +23,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator import versions
-from generator.bundle.archives import sources
 from generator.cli import cli
-from generator.images import cluster_images
+from generator.offline.bundle.archives import sources
+from generator.offline.images import cluster_images
 
 from .support.aptrepo import Deb, Signer, build_deb, dists_repository, flat_repository, signer
 from .support.kubernetes_debs import (

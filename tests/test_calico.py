@@ -17,11 +17,11 @@ import yaml
 from click.testing import CliRunner
 
 from generator import model, versions
-from generator.bundle import _calico_manifest as bundle_manifest
-from generator.bundle.tools import BundleError
 from generator.calico_patch import POOL_VARIABLE, PatchError, main, patch_manifest
 from generator.cli import cli
-from generator.lint import lint
+from generator.offline.bundle import _calico_manifest as bundle_manifest
+from generator.offline.bundle.tools import BundleError
+from generator.offline.lint import lint
 from generator.refs import url_host
 
 from .support.calico_download import run_calico_download

@@ -251,8 +251,8 @@ def test_bundle_refuses_a_downloaded_manifest_with_an_alias_bomb(
     """A hostile mirror's calico.yaml is checked like a local one (loopback server)."""
     import dataclasses
 
-    from generator import bundle
-    from generator.bundle.tools import BundleError
+    from generator.offline import bundle
+    from generator.offline.bundle.tools import BundleError
 
     from .support.loopback import file_server
 
@@ -582,8 +582,8 @@ def test_existing_special_file_in_out_is_refused_without_hanging(tmp_path: Path,
 
 def test_write_refuses_a_link_that_appears_after_the_check(tmp_path: Path) -> None:
     """The writes themselves never follow a link (O_NOFOLLOW walk), not only the check."""
+    from generator.delivery.write import _Folders, _write_one
     from generator.render.artifact import Artifact
-    from generator.write import _Folders, _write_one
 
     root = tmp_path / "root"
     (root / "nodes").mkdir(parents=True)
@@ -616,7 +616,7 @@ def test_failed_write_removes_the_new_secrets_and_the_files_it_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write that fails midway (disk full) leaves neither secrets nor half a tree."""
-    from generator import write
+    from generator.delivery import write
 
     spec = write_spec(tmp_path, example("single"))
     calls = {"n": 0}

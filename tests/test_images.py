@@ -15,7 +15,7 @@ from generator import versions
 from generator.calico_patch import main as patch_main
 from generator.calico_patch import patch_manifest
 from generator.cli import cli
-from generator.images import cluster_images
+from generator.offline.images import cluster_images
 from generator.render.node import plan
 
 from .support.loopback import running_registry, write_oci_image

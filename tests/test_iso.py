@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.bundle.iso import write_iso
 from generator.cli import cli
-from generator.iso import seed_iso
+from generator.delivery.iso import seed_iso
+from generator.offline.bundle.iso import write_iso
 from generator.render import RenderOptions, render
 
 from .support.repo import REPO
@@ -112,7 +112,7 @@ def test_same_files_same_bytes_in_any_time_zone(tmp_path: Path) -> None:
     assert seed_iso(list(reversed(seed))) == first
     # Another process, another time zone, another clock reading: the same image.
     code = (
-        "import sys; from generator.iso import seed_iso; "
+        "import sys; from generator.delivery.iso import seed_iso; "
         "sys.stdout.buffer.write(seed_iso([('user-data', b'#cloud-config\\n{}\\n'), "
         "('meta-data', b'instance-id: iid-x\\n')]))"
     )

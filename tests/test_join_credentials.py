@@ -19,10 +19,11 @@ import yaml
 from click.testing import CliRunner, Result
 from cryptography import x509
 
-from generator import joincred, secrets
+from generator import secrets
 from generator.app import default_secrets_path
 from generator.cli import cli
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_CONFIG
+from generator.secrets import joincred
 from generator.status import ADVICE
 
 from .support.nodedata import files

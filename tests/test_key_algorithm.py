@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from generator import secrets
 from generator.cli import cli
 from generator.errors import SecretsError
-from generator.pki import KeyAlgorithm
 from generator.secrets import ClusterSecrets
+from generator.secrets.pki import KeyAlgorithm
 
 from .support.kubeadm import SHARED_PKI, api_validator
 from .support.nodedata import files, kubeadm_documents

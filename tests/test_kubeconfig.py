@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from generator import kubeconfig
 from generator.app import default_secrets_path
 from generator.cli import cli
 from generator.errors import K8sgenError
+from generator.secrets import kubeconfig
 from generator.spec.rules import DURATION
 
 from .support.repo import REPO

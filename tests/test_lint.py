@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.lint import IMAGE, Reach, lint
+from generator.offline.lint import IMAGE, Reach, lint
 from generator.refs import url_host
 from generator.render import RenderOptions, render
 

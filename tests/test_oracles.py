@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
-from generator import joincred
 from generator.layout import JOIN_KUBECONFIG
 from generator.render.node import NodeKind, plan
+from generator.secrets import joincred
 
 from .support.kubeadm import SHARED_PKI, api_validator
 from .support.nodedata import (

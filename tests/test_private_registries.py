@@ -19,13 +19,13 @@ import yaml
 from click.testing import CliRunner
 
 from generator import secrets
-from generator.bundle.access import pull_access
-from generator.bundle.archives import fetch_images
-from generator.bundle.tools import BundleError
 from generator.cli import cli
 from generator.errors import SpecError
-from generator.images import Image
 from generator.layout import CERTS_DIR
+from generator.offline.bundle.access import pull_access
+from generator.offline.bundle.archives import fetch_images
+from generator.offline.bundle.tools import BundleError
+from generator.offline.images import Image
 from generator.registries import Credential, CredentialsMissing
 from generator.spec.load import load_text
 from generator.spec.validate import validate

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import lint
 from generator.errors import SpecError
 from generator.layout import APT_PROXY_CONF, BOOTSTRAP_UNIT_FILE, CONTAINERD_PROXY_DROPIN, PROXY_ENV
+from generator.offline import lint
 from generator.render import render
 from generator.spec.load import load_text
 from generator.spec.validate import validate

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator import versions
-from generator.iso import seed_iso
+from generator.delivery.iso import seed_iso
 from generator.model import Cluster, Node
 from generator.render import packer, terraform
 from generator.render.artifact import Artifact

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.joincred import DATE, credential, not_after
 from generator.model import MAX_MANIFEST_BYTES, Cluster, Node
 from generator.offline import BUNDLE_LABEL
 from generator.render import kubevip
@@ -17,6 +16,7 @@ from generator.render.templating import render_script
 from generator.render.variables import node_variables
 from generator.render.vm_image import image_marker
 from generator.secrets import ClusterSecrets
+from generator.secrets.joincred import DATE, credential, not_after
 
 BOOTSTRAP_TEMPLATE = "bootstrap/main.sh.j2"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.joincred import credential, node_user
 from generator.layout import (
     BOOTSTRAP_SCRIPT,
     BOOTSTRAP_UNIT,
@@ -40,6 +39,7 @@ from generator.render.parts import (
 from generator.render.templating import render_template
 from generator.render.yamlio import dump, dump_all
 from generator.secrets import ClusterSecrets
+from generator.secrets.joincred import credential, node_user
 
 HEADER = "#cloud-config\n"
 # The eight files of kubeadm's manual certificate distribution, relative to PKI_DIR.

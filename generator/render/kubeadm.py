@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.joincred import credential
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES
 from generator.model import API_PORT, CERTIFICATES_UPLOAD, Cluster, Node
 from generator.nodeconfig import COMPONENTS, Component, KubeadmPatch
 from generator.render import security
 from generator.secrets import ClusterSecrets
+from generator.secrets.joincred import credential
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from generator.model import Cluster
-from generator.pki import CertPair
+from generator.secrets.pki import CertPair
 
 
 def client_kubeconfig(

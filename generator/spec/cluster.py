@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from generator import model, netfamily, refs, tokenlife, versions
+from generator import model, netfamily, refs, versions
+from generator.secrets import tokenlife
 from generator.spec.findings import CALICO, MIRRORS, Findings
 from generator.spec.load import FieldPath
 from generator.spec.rules import (

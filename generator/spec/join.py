@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from generator import model, tokenlife
+from generator import model
+from generator.secrets import tokenlife
 from generator.spec.rules import ttl_seconds
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 
 from generator import secrets
 from generator.layout import PKI_STASH
-from generator.pki import KeyAlgorithm, discovery_hash
+from generator.secrets.pki import KeyAlgorithm, discovery_hash
 from generator.status import ADVICE, explain
 
 from ..support.kubeadm import SHARED_PKI_NAMES

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from generator import versions
-from generator.images import coredns_repository
+from generator.offline.images import coredns_repository
 
 from .binaries import kubeadm, kubeadm_releases
 from .netns import isolated

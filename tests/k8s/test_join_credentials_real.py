@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from generator import joincred, secrets
+from generator import secrets
 from generator.layout import BOOTSTRAP_SCRIPT, JOIN_KUBECONFIG, PKI_DIR
+from generator.secrets import joincred
 from generator.status import ADVICE, explain
 
 from ..support.nodedata import files

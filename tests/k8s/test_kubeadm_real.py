@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from generator import versions
 from generator.errors import SpecError
-from generator.images import KUBEADM, cluster_images
 from generator.layout import JOIN_KUBECONFIG, KUBEADM_PATCHES, PKI_STASH
 from generator.model import Cluster
-from generator.pki import KeyAlgorithm
+from generator.offline.images import KUBEADM, cluster_images
 from generator.render.kubeadm import cert_sans
+from generator.secrets.pki import KeyAlgorithm
 from generator.spec.load import load_spec
 from generator.spec.validate import validate
 

@@ -12,7 +12,7 @@ import datetime
 
 import yaml
 
-from generator import kubeconfig
+from generator.secrets import kubeconfig
 
 from ..support.specs import Rendered
 from .controlplane import ControlPlane

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from generator.pki import new_ca
+from generator.secrets.pki import new_ca
 
 from .servers import QuietHandler, serving
 

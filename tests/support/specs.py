@@ -9,10 +9,11 @@ from typing import Any
 
 import yaml
 
-from generator import joincred, model, secrets
+from generator import model, secrets
 from generator.app import SecretsNeed, load_cluster
 from generator.render import render
 from generator.render.artifact import Artifact
+from generator.secrets import joincred
 
 from .repo import REPO
 

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.bundle.access import PullAccess, pull_access
-from generator.bundle.archives import Archive, fetch_images
-from generator.bundle.debian import PackageSet, download_packages
-from generator.bundle.iso import write_iso
-from generator.bundle.tools import BundleError, run
 from generator.embed import ManifestError, checked_patch
-from generator.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.inputs import read_input
 from generator.model import MAX_MANIFEST_BYTES, Cluster
 from generator.offline import BUNDLE_LABEL
+from generator.offline.bundle.access import PullAccess, pull_access
+from generator.offline.bundle.archives import Archive, fetch_images
+from generator.offline.bundle.debian import PackageSet, download_packages
+from generator.offline.bundle.iso import write_iso
+from generator.offline.bundle.tools import BundleError, run
+from generator.offline.images import KUBEADM, Image, cluster_images, kubeadm_image
 from generator.registries import Credential
 from generator.spec.cluster import BUNDLE_FORMATS
 from generator.spec.rules import DEFAULT_POD_SUBNET

@@ -1,5 +1,6 @@
 """ISO images built in-process with pycdlib (ISO9660 + Joliet + Rock Ridge), the same bytes for
-the same files: the NoCloud seeds here, the offline bundle's image in generator/bundle/iso.py.
+the same files: the NoCloud seeds here, the offline bundle's image in
+generator/offline/bundle/iso.py.
 
 A seed has the layout `cloud-localds` (genisoimage) writes: 8.3 ISO9660 names, and the real
 names in the Joliet and Rock Ridge trees, which is what Linux and cloud-init read.

@@ -1,4 +1,5 @@
-"""One ISO 9660 image of a folder, with Rock Ridge and Joliet names (generator/iso.py writes it)."""
+"""One ISO 9660 image of a folder, with Rock Ridge and Joliet names (generator/delivery/iso.py
+writes it)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pycdlib
 
-from generator.bundle.tools import BundleError
-from generator.iso import new_iso
+from generator.delivery.iso import new_iso
+from generator.offline.bundle.tools import BundleError
 
 JOLIET_MAX = 64  # characters of a Joliet name
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.bundle.access import PullAccess
-from generator.bundle.tools import BundleError, require, run
-from generator.images import Image
+from generator.offline.bundle.access import PullAccess
+from generator.offline.bundle.tools import BundleError, require, run
+from generator.offline.images import Image
 from generator.refs import parse_image
 
 REF_NAME = "org.opencontainers.image.ref.name"

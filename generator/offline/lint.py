@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from generator.errors import K8sgenError
-from generator.images import cluster_images
 from generator.layout import CERTS_DIR
 from generator.model import Cluster
+from generator.offline.images import cluster_images
 from generator.refs import host_of, parse_image, url_host
 from generator.render.artifact import Artifact
 

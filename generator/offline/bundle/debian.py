@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.bundle.tools import BundleError, require, run
 from generator.model import Cluster
+from generator.offline.bundle.tools import BundleError, require, run
 from generator.render.repos import AptSettings, apt_settings
 
 KEY_BYTES = 1024 * 1024

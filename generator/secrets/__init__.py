@@ -22,7 +22,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from generator.certspec import DEFAULTS, Certificates
 from generator.errors import SecretsError
 from generator.inputs import InputError, describe_yaml_error, read_input, safe_yaml
-from generator.pki import (
+from generator.registries import Credential
+from generator.secrets.pki import (
     CertPair,
     KeyAlgorithm,
     discovery_hash,
@@ -34,7 +35,6 @@ from generator.pki import (
     new_private_key,
     public_key_pem,
 )
-from generator.registries import Credential
 from generator.spec.rules import (
     TOKEN_EXAMPLE,
     TOKEN_ID_LENGTH,

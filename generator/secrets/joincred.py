@@ -29,8 +29,8 @@ from generator.model import (
     Cluster,
     Node,
 )
-from generator.pki import CertPair, new_client_cert
 from generator.secrets import ClusterSecrets
+from generator.secrets.pki import CertPair, new_client_cert
 from generator.spec.rules import ttl_seconds
 
 NODES_GROUP = "system:nodes"

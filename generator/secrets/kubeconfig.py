@@ -14,9 +14,9 @@ from typing import Any
 
 from generator.errors import K8sgenError
 from generator.model import Cluster
-from generator.pki import new_client_cert
 from generator.render.kubeconfigs import client_kubeconfig
 from generator.secrets import ClusterSecrets
+from generator.secrets.pki import new_client_cert
 from generator.spec.rules import DURATION, describe_seconds, ttl_seconds
 from generator.spec.schema import control_character
 
