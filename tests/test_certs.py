@@ -7,20 +7,24 @@ only inside its threshold) is tests/k8s/test_certs_real.py.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from cryptography import x509
 
-from generator import certs, pki, secrets
+from generator import secrets
 from generator.app import default_secrets_path
 from generator.cli import cli
+from generator.render import renewal
+from generator.secrets import certs, pki
 
 from .support.kubeadm import api_validator
 from .support.nodedata import cloud_config, files, kubeadm_documents
@@ -334,3 +338,23 @@ def test_certificates_that_would_outlive_the_ca_are_warned_about(tmp_path: Path)
     later = certs.lifetime_warnings(cluster, value, now + 2 * DAY)
     assert len(later) == 1
     assert later[0].startswith("certificates made from now on (validity 8760h) would end after")
+
+
+def test_an_ipv6_control_plane_checks_etcd_at_urls_curl_accepts(tmp_path: Path) -> None:
+    """IPv6 addresses in brackets (curl refuses https://fd00::11:2379/), and etcd's plain-http
+    /health where kubeadm puts it for an IPv6 advertise address: http://[::1]:2381."""
+    rendered = render_spec(write_spec(tmp_path, example("ipv6")))
+    cluster = rendered.cluster
+    node = cluster.init_node
+    script = renewal.renewal_script(cluster, node)
+    urls = re.search(r"ETCD_HEALTH_URLS=\((.*)\)", script)
+    assert urls
+    for url in urls.group(1).replace("'", "").split():
+        split = urlsplit(url)
+        assert ipaddress.ip_address(split.hostname or "").version == 6, url
+        assert split.port == renewal.ETCD_CLIENT_PORT, url
+    assert f"http://[::1]:{renewal.ETCD_METRICS_PORT}/health" in script
+    (tmp_path / "v4").mkdir()
+    single = render_spec(write_spec(tmp_path / "v4", example("single")))
+    v4_script = renewal.renewal_script(single.cluster, single.cluster.init_node)
+    assert f"http://127.0.0.1:{renewal.ETCD_METRICS_PORT}/health" in v4_script

@@ -13,6 +13,7 @@ from generator.layout import (
     MANIFEST_RESTORE_UNIT_FILE,
 )
 from generator.model import API_PORT, Cluster, Node
+from generator.netfamily import url_host
 from generator.render.kubeadm import cluster_configuration
 from generator.render.templating import render_script, render_template
 from generator.render.yamlio import dump_all
@@ -23,7 +24,7 @@ from generator.secrets import ClusterSecrets
 KUBELET_FILE_CHECK_SECONDS = 30
 RANDOM_DELAY = "1h"  # spreads the control planes of one cluster over an hour
 ETCD_CLIENT_PORT = 2379  # kubeadm's etcd: clients over TLS on the node's address
-ETCD_METRICS_PORT = 2381  # kubeadm's etcd: /health in plain http on 127.0.0.1 only
+ETCD_METRICS_PORT = 2381  # kubeadm's etcd: /health in plain http on loopback only
 # After the restart: etcd and the API server have this long (attempts x pause) to answer.
 HEALTH_ATTEMPTS = 36
 HEALTH_PAUSE_SECONDS = 5
@@ -35,7 +36,14 @@ def control_plane_index(cluster: Cluster, node: Node) -> int:
 
 def etcd_health_urls(cluster: Cluster) -> list[str]:
     """/health of every control plane's etcd (at its address, else its name)."""
-    return [f"https://{n.ip or n.name}:{ETCD_CLIENT_PORT}/health" for n in cluster.control_planes]
+    hosts = [url_host(n.ip) if n.ip else n.name for n in cluster.control_planes]
+    return [f"https://{host}:{ETCD_CLIENT_PORT}/health" for host in hosts]
+
+
+def etcd_metrics_host(node: Node) -> str:
+    """Where kubeadm's etcd serves /health in plain http: the loopback of the family of the
+    address it advertises (listen-metrics-urls is http://[::1]:2381 for an IPv6 one)."""
+    return url_host("::1") if node.ip and ":" in node.ip else "127.0.0.1"
 
 
 def renewal_script(cluster: Cluster, node: Node) -> str:
@@ -48,7 +56,7 @@ def renewal_script(cluster: Cluster, node: Node) -> str:
         threshold_seconds=int(threshold.total_seconds()),
         file_check_seconds=KUBELET_FILE_CHECK_SECONDS,
         etcd_health_urls=etcd_health_urls(cluster),
-        etcd_metrics_port=ETCD_METRICS_PORT,
+        etcd_metrics_url=f"http://{etcd_metrics_host(node)}:{ETCD_METRICS_PORT}/health",
         api_port=API_PORT,
         health_attempts=HEALTH_ATTEMPTS,
         health_pause_seconds=HEALTH_PAUSE_SECONDS,
