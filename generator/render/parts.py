@@ -23,6 +23,7 @@ from generator.layout import (
     SYSCTL_FILE,
 )
 from generator.model import Cluster
+from generator.nodeconfig import DEFAULT_FILE_PERMISSIONS
 from generator.registries import Credential
 from generator.render import kubeadm, rpm
 from generator.render.firewall import FirewalldPlan
@@ -56,11 +57,20 @@ class Pulls:
     kubeadm_version: bool = False
 
 
-def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
-    return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
+def write_file(
+    path: str, content: str, permissions: str = DEFAULT_FILE_PERMISSIONS
+) -> dict[str, Any]:
+    """A write_files entry. cloud-init's defaults (owner root:root, permissions 0644) are left
+    out: spelled out, they cost every node ~40 bytes of user-data per file."""
+    entry = {"path": path, "content": content}
+    if permissions != DEFAULT_FILE_PERMISSIONS:
+        entry["permissions"] = permissions
+    return entry
 
 
-def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+def packed_file(
+    path: str, content: str, permissions: str = DEFAULT_FILE_PERMISSIONS
+) -> dict[str, Any]:
     """A write_files entry that travels gzip-compressed and base64-encoded (cloud-init's
     `encoding: gz+b64`): about half the bytes of the plain text, for a script."""
     packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
