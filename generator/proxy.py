@@ -28,17 +28,14 @@ class Proxy:
         return tuple(sorted({url_host(u) for u in (self.http, self.https) if u}))
 
     @property
-    def go_environment(self) -> dict[str, str]:
-        """The variables Go programs read (containerd, kubeadm): the upper-case ones."""
-        names = {"HTTP_PROXY": self.http, "HTTPS_PROXY": self.https}
-        names["NO_PROXY"] = ",".join(self.no_proxy)
-        return {k: v for k, v in names.items() if v}
-
-    @property
     def environment(self) -> dict[str, str]:
-        """For every program: curl reads only the lower-case http_proxy, apt and dnf either."""
-        upper = self.go_environment
-        return {**upper, **{k.lower(): v for k, v in upper.items()}}
+        """The variables, lower case only: the one spelling every node program reads. curl
+        reads http_proxy only in lower case; Go's net/http (containerd, kubeadm; x/net
+        http/httpproxy FromEnvironment), dnf (libcurl) and Python read either; apt has its own
+        Acquire settings. Written once, the long no_proxy list costs user-data once."""
+        names = {"http_proxy": self.http, "https_proxy": self.https}
+        names["no_proxy"] = ",".join(self.no_proxy)
+        return {k: v for k, v in names.items() if v}
 
     def bypasses(self, host: str) -> bool:
         """no_proxy as curl and Go read it: exact hosts, .domain suffixes, CIDRs."""

@@ -21,7 +21,7 @@ from generator.spec.validate import validate
 
 from .support.calico_download import run_calico_download
 from .support.http_proxy import forward_proxy
-from .support.loopback import file_server
+from .support.loopback import file_server, running_containerd
 from .support.nodedata import files, scripts
 from .support.repo import REPO, calico_fixture
 from .support.specs import Rendered, example, render_spec, write_spec
@@ -43,7 +43,7 @@ def environment(rendered: Rendered, node: str) -> dict[str, str]:
 
 def test_no_proxy_holds_the_cluster_and_the_operators_hosts(tmp_path: Path) -> None:
     rendered = render_spec(SITE)
-    no_proxy = environment(rendered, "cp1")["NO_PROXY"].split(",")
+    no_proxy = environment(rendered, "cp1")["no_proxy"].split(",")
     for entry in (
         "localhost",
         "127.0.0.1",
@@ -63,21 +63,18 @@ def test_no_proxy_holds_the_cluster_and_the_operators_hosts(tmp_path: Path) -> N
     domain = render_spec(
         write_spec(tmp_path, example("private-site", spec__kubernetes__dnsDomain="k.lan"))
     )
-    assert ".k.lan" in environment(domain, "cp1")["NO_PROXY"].split(",")
+    assert ".k.lan" in environment(domain, "cp1")["no_proxy"].split(",")
 
 
 def test_every_program_gets_the_proxy_but_the_kubelet() -> None:
     rendered = render_spec(SITE)
     node = files(rendered, "w1")
     env = environment(rendered, "w1")
-    assert env["HTTP_PROXY"] == env["http_proxy"] == PROXY
-    assert env["HTTPS_PROXY"] == env["https_proxy"] == PROXY
+    # Once, in lower case: curl reads http_proxy only so, Go, dnf and Python either case.
+    assert env == {"http_proxy": PROXY, "https_proxy": PROXY, "no_proxy": env["no_proxy"]}
     assert f"EnvironmentFile={PROXY_ENV}\n" in node[BOOTSTRAP_UNIT_FILE]["content"]
-    dropin = node[CONTAINERD_PROXY_DROPIN]["content"]
-    assert dropin.startswith("[Service]\n")
-    assert {
-        line.removeprefix('Environment="').removesuffix('"') for line in dropin.splitlines()[1:]
-    } == {f"{k}={v}" for k, v in env.items() if k.isupper()}  # containerd is Go: upper case
+    # containerd reads the same file: the variables are written once.
+    assert node[CONTAINERD_PROXY_DROPIN]["content"] == f"[Service]\nEnvironmentFile={PROXY_ENV}\n"
     assert not any("kubelet.service.d" in path for path in node)
 
 
@@ -144,6 +141,80 @@ def test_the_bootstrap_downloads_through_the_proxy_and_the_cluster_direct(tmp_pa
                 assert (config / "calico" / "calico.yaml").read_bytes() == manifest
                 expected = [f"http://{MIRROR_HOST}{MANIFEST_PATH}"] if via_proxy else []
                 assert proxy.requested == expected
+
+
+def test_curl_reads_the_lower_case_variables_and_no_proxy(tmp_path: Path) -> None:
+    """curl with proxy.env only (moved to loopback): a host outside no_proxy is asked of the
+    proxy; a name in no_proxy (the operator's .site.example) is not (curl then resolves it,
+    here to loopback by --resolve)."""
+    (tmp_path / "hello").write_text("hello\n")
+    with file_server(tmp_path) as origin:
+        port = int(origin.rsplit(":", 1)[1])
+        with forward_proxy({MIRROR_HOST: port}) as proxy:
+            env = {
+                k: v.replace(PROXY, proxy.url)
+                for k, v in environment(render_spec(SITE), "w1").items()
+            }
+            for host, via_proxy in ((MIRROR_HOST, True), ("mirror.site.example", False)):
+                proxy.requested.clear()
+                curl = [need("curl"), "-fsS", "--resolve", f"{host}:{port}:127.0.0.1"]
+                got = subprocess.run(
+                    [*curl, f"http://{host}:{port}/hello"],
+                    capture_output=True,
+                    text=True,
+                    env={"PATH": "/usr/bin:/bin", **env},
+                    timeout=60,
+                )
+                assert got.returncode == 0 and got.stdout == "hello\n", got.stderr
+                assert proxy.requested == ([f"http://{host}:{port}/hello"] if via_proxy else [])
+
+
+def test_containerd_reads_the_lower_case_variables(tmp_path: Path) -> None:
+    """ctr (containerd's Go resolver, http.ProxyFromEnvironment like the daemon's CRI pulls)
+    with proxy.env only: it asks the proxy for the image. Its no_proxy is read by the same
+    x/net/http/httpproxy FromEnvironment (NO_PROXY, else no_proxy); a direct pull would need
+    a name lookup outside loopback, so it is not run here."""
+    with forward_proxy({}) as proxy:
+        env = {
+            k: v.replace(PROXY, proxy.url) for k, v in environment(render_spec(SITE), "w1").items()
+        }
+        with running_containerd() as socket:
+            pulled = subprocess.run(
+                [
+                    need("ctr"),
+                    "--address",
+                    socket,
+                    "images",
+                    "pull",
+                    "--plain-http",
+                    f"{MIRROR_HOST}/library/hello:1",
+                ],
+                capture_output=True,
+                text=True,
+                env={"PATH": "/usr/bin:/bin", **env},
+                timeout=120,
+            )
+    assert pulled.returncode != 0  # the proxy has no route to it: 502
+    assert f"http://{MIRROR_HOST}/v2/library/hello/manifests/1" in proxy.requested, pulled.stderr
+
+
+def test_the_containerd_drop_in_is_a_valid_unit(tmp_path: Path) -> None:
+    node = files(render_spec(SITE), "w1")
+    units = tmp_path / "units"
+    (units / "containerd.service.d").mkdir(parents=True)
+    (units / "containerd.service").write_text("[Service]\nExecStart=/bin/true\n")
+    (units / "containerd.service.d" / "k8sgen-proxy.conf").write_text(
+        node[CONTAINERD_PROXY_DROPIN]["content"].replace(PROXY_ENV, str(tmp_path / "proxy.env"))
+    )
+    (tmp_path / "proxy.env").write_text(node[PROXY_ENV]["content"])
+    shown = subprocess.run(
+        [need("systemd-analyze"), "verify", str(units / "containerd.service")],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_UNIT_PATH": f"{units}:"},
+        timeout=60,
+    )
+    assert shown.returncode == 0 and "k8sgen-proxy" not in shown.stderr, shown.stderr
 
 
 def findings(data: dict[str, Any]) -> tuple[list[str], list[str]]:

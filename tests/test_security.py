@@ -22,7 +22,7 @@ from generator.layout import AUDIT_POLICY, ENCRYPTION_CONFIG
 from generator.secrets import ClusterSecrets
 
 from .support.kubeadm import api_validator
-from .support.nodedata import files, kubeadm_documents
+from .support.nodedata import decoded, files, kubeadm_documents
 from .support.specs import Rendered, example, render_spec, write_spec
 
 SETTINGS = {"audit": {"maxAge": 7, "maxBackup": 3, "maxSize": 50}, "encryptionAtRest": {}}
@@ -116,7 +116,9 @@ def test_rerender_keeps_the_key_and_every_byte(tmp_path: Path) -> None:
     secrets_file = default_secrets_path(spec)
     stored, first = secrets_file.read_bytes(), all_files(out)
     key = yaml.safe_load(stored)["encryptionKey"]
-    assert key in (out / "vault/nodes/cp2/user-data").read_text()
+    user_data = yaml.safe_load((out / "vault/nodes/cp2/user-data").read_text())
+    on_node = {entry["path"]: decoded(entry) for entry in user_data["write_files"]}
+    assert key in on_node[ENCRYPTION_CONFIG]
     again = runner.invoke(cli, ["render", str(spec), "-o", str(out)])
     assert again.exit_code == 0 and "0 created, 0 changed" in again.stdout
     assert secrets_file.read_bytes() == stored and all_files(out) == first

@@ -104,9 +104,16 @@ def test_the_report_holds_the_sizes_of_what_was_written(tmp_path: Path) -> None:
     loaded = load_cluster(spec, SecretsNeed.LOAD_OR_NEW)
     report = render_cluster(loaded, RenderRequest(tmp_path / "out", gzip=True))
     assert [s.node for s in report.sizes] == ["cp1", "cp2", "cp3", "w1", "w2"]
+    # The same secrets, written as they are: raw is that size (its files packed each, the
+    # gzip form's plain, so raw is not the gzip form decompressed).
+    as_is = render_cluster(
+        load_cluster(spec, SecretsNeed.LOAD_OR_NEW), RenderRequest(tmp_path / "raw")
+    )
     for size in report.sizes:
         packed = (report.root / "nodes" / size.node / "user-data").read_bytes()
-        assert (len(packed), len(gzip.decompress(packed))) == (size.gzip, size.raw)
+        raw = (as_is.root / "nodes" / size.node / "user-data").read_bytes()
+        assert (len(packed), len(raw)) == (size.gzip, size.raw)
+        assert gzip.decompress(packed).startswith(b"#cloud-config\n")
     assert report.secrets.created and report.secrets.path.exists()
     assert {r.status for r in report.results} == {"created"}
     assert report.egress is None and report.stale == ()

@@ -100,10 +100,11 @@ def _record(artifact: Artifact) -> FileRecord:
 
 
 def user_data_bytes(cluster: Cluster, node: Node, secrets: ClusterSecrets) -> tuple[bytes, bytes]:
-    """A node's user-data, raw and gzip-compressed (no name, no time: same bytes every time)."""
-    raw = user_data(cluster, node, plan(cluster, node), secrets).encode()
+    """A node's user-data, raw and gzip-compressed (no name, no time: same bytes every time),
+    each from its own form (cloudinit.user_data)."""
+    raw, whole = user_data(cluster, node, plan(cluster, node), secrets)
     # Level 6, gzip's and Go's default: within bytes of level 9 at half the time per node.
-    return raw, gzip.compress(raw, compresslevel=6, mtime=0)
+    return raw.encode(), gzip.compress(whole.encode(), compresslevel=6, mtime=0)
 
 
 def node_folder(node: Node) -> str:

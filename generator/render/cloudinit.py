@@ -33,6 +33,7 @@ from generator.render.parts import (
     package_files,
     packed_file,
     runtime_files,
+    smallest,
     system_files,
     write_file,
 )
@@ -55,8 +56,16 @@ SHARED_PKI = (
 )
 
 
-def user_data(cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets) -> str:
-    return HEADER + dump(cloud_config(cluster, node, plan, secrets))
+def user_data(
+    cluster: Cluster, node: Node, plan: NodePlan, secrets: ClusterSecrets
+) -> tuple[str, str]:
+    """The node's user-data in two forms, each at its smallest: to travel as it is, with every
+    file gzip shrinks packed on its own; to be gzip-compressed whole (--gzip), with the files
+    plain (compressed twice, they would cost the outer gzip more than they save)."""
+    config = cloud_config(cluster, node, plan, secrets)
+    plain = HEADER + dump(config)
+    packed = HEADER + dump({**config, "write_files": [smallest(e) for e in config["write_files"]]})
+    return packed, plain
 
 
 def cloud_config(

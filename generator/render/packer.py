@@ -13,6 +13,7 @@ from typing import Any
 
 from generator.layout import HOSTS_BLOCK, IMAGE_MARKER
 from generator.model import Cluster
+from generator.nodeconfig import DEFAULT_FILE_PERMISSIONS
 from generator.render import rpm
 from generator.render.artifact import Artifact
 from generator.render.firewall import firewalld_for
@@ -83,7 +84,11 @@ def image_name(cluster: Cluster) -> str:
 def artifacts(cluster: Cluster) -> list[Artifact]:
     files = image_files(cluster)
     script = render_template(
-        "packer/bake.sh.j2", files=files, phases=PHASES, **bake_context(cluster)
+        "packer/bake.sh.j2",
+        files=files,
+        phases=PHASES,
+        default_permissions=DEFAULT_FILE_PERMISSIONS,  # what write_file leaves out
+        **bake_context(cluster),
     )
     template = render_template(
         "packer/k8sgen.pkr.hcl.j2",

@@ -23,6 +23,7 @@ from generator.layout import (
     SYSCTL_FILE,
 )
 from generator.model import Cluster
+from generator.nodeconfig import DEFAULT_FILE_PERMISSIONS
 from generator.registries import Credential
 from generator.render import kubeadm, rpm
 from generator.render.firewall import FirewalldPlan
@@ -35,6 +36,7 @@ from generator.render.templating import render_template
 from generator.render.variables import Variables, assignments
 from generator.render.yamlio import dump
 
+PEM_START = "-----BEGIN "
 KERNEL_MODULES = ("overlay", "br_netfilter")
 # kube-proxy's ipvs mode (spec.kubeadm.kubeProxy.mode) needs these; it cannot load them itself.
 IPVS_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack")
@@ -62,15 +64,40 @@ class Pulls:
     kubeadm_version: bool = False
 
 
-def write_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
-    return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
+def write_file(
+    path: str, content: str, permissions: str = DEFAULT_FILE_PERMISSIONS
+) -> dict[str, Any]:
+    """A write_files entry. cloud-init's defaults (owner root:root, permissions 0644) are left
+    out: spelled out, they cost every node ~40 bytes of user-data per file."""
+    entry = {"path": path, "content": content}
+    if permissions != DEFAULT_FILE_PERMISSIONS:
+        entry["permissions"] = permissions
+    return entry
 
 
-def packed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+def packed_file(
+    path: str, content: str, permissions: str = DEFAULT_FILE_PERMISSIONS
+) -> dict[str, Any]:
     """A write_files entry that travels gzip-compressed and base64-encoded (cloud-init's
     `encoding: gz+b64`): about half the bytes of the plain text, for a script."""
-    packed = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
-    return {**write_file(path, packed, permissions), "encoding": "gz+b64"}
+    return packed(write_file(path, content, permissions))
+
+
+def packed(entry: dict[str, Any]) -> dict[str, Any]:
+    """ENTRY (plain text) with its content gzip-compressed and base64-encoded."""
+    content = base64.b64encode(gzip.compress(entry["content"].encode(), mtime=0)).decode()
+    return {**entry, "content": content, "encoding": "gz+b64"}
+
+
+def smallest(entry: dict[str, Any]) -> dict[str, Any]:
+    """ENTRY as it costs user-data the fewest bytes: plain, or packed when that is smaller
+    (a configuration file of repeated TOML table names, a long unit). PEM stays plain: it is
+    base64 already, gzip barely shrinks it, and so near a tie the choice would change with a
+    new key's random bytes from one render to the next."""
+    if "encoding" in entry or entry["content"].startswith(PEM_START):
+        return entry
+    compressed = packed(entry)
+    return compressed if len(dump([compressed])) < len(dump([entry])) else entry
 
 
 def kernel_modules(cluster: Cluster) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """spec.proxy on a node, as data: an environment file, containerd's drop-in, apt's setting.
 
 The bootstrap unit reads the environment file (curl, apt, dnf and kubeadm inherit it);
-containerd, which pulls the images, gets the same variables from its own drop-in. The kubelet
+containerd, which pulls the images, reads the same file through its own drop-in. The kubelet
 gets none: it downloads nothing (containerd pulls its images) and talks only to the API
 server and its own node, which a proxy could only get in the way of.
 """
@@ -22,15 +22,11 @@ def proxy_files(cluster: Cluster) -> dict[str, str]:
         return {}
     files = {
         PROXY_ENV: environment_file(proxy.environment),
-        CONTAINERD_PROXY_DROPIN: systemd_unit({"Service": {"Environment": _assignments(proxy)}}),
+        CONTAINERD_PROXY_DROPIN: systemd_unit({"Service": {"EnvironmentFile": [PROXY_ENV]}}),
     }
     if cluster.os.package_format == "deb":
         files[APT_PROXY_CONF] = apt_conf(apt_settings(proxy))
     return files
-
-
-def _assignments(proxy: Proxy) -> list[str]:
-    return [f"{name}={value}" for name, value in proxy.go_environment.items()]
 
 
 def environment_file(variables: dict[str, str]) -> str:
@@ -40,11 +36,12 @@ def environment_file(variables: dict[str, str]) -> str:
 
 
 def systemd_unit(sections: dict[str, dict[str, list[str]]]) -> str:
-    """A unit file (or drop-in); each value is quoted as systemd reads a quoted word."""
+    """A unit file (or drop-in); the values are written as they are: paths, which systemd reads
+    unquoted (EnvironmentFile= takes no quotes)."""
     lines = []
     for section, keys in sections.items():
         lines.append(f"[{section}]")
-        lines += [f"{key}={json.dumps(value)}" for key, values in keys.items() for value in values]
+        lines += [f"{key}={value}" for key, values in keys.items() for value in values]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from generator.layout import JOIN_KUBECONFIG
+from generator.layout import CALICO_PATCHED
 from generator.secrets import ClusterSecrets
 
 from .nodedata import decoded
@@ -60,22 +60,21 @@ def masked_tree(rendered: Rendered) -> dict[str, str]:
     return tree
 
 
-def reviewed_packed(entry: dict[str, str], content: str) -> bool:
-    """Packed entries decoded beside user-data: scripts, and the join credential's kubeconfig
-    (its compressed bytes depend on the secrets)."""
-    return content.startswith("#!") or entry["path"] == JOIN_KUBECONFIG
+def reviewed_packed(entry: dict[str, str]) -> bool:
+    """Packed entries decoded beside user-data, all but the embedded Calico manifest (a third
+    party's file, not k8sgen's output): the scripts, the join credential's kubeconfig (its
+    compressed bytes depend on the secrets) and the configuration files gzip shrinks."""
+    return entry["path"] != CALICO_PATCHED
 
 
 def packed_scripts(user_data: str, text: str, secrets: ClusterSecrets) -> dict[str, str]:
-    """The scripts (and join.conf) user-data carries gzip+base64-compressed, decoded beside it
-    for review."""
+    """The files user-data carries gzip+base64-compressed (scripts, join.conf, configuration),
+    decoded beside it for review."""
     folder = user_data.removesuffix("user-data") + "gz+b64"
     scripts = {}
     for entry in yaml.safe_load(text)["write_files"]:
-        if entry.get("encoding") == "gz+b64":
-            content = decoded(entry)
-            if reviewed_packed(entry, content):
-                scripts[folder + entry["path"]] = mask(content, secrets)
+        if entry.get("encoding") == "gz+b64" and reviewed_packed(entry):
+            scripts[folder + entry["path"]] = mask(decoded(entry), secrets)
     return scripts
 
 

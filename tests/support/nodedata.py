@@ -9,7 +9,12 @@ from typing import Any
 
 import yaml
 
+from generator.nodeconfig import DEFAULT_FILE_OWNER, DEFAULT_FILE_PERMISSIONS
+
 from .specs import Rendered
+
+# What cloud-init writes for an entry that leaves them out (cc_write_files, Linux distros).
+WRITE_FILES_DEFAULTS = {"owner": DEFAULT_FILE_OWNER, "permissions": DEFAULT_FILE_PERMISSIONS}
 
 
 def cloud_config(rendered: Rendered, node: str) -> dict[str, Any]:
@@ -28,9 +33,10 @@ def decoded(entry: dict[str, Any]) -> str:
 
 
 def files(rendered: Rendered, node: str) -> dict[str, dict[str, Any]]:
-    """write_files entries by path, with content decoded as cloud-init would write it."""
+    """write_files entries by path, with content decoded and cloud-init's defaults filled in,
+    as cloud-init would write them."""
     return {
-        entry["path"]: {**entry, "content": decoded(entry)}
+        entry["path"]: {**WRITE_FILES_DEFAULTS, **entry, "content": decoded(entry)}
         for entry in cloud_config(rendered, node)["write_files"]
     }
 
@@ -75,7 +81,8 @@ def install_script(rendered: Rendered, node: str) -> str:
 def readable_user_data(rendered: Rendered, node: str) -> str:
     """The node's cloud-config with every write_files content decoded, as one text to compare."""
     config = cloud_config(rendered, node)
-    config["write_files"] = list(files(rendered, node).values())
+    # As written in user-data: cloud-init's defaults stay left out.
+    config["write_files"] = [{**e, "content": decoded(e)} for e in config["write_files"]]
     # Unfolded: where a long line folds would depend on the lengths of the names compared.
     return yaml.safe_dump(config, sort_keys=False, width=float("inf"))
 
