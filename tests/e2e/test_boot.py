@@ -31,6 +31,7 @@ import jsonschema
 import pytest
 import yaml
 
+from ..support.nodedata import WRITE_FILES_DEFAULTS
 from ..support.repo import REPO
 from ..support.specs import example, write_spec
 from ..support.tools import need
@@ -228,8 +229,10 @@ def content_of(entry: dict[str, Any]) -> bytes:
 
 
 def test_write_files_are_on_disk_with_their_permissions(booted: Booted) -> None:
-    entries = booted.user_data()["write_files"]
+    """Entries that leave out owner and permissions get cloud-init's defaults (root, 0644)."""
+    entries = [{**WRITE_FILES_DEFAULTS, **e} for e in booted.user_data()["write_files"]]
     assert len(entries) > 10
+    assert any("permissions" not in e for e in booted.user_data()["write_files"])
     for entry in entries:
         path = entry["path"]
         inode = booted.disk.stat(path)
