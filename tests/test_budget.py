@@ -15,12 +15,13 @@ from click.testing import CliRunner
 from generator import secrets
 from generator.cli import cli
 from generator.delivery import budget
+from generator.layout import ENCRYPTION_CONFIG, PKI_STASH
 from generator.render import UserDataSize, user_data_bytes
 
 from .support.counting import renders_per_node
 from .support.nodedata import decoded
 from .support.repo import EXAMPLES, REPO, calico_fixture
-from .support.specs import Rendered, example, write_spec
+from .support.specs import Rendered, example, render_spec, write_spec
 from .support.tools import cloud_init_python
 
 CALICO = "v3.30.7"
@@ -234,3 +235,25 @@ def test_a_baked_cluster_is_not_told_to_bake(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "cp1:" in result.stderr and "render with --gzip" in result.stderr
     assert "bake the image" not in result.stderr
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
+def test_the_form_of_every_file_does_not_depend_on_the_secrets(spec: Path) -> None:
+    """Two renders with fresh secrets pack the same files: a private file (0600) or a PEM
+    stays plain, so a key's random bytes never tip the plain-or-packed choice."""
+
+    def forms(rendered: Rendered) -> list[tuple[str, str, str]]:
+        return [
+            (node.name, entry["path"], entry.get("encoding", "plain"))
+            for node in rendered.cluster.nodes
+            for entry in yaml.safe_load(
+                user_data_bytes(rendered.cluster, node, rendered.secrets)[0]
+            )["write_files"]
+        ]
+
+    first, second = render_spec(spec), render_spec(spec)
+    assert first.secrets.ca.key != second.secrets.ca.key
+    assert forms(first) == forms(second)
+    for _, path, form in forms(first):
+        carries_a_secret = path.startswith(PKI_STASH) or path == ENCRYPTION_CONFIG
+        assert not (carries_a_secret and form != "plain"), path

@@ -29,7 +29,7 @@ from generator.render import kubeadm, rpm
 from generator.render.firewall import FirewalldPlan
 from generator.render.library import library
 from generator.render.proxy import proxy_files
-from generator.render.registry_hosts import registry_files
+from generator.render.registry_hosts import PRIVATE, registry_files
 from generator.render.repos import apt_settings
 from generator.render.strip import strip_python_comments
 from generator.render.templating import render_template
@@ -91,10 +91,12 @@ def packed(entry: dict[str, Any]) -> dict[str, Any]:
 
 def smallest(entry: dict[str, Any]) -> dict[str, Any]:
     """ENTRY as it costs user-data the fewest bytes: plain, or packed when that is smaller
-    (a configuration file of repeated TOML table names, a long unit). PEM stays plain: it is
-    base64 already, gzip barely shrinks it, and so near a tie the choice would change with a
-    new key's random bytes from one render to the next."""
+    (a configuration file of repeated TOML table names, a long unit). PEM and every private
+    file (0600: it carries a key, a token or a login) stay plain: their random bytes would
+    decide the choice near a tie, so two clusters of one spec would ship different forms."""
     if "encoding" in entry or entry["content"].startswith(PEM_START):
+        return entry
+    if entry.get("permissions") == PRIVATE:
         return entry
     compressed = packed(entry)
     return compressed if len(dump([compressed])) < len(dump([entry])) else entry
